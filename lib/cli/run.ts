@@ -1,0 +1,83 @@
+/**
+ * Shared entry point for every task: runs the command, turns errors into one-line messages on stderr and the
+ * exit codes of docs/CLI.md (0 done, 1 model/setup/I/O error, 2 usage error). No stack traces for errors a user
+ * can cause.
+ *
+ * @module
+ */
+import { parseArgs, type ParseArgsConfig } from "node:util";
+import { ClipcmpError, firstLine, UsageError } from "../errors.ts";
+
+/** Writes one line to stderr. All human messages go to stderr so that `--json` stdout stays one document. */
+export function info(line: string): void {
+  console.error(line);
+}
+
+/**
+ * Runs `main` as the body of a task named `task`, mapping errors to exit codes.
+ *
+ * @example Run a task
+ * ```ts ignore
+ * await runTask("compare", async (args) => { return 0; });
+ * ```
+ * @param task The task name used in messages.
+ * @param main The task body; it returns the exit code.
+ */
+export async function runTask(task: string, main: (args: string[]) => Promise<number>): Promise<never> {
+  let code: number;
+  try {
+    code = await main(Deno.args);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      info(`clipcmp ${task}: ${err.message} (see --help)`);
+      code = 2;
+    } else if (err instanceof ClipcmpError) {
+      info(`clipcmp ${task}: ${err.message}`);
+      code = 1;
+    } else if (err instanceof Deno.errors.NotCapable || err instanceof Deno.errors.PermissionDenied) {
+      info(`clipcmp ${task}: permission denied: ${firstLine(err)}`);
+      code = 1;
+    } else {
+      info(`clipcmp ${task}: internal error: ${firstLine(err)}`);
+      code = 1;
+    }
+  }
+  Deno.exit(code);
+}
+
+/**
+ * `node:util` parseArgs with strict checking, turning its errors into a {@linkcode UsageError}.
+ *
+ * @param args The command-line arguments.
+ * @param options The parseArgs option table.
+ * @param allowPositionals Whether positional arguments are accepted.
+ * @returns The parsed values and positionals.
+ */
+export function parseFlags<T extends NonNullable<ParseArgsConfig["options"]>>(
+  args: string[],
+  options: T,
+  allowPositionals = false,
+): { values: Record<string, string | boolean | string[] | undefined>; positionals: string[] } {
+  try {
+    const parsed = parseArgs({ args, options, allowPositionals, strict: true });
+    return {
+      values: parsed.values as Record<string, string | boolean | string[] | undefined>,
+      positionals: parsed.positionals,
+    };
+  } catch (err) {
+    throw new UsageError(firstLine(err).replace(/^TypeError( \[[A-Z_]+\])?: /, ""));
+  }
+}
+
+/**
+ * Validates that `value` is one of `choices`, for flags like `--device`.
+ *
+ * @param flag The flag name, e.g. `--device`.
+ * @param value The given value.
+ * @param choices The accepted values.
+ * @returns The value, typed as one of the choices.
+ */
+export function oneOf<C extends string>(flag: string, value: string, choices: readonly C[]): C {
+  if ((choices as readonly string[]).includes(value)) return value as C;
+  throw new UsageError(`${flag} must be ${choices.join(", ").replace(/, ([^,]*)$/, " or $1")}, got "${value}"`);
+}

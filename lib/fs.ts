@@ -1,0 +1,41 @@
+/**
+ * Small file helpers: hashing and atomic writes.
+ *
+ * @module
+ */
+
+/**
+ * The sha256 of some bytes, as lower-case hex.
+ *
+ * @example
+ * ```ts
+ * import { sha256File } from "./fs.ts";
+ * const h = await sha256File(new TextEncoder().encode("abc"));
+ * if (!h.startsWith("ba7816bf")) throw new Error(h);
+ * ```
+ * @param bytes The data.
+ * @returns The hex digest.
+ */
+export async function sha256File(bytes: Uint8Array<ArrayBuffer>): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", bytes);
+  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/**
+ * Writes `data` to `path` atomically: a temp file in the same directory, then a rename. A kill at any moment
+ * leaves either the old file or the new one.
+ *
+ * @param path The destination.
+ * @param data Text or bytes.
+ */
+export async function writeFileAtomic(path: string, data: string | Uint8Array<ArrayBuffer>): Promise<void> {
+  const tmp = `${path}.tmp-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`;
+  try {
+    if (typeof data === "string") await Deno.writeTextFile(tmp, data);
+    else await Deno.writeFile(tmp, data);
+    await Deno.rename(tmp, path);
+  } catch (err) {
+    await Deno.remove(tmp).catch(() => {});
+    throw err;
+  }
+}

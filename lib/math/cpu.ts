@@ -1,0 +1,98 @@
+/**
+ * CPU paths of the kernels, accumulated in float64: used with `--device wasm` and as references in tests.
+ *
+ * @module
+ */
+
+/**
+ * Cosine similarity of rows of `a` [b,d] with rows of `t` [c,d].
+ *
+ * @example
+ * ```ts
+ * import { cosineCpu } from "./cpu.ts";
+ * const s = cosineCpu(new Float32Array([1, 0]), new Float32Array([1, 1]), 1, 1, 2);
+ * if (Math.abs(s[0]! - Math.SQRT1_2) > 1e-12) throw new Error();
+ * ```
+ * @param a Row-major [b, d].
+ * @param t Row-major [c, d].
+ * @param b Rows of a.
+ * @param c Rows of t.
+ * @param d Row length.
+ * @returns [b, c] similarities; 0 where a row is zero.
+ */
+export function cosineCpu(a: ArrayLike<number>, t: ArrayLike<number>, b: number, c: number, d: number): Float64Array {
+  const out = new Float64Array(b * c);
+  for (let i = 0; i < b; i++) {
+    for (let j = 0; j < c; j++) {
+      let dot = 0, na = 0, nt = 0;
+      for (let k = 0; k < d; k++) {
+        const x = a[i * d + k]!;
+        const y = t[j * d + k]!;
+        dot += x * y;
+        na += x * x;
+        nt += y * y;
+      }
+      const denom = Math.sqrt(na) * Math.sqrt(nt);
+      out[i * c + j] = denom > 0 ? dot / denom : 0;
+    }
+  }
+  return out;
+}
+
+/**
+ * Row-wise `softmax(scale * logits[:, columns])`, stable (max subtracted).
+ *
+ * @example CLIP's logit scale sharpens cosine similarities
+ * ```ts
+ * import { softmaxCpu } from "./cpu.ts";
+ * const p = softmaxCpu([0.30, 0.25], 1, 2, 100);
+ * if (!(p[0]! > 0.99)) throw new Error(String(p[0]));
+ * ```
+ * @param logits Row-major [rows, n].
+ * @param rows Row count.
+ * @param n Row length.
+ * @param scale Temperature multiplier.
+ * @param columns Selected columns; all when omitted.
+ * @returns [rows, columns.length] probabilities.
+ */
+export function softmaxCpu(
+  logits: ArrayLike<number>,
+  rows: number,
+  n: number,
+  scale: number,
+  columns?: readonly number[],
+): Float64Array {
+  const cols = columns ?? Array.from({ length: n }, (_, i) => i);
+  const m = cols.length;
+  const out = new Float64Array(rows * m);
+  for (let r = 0; r < rows; r++) {
+    let mx = -Infinity;
+    for (const c of cols) mx = Math.max(mx, scale * logits[r * n + c]!);
+    let sum = 0;
+    for (let j = 0; j < m; j++) {
+      const e = Math.exp(scale * logits[r * n + cols[j]!]! - mx);
+      out[r * m + j] = e;
+      sum += e;
+    }
+    for (let j = 0; j < m; j++) out[r * m + j] = out[r * m + j]! / sum;
+  }
+  return out;
+}
+
+/**
+ * Indices of the `k` largest values, largest first; ties keep the lower index first.
+ *
+ * @example
+ * ```ts
+ * import { topK } from "./cpu.ts";
+ * if (topK([0.1, 0.7, 0.2], 2).join() !== "1,2") throw new Error();
+ * ```
+ * @param values The values.
+ * @param k How many.
+ * @returns The indices.
+ */
+export function topK(values: ArrayLike<number>, k: number): number[] {
+  const idx = Array.from({ length: values.length }, (_, i) => i);
+  idx.sort((x, y) => values[y]! - values[x]! || x - y);
+  return idx.slice(0, Math.min(k, idx.length));
+}

@@ -1,0 +1,176 @@
+/**
+ * A CLIP model in the layout of `immich-app/RN50__openai`: `visual/model.onnx` (`image` [N,3,224,224] ->
+ * `embedding`), `textual/model.onnx` (`text` int32 or int64 [N,77] -> `embedding`) and
+ * `textual/tokenizer.json`. Embeddings are L2-normalised by our cosine step whatever the graph does.
+ *
+ * @module
+ */
+import { ClipcmpError } from "../errors.ts";
+import type { RgbaImage } from "../image/decode.ts";
+import { CLIP_RECIPE } from "../preprocess/recipe.ts";
+import { gpuBufferOf, ModelSession, type SessionOptions, type TensorInfo } from "../ort/session.ts";
+import { ClipTokenizer, CONTEXT_LENGTH } from "../text/tokenizer.ts";
+import { type Rows, runVision, validateVisionGraph, type VisionGraph } from "./vision.ts";
+
+/** CLIP's logit scale: probabilities are softmax(100 * cosine). */
+export const CLIP_LOGIT_SCALE = 100;
+
+/** A loaded CLIP pair and its tokenizer. */
+export class ClipModel {
+  private constructor(
+    /** The model directory. */
+    readonly dir: string,
+    /** The image tower. */
+    readonly visual: VisionGraph,
+    /** The text tower. */
+    readonly textual: ModelSession,
+    /** The text tower's input. */
+    readonly textInput: TensorInfo,
+    /** The text tower's output. */
+    readonly textOutput: TensorInfo,
+    /** Fixed text batch, or null when dynamic. */
+    readonly textBatch: number | null,
+    /** The tokenizer. */
+    readonly tokenizer: ClipTokenizer,
+  ) {}
+
+  /**
+   * Loads `dir/visual/model.onnx`, `dir/textual/model.onnx` and `dir/textual/tokenizer.json` and checks that
+   * their inputs, outputs and embedding widths fit together.
+   *
+   * @example
+   * ```ts ignore
+   * const clip = await ClipModel.load("models/fixtures/clip-tiny", { ep: "wasm" });
+   * ```
+   * @param dir The model directory.
+   * @param options EP and GPU context.
+   * @returns The model.
+   */
+  static async load(dir: string, options: SessionOptions): Promise<ClipModel> {
+    try {
+      if (!(await Deno.stat(dir)).isDirectory) throw new ClipcmpError(`--clip "${dir}": not a directory`);
+    } catch (err) {
+      if (err instanceof Deno.errors.NotFound) throw new ClipcmpError(`--clip "${dir}": no such directory`);
+      throw err;
+    }
+    const tokenizer = await ClipTokenizer.load(`${dir}/textual/tokenizer.json`);
+    const visualSession = await ModelSession.load(`${dir}/visual/model.onnx`, options);
+    const visual = validateVisionGraph(
+      visualSession,
+      CLIP_RECIPE.crop,
+      visualSession.outputs.find((o) => o.name === "embedding")?.name,
+    );
+    const textual = await ModelSession.load(`${dir}/textual/model.onnx`, options);
+    const file = textual.path;
+    if (textual.inputs.length !== 1) {
+      throw new ClipcmpError(`Model "${file}" has ${textual.inputs.length} inputs; a CLIP text tower has one`);
+    }
+    const textInput = textual.inputs[0]!;
+    if (textInput.type !== "int32" && textInput.type !== "int64") {
+      throw new ClipcmpError(
+        `Model "${file}" input "${textInput.name}" is ${textInput.type}, expected int32 or int64 token ids`,
+      );
+    }
+    const ctx = textInput.shape[1];
+    if (textInput.shape.length !== 2 || (typeof ctx === "number" && ctx !== CONTEXT_LENGTH)) {
+      throw new ClipcmpError(
+        `Model "${file}" input "${textInput.name}" has shape [${textInput.shape.join(",")}], expected [N,77]`,
+      );
+    }
+    const textOutput = textual.outputs.find((o) => o.name === "embedding") ?? textual.outputs[0];
+    if (!textOutput || textOutput.shape.length !== 2 || textOutput.type !== "float32") {
+      throw new ClipcmpError(`Model "${file}" has no float32 [N,D] output`);
+    }
+    if (textOutput.shape[1] !== visual.width) {
+      throw new ClipcmpError(
+        `Model "${file}" embeds to ${textOutput.shape[1]} dims but "${visualSession.path}" to ${visual.width}`,
+      );
+    }
+    const b = textInput.shape[0];
+    return new ClipModel(
+      dir,
+      visual,
+      textual,
+      textInput,
+      textOutput,
+      typeof b === "number" && b > 0 ? b : null,
+      tokenizer,
+    );
+  }
+
+  /** Embedding width (1024 for RN50). */
+  get dim(): number {
+    return this.visual.width;
+  }
+
+  /**
+   * Image embeddings, CLIP-preprocessed.
+   *
+   * @param images Decoded images.
+   * @returns [n, dim] rows, on the GPU for webgpu.
+   */
+  encodeImages(images: readonly RgbaImage[]): Promise<Rows> {
+    return runVision(this.visual, images, CLIP_RECIPE);
+  }
+
+  /**
+   * Text embeddings of prompts. Prompts over 77 tokens are truncated (EOT kept) and reported in `truncated`.
+   *
+   * @param prompts The prompts.
+   * @returns [n, dim] rows, and the indices of truncated prompts.
+   */
+  async encodeTexts(prompts: readonly string[]): Promise<{ rows: Rows; truncated: number[] }> {
+    const n = prompts.length;
+    const d = this.dim;
+    const truncated: number[] = [];
+    const ids = prompts.map((p, i) => {
+      const e = this.tokenizer.encode(p);
+      if (e.truncated) truncated.push(i);
+      return e.ids;
+    });
+    const bs = this.textBatch ?? Math.min(64, Math.max(1, n));
+    const gpu = this.textual.gpuContext;
+    const result = gpu
+      ? gpu.device.createBuffer({
+        label: `text embeddings (${this.textual.path})`,
+        size: n * d * 4,
+        usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
+      })
+      : null;
+    const cpu = gpu ? null : new Float32Array(n * d);
+    try {
+      for (let i = 0; i < n; i += bs) {
+        const chunk = ids.slice(i, i + bs);
+        const rows = this.textBatch ?? chunk.length;
+        const flat = new Array<number>(rows * CONTEXT_LENGTH).fill(0);
+        chunk.forEach((row, j) => row.forEach((v, k) => (flat[j * CONTEXT_LENGTH + k] = v)));
+        const data = this.textInput.type === "int64" ? BigInt64Array.from(flat, BigInt) : Int32Array.from(flat);
+        const out = await this.textual.run({
+          [this.textInput.name]: { type: this.textInput.type, data, dims: [rows, CONTEXT_LENGTH] },
+        });
+        const t = out[this.textOutput.name]!;
+        if (gpu && result) {
+          const enc = gpu.device.createCommandEncoder({ label: "gather text embeddings" });
+          enc.copyBufferToBuffer(gpuBufferOf(t), 0, result, i * d * 4, chunk.length * d * 4);
+          gpu.device.queue.submit([enc.finish()]);
+        } else {
+          cpu!.set((await t.getData() as Float32Array).subarray(0, chunk.length * d), i * d);
+        }
+        for (const o of Object.values(out)) o.dispose();
+      }
+    } catch (err) {
+      result?.destroy();
+      throw err;
+    }
+    const rows: Rows = result
+      ? { where: "gpu", buffer: result, rows: n, width: d }
+      : { where: "cpu", data: cpu!, rows: n, width: d };
+    return { rows, truncated };
+  }
+
+  /** Releases both sessions. */
+  async release(): Promise<void> {
+    await this.visual.session.release();
+    await this.textual.release();
+  }
+}

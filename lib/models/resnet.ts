@@ -1,0 +1,132 @@
+/**
+ * An ImageNet ResNet: where its `.onnx` is, which preprocessing it needs, and running it.
+ *
+ * A bare `.onnx` file gets torchvision's recipe with ImageNet normalisation; `input: "unit"` says the graph
+ * normalises [0,1] input itself (as qualcomm/ResNet50 does). A directory holds `model.onnx` (or
+ * `onnx/model.onnx`) and may carry a Hugging Face `preprocessor_config.json` whose `do_normalize`,
+ * `image_mean` and `image_std` override the normalisation.
+ *
+ * @module
+ */
+import { ClipcmpError, firstLine } from "../errors.ts";
+import type { RgbaImage } from "../image/decode.ts";
+import { type Recipe, TORCHVISION_RECIPE, unitRecipe } from "../preprocess/recipe.ts";
+import { ModelSession, type SessionOptions } from "../ort/session.ts";
+import { type Rows, runVision, validateVisionGraph, type VisionGraph } from "./vision.ts";
+
+/** How a ResNet graph wants its input: ImageNet-normalised, or [0,1] RGB. */
+export type ResnetInput = "imagenet" | "unit";
+
+/** Where a ResNet model is and how to feed it. */
+export interface ResnetSource {
+  /** The `.onnx` file. */
+  model: string;
+  /** The preprocessing recipe. */
+  recipe: Recipe;
+}
+
+async function statOrNull(path: string): Promise<Deno.FileInfo | null> {
+  try {
+    return await Deno.stat(path);
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return null;
+    throw new ClipcmpError(`Cannot read "${path}": ${firstLine(err)}`);
+  }
+}
+
+/**
+ * Resolves `--resnet FILE|DIR` and `--resnet-input`.
+ *
+ * @example
+ * ```ts ignore
+ * const src = await resolveResnet("models/fixtures/resnet-tiny");
+ * console.log(src.model, src.recipe.name); // .../model.onnx torchvision-unit
+ * ```
+ * @param path A `.onnx` file or a model directory.
+ * @param input Overrides what the file or directory says about normalisation.
+ * @returns The source.
+ */
+export async function resolveResnet(path: string, input?: ResnetInput): Promise<ResnetSource> {
+  const st = await statOrNull(path);
+  if (!st) throw new ClipcmpError(`--resnet "${path}": no such file or directory`);
+  let model = path;
+  let normalize = true;
+  let mean = TORCHVISION_RECIPE.mean;
+  let std = TORCHVISION_RECIPE.std;
+  if (st.isDirectory) {
+    const candidates = [`${path}/model.onnx`, `${path}/onnx/model.onnx`];
+    const found = [];
+    for (const c of candidates) if ((await statOrNull(c))?.isFile) found.push(c);
+    if (found.length === 0) {
+      throw new ClipcmpError(`--resnet "${path}": no model.onnx or onnx/model.onnx in this directory`);
+    }
+    model = found[0]!;
+    const cfgPath = `${path}/preprocessor_config.json`;
+    if ((await statOrNull(cfgPath))?.isFile) {
+      let cfg: Record<string, unknown>;
+      try {
+        cfg = JSON.parse(await Deno.readTextFile(cfgPath));
+      } catch (err) {
+        throw new ClipcmpError(`Cannot read "${cfgPath}": ${firstLine(err)}`);
+      }
+      if (cfg.do_normalize === false) normalize = false;
+      const triple = (v: unknown) => Array.isArray(v) && v.length === 3 && v.every((x) => typeof x === "number");
+      if (cfg.image_mean !== undefined) {
+        if (!triple(cfg.image_mean)) throw new ClipcmpError(`"${cfgPath}": image_mean must be three numbers`);
+        mean = cfg.image_mean as [number, number, number];
+      }
+      if (cfg.image_std !== undefined) {
+        if (!triple(cfg.image_std)) throw new ClipcmpError(`"${cfgPath}": image_std must be three numbers`);
+        std = cfg.image_std as [number, number, number];
+      }
+    }
+  } else if (!path.endsWith(".onnx")) {
+    throw new ClipcmpError(`--resnet "${path}": expected a .onnx file or a model directory`);
+  }
+  if (input) normalize = input === "imagenet";
+  const recipe = normalize ? { ...TORCHVISION_RECIPE, mean, std } : unitRecipe(TORCHVISION_RECIPE);
+  return { model, recipe };
+}
+
+/** A loaded ImageNet classifier. */
+export class ResnetModel {
+  private constructor(
+    /** Where it came from. */
+    readonly source: ResnetSource,
+    /** The validated graph. */
+    readonly graph: VisionGraph,
+  ) {}
+
+  /**
+   * Loads and validates a ResNet: one float image input, a [N,1000] output.
+   *
+   * @param source From {@linkcode resolveResnet}.
+   * @param options EP and GPU context.
+   * @returns The model.
+   */
+  static async load(source: ResnetSource, options: SessionOptions): Promise<ResnetModel> {
+    const session = await ModelSession.load(source.model, options);
+    const graph = validateVisionGraph(session, source.recipe.crop);
+    if (graph.width !== 1000) {
+      throw new ClipcmpError(
+        `Model "${source.model}" output "${graph.output.name}" has ${graph.width} classes, expected 1000`,
+      );
+    }
+    return new ResnetModel(source, graph);
+  }
+
+  /**
+   * 1000 logits per image.
+   *
+   * @param images Decoded images.
+   * @returns [n, 1000] logits on the GPU (webgpu) or CPU (wasm).
+   */
+  logits(images: readonly RgbaImage[]): Promise<Rows> {
+    return runVision(this.graph, images, this.source.recipe);
+  }
+
+  /** Releases the session. */
+  release(): Promise<void> {
+    return this.graph.session.release();
+  }
+}

@@ -1,0 +1,164 @@
+/**
+ * A model session on onnxruntime-web's `webgpu` or `wasm` EP. Names, dtypes and shapes of inputs and outputs
+ * are read from the session, never assumed. On `webgpu` the session shares our `GPUDevice`, takes inputs
+ * straight from GPU buffers and leaves outputs on the GPU.
+ *
+ * @module
+ */
+import type { Tensor } from "onnxruntime-web/webgpu";
+import { ClipcmpError, firstLine } from "../errors.ts";
+import type { GpuContext } from "../gpu/context.ts";
+import { loadOrt } from "./runtime.ts";
+import { sha256File } from "../fs.ts";
+
+/** An onnxruntime execution provider we use. */
+export type Ep = "webgpu" | "wasm";
+
+/** A graph input or output as the session reports it. */
+export interface TensorInfo {
+  /** The name. */
+  name: string;
+  /** The element type, e.g. `float32`, `int32`. */
+  type: string;
+  /** The dims; symbolic dims are strings, unknown dims -1. */
+  shape: (number | string)[];
+}
+
+/** A CPU tensor for feeds and results. */
+export interface HostTensor {
+  /** The element type. */
+  type: string;
+  /** The data. */
+  data: Float32Array | Int32Array | BigInt64Array | Uint16Array | Float16Array;
+  /** The dims. */
+  dims: number[];
+}
+
+/** Options for {@linkcode ModelSession.load}. */
+export interface SessionOptions {
+  /** The execution provider. */
+  ep: Ep;
+  /** The shared GPU context; required for `webgpu`. */
+  gpu?: GpuContext | null;
+}
+
+/** A loaded model. */
+export class ModelSession {
+  private constructor(
+    /** The model file. */
+    readonly path: string,
+    /** The file's sha256, hex. */
+    readonly sha256: string,
+    /** The execution provider. */
+    readonly ep: Ep,
+    /** Graph inputs. */
+    readonly inputs: TensorInfo[],
+    /** Graph outputs. */
+    readonly outputs: TensorInfo[],
+    private readonly session: import("onnxruntime-web/webgpu").InferenceSession,
+    private readonly gpu: GpuContext | null,
+  ) {}
+
+  /**
+   * Loads `path` on the given EP.
+   *
+   * @example
+   * ```ts ignore
+   * const s = await ModelSession.load("models/fixtures/resnet-tiny/model.onnx", { ep: "wasm" });
+   * console.log(s.inputs, s.outputs);
+   * ```
+   * @param path The `.onnx` file.
+   * @param options EP and GPU context.
+   * @returns The session.
+   */
+  static async load(path: string, options: SessionOptions): Promise<ModelSession> {
+    let bytes: Uint8Array<ArrayBuffer>;
+    try {
+      bytes = await Deno.readFile(path);
+    } catch (err) {
+      if (err instanceof Deno.errors.NotFound) throw new ClipcmpError(`Cannot read model "${path}": file not found`);
+      if (err instanceof Deno.errors.IsADirectory) {
+        throw new ClipcmpError(`Cannot read model "${path}": is a directory`);
+      }
+      throw new ClipcmpError(`Cannot read model "${path}": ${firstLine(err)}`);
+    }
+    const sha256 = await sha256File(bytes);
+    const ort = await loadOrt();
+    const gpu = options.ep === "webgpu" ? options.gpu ?? null : null;
+    if (options.ep === "webgpu" && !gpu) throw new ClipcmpError(`Cannot load "${path}" on webgpu: no GPU adapter`);
+    gpu?.assertAlive();
+    let session;
+    try {
+      session = await ort.InferenceSession.create(bytes, {
+        executionProviders: gpu ? [{ name: "webgpu", device: gpu.device } as unknown as "webgpu"] : ["wasm"],
+        preferredOutputLocation: gpu ? "gpu-buffer" : "cpu",
+        graphOptimizationLevel: "all",
+        logSeverityLevel: 3,
+      });
+    } catch (err) {
+      throw new ClipcmpError(`Cannot load model "${path}": ${firstLine(err)}`);
+    }
+    const info = (meta: readonly unknown[]): TensorInfo[] =>
+      meta.map((m) => {
+        const t = m as { name: string; isTensor: boolean; type?: string; shape?: (number | string)[] };
+        return { name: t.name, type: t.type ?? "unknown", shape: [...(t.shape ?? [])] };
+      });
+    return new ModelSession(
+      path,
+      sha256,
+      options.ep,
+      info(session.inputMetadata),
+      info(session.outputMetadata),
+      session,
+      gpu,
+    );
+  }
+
+  /** The shared GPU context, on `webgpu`. */
+  get gpuContext(): GpuContext | null {
+    return this.gpu;
+  }
+
+  /**
+   * Runs with feeds that are CPU arrays or GPU buffers. On `webgpu`, outputs stay on the GPU: the caller reads
+   * `gpuBuffer` and must `dispose()` each output.
+   *
+   * @param feeds Input name to tensor: host data, or `{ buffer, type, dims }` for data already on the GPU.
+   * @returns Output name to onnxruntime Tensor.
+   */
+  async run(
+    feeds: Record<string, HostTensor | { buffer: GPUBuffer; type: "float32" | "float16"; dims: number[] }>,
+  ): Promise<Record<string, Tensor>> {
+    this.gpu?.assertAlive();
+    const ort = await loadOrt();
+    const ortFeeds: Record<string, Tensor> = {};
+    for (const [name, feed] of Object.entries(feeds)) {
+      if ("buffer" in feed) {
+        ortFeeds[name] = ort.Tensor.fromGpuBuffer(feed.buffer as never, { dataType: feed.type, dims: feed.dims });
+      } else {
+        ortFeeds[name] = new ort.Tensor(feed.type as "float32", feed.data as Float32Array, feed.dims);
+      }
+    }
+    try {
+      return await this.session.run(ortFeeds);
+    } catch (err) {
+      this.gpu?.assertAlive();
+      throw new ClipcmpError(`Cannot run model "${this.path}": ${firstLine(err)}`);
+    }
+  }
+
+  /** Releases the session. */
+  async release(): Promise<void> {
+    await this.session.release();
+  }
+}
+
+/**
+ * The GPU buffer behind a `gpu-buffer` output tensor.
+ *
+ * @param t An output of a `webgpu` session.
+ * @returns Its buffer.
+ */
+export function gpuBufferOf(t: Tensor): GPUBuffer {
+  return t.gpuBuffer as unknown as GPUBuffer;
+}

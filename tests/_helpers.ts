@@ -1,0 +1,138 @@
+/**
+ * Test helpers: a shared GPU (or a visible skip reason), validation-error scopes, fixture paths, and running
+ * tasks as subprocesses with exactly the permission flags `deno.json` declares.
+ *
+ * @module
+ */
+import { type GpuContext, requestGpu } from "../lib/gpu/context.ts";
+
+export const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
+export const FIX = `${ROOT}/models/fixtures`;
+
+/** Reference outputs written by tools/gen_fixtures.py (PyTorch + PIL, independent of the code under test). */
+export interface Refs {
+  images: string[];
+  labels: { index: number; wnid: string; name: string }[];
+  min_gap: number;
+  resnet: { logits: number[][] };
+  clip: {
+    prompts: string[];
+    text_ids: number[][];
+    image_embeddings: number[][];
+    text_embeddings: number[][];
+    logits: number[][];
+  };
+  tokenizer: { text: string; ids: number[] }[];
+}
+
+export const refs: Refs = JSON.parse(await Deno.readTextFile(`${FIX}/refs.json`));
+
+let gpuPromise: Promise<GpuContext | null> | undefined;
+/** One GPU context per test process. */
+export function sharedGpu(): Promise<GpuContext | null> {
+  gpuPromise ??= requestGpu();
+  return gpuPromise;
+}
+
+/** Whether a WebGPU adapter exists; when not, GPU tests are ignored and say why once. */
+export const HAS_GPU = await (async () => {
+  const gpu = await sharedGpu();
+  if (!gpu) console.warn("SKIP GPU tests: no WebGPU adapter (install mesa-vulkan-drivers for llvmpipe)");
+  return gpu !== null;
+})();
+
+/** Whether the adapter has shader-f16 and the self-test passed; f16 tests are ignored otherwise. */
+export const HAS_F16 = await (async () => {
+  const gpu = await sharedGpu();
+  if (gpu && !gpu.summary.f16) console.warn(`SKIP f16 GPU tests: ${gpu.summary.f16Reason}`);
+  return gpu?.summary.f16 ?? false;
+})();
+
+/**
+ * Runs `fn` with the shared device inside a validation error scope: any validation error fails the test.
+ */
+export async function withDevice<T>(fn: (gpu: GpuContext) => Promise<T>): Promise<T> {
+  const gpu = (await sharedGpu())!;
+  gpu.device.pushErrorScope("validation");
+  gpu.device.pushErrorScope("out-of-memory");
+  let result: T | undefined;
+  let failure: unknown;
+  try {
+    result = await fn(gpu);
+  } catch (err) {
+    failure = err;
+  }
+  const oom = await gpu.device.popErrorScope();
+  const val = await gpu.device.popErrorScope();
+  if (val) throw new Error(`WebGPU validation error: ${val.message}`);
+  if (oom) throw new Error(`WebGPU out-of-memory error: ${oom.message}`);
+  if (failure !== undefined) throw failure;
+  return result as T;
+}
+
+/** Max |a - b| over two arrays of equal length. */
+export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  if (a.length !== b.length) throw new Error(`length ${a.length} vs ${b.length}`);
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
+  return m;
+}
+
+/** A seeded PRNG (mulberry32), so property tests are reproducible. */
+export function rng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** A fresh directory under tests/.tmp (the only place tests may write). */
+export async function tempDir(): Promise<string> {
+  await Deno.mkdir(`${ROOT}/tests/.tmp`, { recursive: true });
+  return await Deno.makeTempDir({ dir: `${ROOT}/tests/.tmp` });
+}
+
+const denoJson = JSON.parse(await Deno.readTextFile(`${ROOT}/deno.json`));
+
+/** The command line of a task in deno.json. */
+export function taskCommand(name: string): string {
+  const t = denoJson.tasks[name];
+  if (!t) throw new Error(`no task ${name}`);
+  return typeof t === "string" ? t : t.command;
+}
+
+/** Every task's name and command. */
+export function allTasks(): [string, string][] {
+  return Object.keys(denoJson.tasks).map((k) => [k, taskCommand(k)]);
+}
+
+/** Result of running a task. */
+export interface TaskRun {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs a `deno run ...` task with exactly its declared flags and extra arguments, from the repo root.
+ */
+export async function runTaskCli(name: string, args: string[], env: Record<string, string> = {}): Promise<TaskRun> {
+  const words = taskCommand(name).split(/\s+/);
+  if (words[0] !== "deno" || words[1] !== "run") throw new Error(`task ${name} is not a deno run task`);
+  // "deno" by name, so that `--allow-run=deno` (resolved through PATH) covers it.
+  const cmd = new Deno.Command("deno", {
+    args: [...words.slice(1), ...args],
+    cwd: ROOT,
+    env: { XDG_RUNTIME_DIR: Deno.env.get("XDG_RUNTIME_DIR") ?? "/tmp", NO_COLOR: "1", ...env },
+    stdout: "piped",
+    stderr: "piped",
+    stdin: "null",
+  });
+  const out = await cmd.output();
+  const dec = new TextDecoder();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}
