@@ -44,3 +44,5 @@ export * from "./kernels/preprocess.ts";
 export * from "./kernels/cosine.ts";
 export * from "./kernels/softmax.ts";
 export * from "./kernels/_specialize.ts";
+export * from "./kernels/topk.ts";
+export * from "./lib/npy.ts";

@@ -4,13 +4,14 @@
  * @module
  */
 import shaderSrc from "./cosine.wgsl" with { type: "text" };
-import { elemBytes, type ElemType, specialize } from "./_specialize.ts";
+import { elemBytes, type ElemType } from "./_specialize.ts";
+import { createKernel, submitDispatch } from "./_dispatch.ts";
 import { createBufferWith } from "../lib/gpu/readback.ts";
 
 /** Runs `cosine.wgsl`. */
 export class GpuCosine {
   private readonly pipeline: GPUComputePipeline;
-  private static readonly WG = { x: 16, y: 4 };
+  private readonly wg: { x: number; y: number };
 
   /**
    * @example Similarities of image and text embeddings already on the GPU
@@ -19,21 +20,13 @@ export class GpuCosine {
    * const sims = cos.run(imageEmb, textEmb, { b: 10, c: 10, d: 1024 });
    * ```
    * @param device The device.
-   * @param elem Element type of the inputs; f16 needs `shader-f16`.
+   * @param elem Element type of the inputs; f16 needs `shader-f16`. Accumulation is f32 either way.
+   * @param wg Workgroup shape (override constants wg_x, wg_y); see docs/BENCHMARKS.md for how it was chosen.
    */
-  constructor(readonly device: GPUDevice, readonly elem: ElemType) {
-    if (elem === "f16" && !device.features.has("shader-f16")) {
-      throw new TypeError("f16 cosine similarity needs the shader-f16 feature, which this device lacks");
-    }
-    this.pipeline = device.createComputePipeline({
-      label: `cosine (${elem})`,
-      layout: "auto",
-      compute: {
-        module: device.createShaderModule({ label: `cosine (${elem})`, code: specialize(shaderSrc, elem) }),
-        entryPoint: "main",
-        constants: { wg_x: GpuCosine.WG.x, wg_y: GpuCosine.WG.y },
-      },
-    });
+  constructor(readonly device: GPUDevice, readonly elem: ElemType, wg = { x: 16, y: 4 }) {
+    this.wg = wg;
+    const { x, y } = wg;
+    this.pipeline = createKernel(device, `cosine (${elem})`, shaderSrc, "main", { wg_x: x, wg_y: y }, elem);
   }
 
   /**
@@ -67,20 +60,8 @@ export class GpuCosine {
       new Uint32Array([b, c, d, 0]),
       GPUBufferUsage.UNIFORM,
     );
-    const enc = this.device.createCommandEncoder({ label: "cosine" });
-    const pass = enc.beginComputePass({ label: "cosine" });
-    pass.setPipeline(this.pipeline);
-    pass.setBindGroup(
-      0,
-      this.device.createBindGroup({
-        label: "cosine",
-        layout: this.pipeline.getBindGroupLayout(0),
-        entries: [params, a, t, out].map((buffer, binding) => ({ binding, resource: { buffer } })),
-      }),
-    );
-    pass.dispatchWorkgroups(Math.ceil(c / GpuCosine.WG.x), Math.ceil(b / GpuCosine.WG.y));
-    pass.end();
-    this.device.queue.submit([enc.finish()]);
+    const { x, y } = this.wg;
+    submitDispatch(this.device, this.pipeline, "cosine", [params, a, t, out], [Math.ceil(c / x), Math.ceil(b / y)]);
     params.destroy();
     return out;
   }

@@ -5,7 +5,8 @@
  * @module
  */
 import shaderSrc from "./preprocess.wgsl" with { type: "text" };
-import { elemBytes, type ElemType, specialize } from "./_specialize.ts";
+import { elemBytes, type ElemType } from "./_specialize.ts";
+import { createKernel, encodeDispatch } from "./_dispatch.ts";
 import type { RgbaImage } from "../lib/image/decode.ts";
 import { planPreprocess, type Recipe } from "../lib/preprocess/recipe.ts";
 import { createBufferWith } from "../lib/gpu/readback.ts";
@@ -38,17 +39,9 @@ export class GpuPreprocessor {
    * @param tunables Workgroup shape.
    */
   constructor(readonly device: GPUDevice, readonly elem: ElemType, tunables: PreprocessTunables = DEFAULT_TUNABLES) {
-    if (elem === "f16" && !device.features.has("shader-f16")) {
-      throw new TypeError("f16 preprocessing needs the shader-f16 feature, which this device lacks");
-    }
-    const module = device.createShaderModule({ label: `preprocess (${elem})`, code: specialize(shaderSrc, elem) });
     const constants = { wg_x: tunables.wgX, wg_y: tunables.wgY };
     const make = (entryPoint: string) =>
-      device.createComputePipeline({
-        label: `preprocess ${entryPoint} (${elem})`,
-        layout: "auto",
-        compute: { module, entryPoint, constants },
-      });
+      createKernel(device, `preprocess ${entryPoint} (${elem})`, shaderSrc, entryPoint, constants, elem);
     this.pipelines = { horizontal: make("horizontal"), vertical: make("vertical") };
     this.wg = tunables;
   }
@@ -82,9 +75,15 @@ export class GpuPreprocessor {
    */
   run(images: readonly RgbaImage[], recipe: Recipe, out: GPUBuffer, first = 0): void {
     const plane = recipe.crop * recipe.crop;
-    const need = (first + images.length) * 3 * plane * elemBytes(this.elem);
+    const imageBytes = 3 * plane * elemBytes(this.elem);
+    const need = (first + images.length) * imageBytes;
     if (out.size < need) throw new RangeError(`Output buffer "${out.label}" holds ${out.size} bytes, needs ${need}`);
     const maxBinding = this.device.limits.maxStorageBufferBindingSize;
+    if (imageBytes % this.device.limits.minStorageBufferOffsetAlignment !== 0) {
+      throw new RangeError(
+        `Crop ${recipe.crop} gives images of ${imageBytes} bytes, not a multiple of the offset alignment`,
+      );
+    }
     const transient: GPUBuffer[] = [];
     const enc = this.device.createCommandEncoder({ label: `preprocess ${recipe.name}` });
     images.forEach((image, i) => {
@@ -114,6 +113,7 @@ export class GpuPreprocessor {
       coeffs.set(v.count, vOff + crop);
       coeffs.set(v.weights, vOff + 2 * crop);
       const params = new ArrayBuffer(80);
+      // The output is bound one image at a time (so batches may exceed the storage binding limit): base 0.
       new Uint32Array(params, 0, 12).set([
         winW,
         crop,
@@ -123,7 +123,7 @@ export class GpuPreprocessor {
         v.ksize,
         hOff,
         vOff,
-        (first + i) * 3 * plane,
+        0,
       ]);
       new Float32Array(params, 48, 8).set([...recipe.mean, 0, ...recipe.std, 1]);
       const tag = `preprocess image ${first + i}`;
@@ -136,19 +136,17 @@ export class GpuPreprocessor {
         usage: GPUBufferUsage.STORAGE,
       });
       transient.push(paramBuf, srcBuf, coeffBuf, tmpBuf);
-      const bind = (pipeline: GPUComputePipeline, buffers: [number, GPUBuffer][]) =>
-        this.device.createBindGroup({
-          label: tag,
-          layout: pipeline.getBindGroupLayout(0),
-          entries: buffers.map(([binding, buffer]) => ({ binding, resource: { buffer } })),
-        });
       const pass = enc.beginComputePass({ label: tag });
-      pass.setPipeline(this.pipelines.horizontal);
-      pass.setBindGroup(0, bind(this.pipelines.horizontal, [[0, paramBuf], [1, srcBuf], [2, coeffBuf], [3, tmpBuf]]));
-      pass.dispatchWorkgroups(Math.ceil(crop / this.wg.wgX), Math.ceil(winH / this.wg.wgY));
-      pass.setPipeline(this.pipelines.vertical);
-      pass.setBindGroup(0, bind(this.pipelines.vertical, [[0, paramBuf], [2, coeffBuf], [3, tmpBuf], [4, out]]));
-      pass.dispatchWorkgroups(Math.ceil(crop / this.wg.wgX), Math.ceil(crop / this.wg.wgY));
+      const { horizontal, vertical } = this.pipelines;
+      encodeDispatch(this.device, pass, horizontal, tag, [paramBuf, srcBuf, coeffBuf, tmpBuf], [
+        Math.ceil(crop / this.wg.wgX),
+        Math.ceil(winH / this.wg.wgY),
+      ]);
+      const outRange = { buffer: out, offset: (first + i) * imageBytes, size: imageBytes };
+      encodeDispatch(this.device, pass, vertical, tag, [[0, paramBuf], [2, coeffBuf], [3, tmpBuf], [4, outRange]], [
+        Math.ceil(crop / this.wg.wgX),
+        Math.ceil(crop / this.wg.wgY),
+      ]);
       pass.end();
     });
     this.device.queue.submit([enc.finish()]);

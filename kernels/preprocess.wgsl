@@ -29,7 +29,7 @@ struct Params {
   vk: u32, // vertical kernel size
   h_off: u32, // coeffs offset of [h_start(cols), h_count(cols), h_weights(cols * hk)]
   v_off: u32, // coeffs offset of [v_start(rows), v_count(rows), v_weights(rows * vk)]
-  out_base: u32, // element offset of this image in the batch
+  out_base: u32, // element offset of this image in the bound output range (the host binds per image: 0)
   _pad0: u32,
   _pad1: u32,
   _pad2: u32,

@@ -4,6 +4,8 @@
  * @module
  */
 import shaderSrc from "./softmax.wgsl" with { type: "text" };
+import { elemBytes, type ElemType } from "./_specialize.ts";
+import { createKernel, submitDispatch } from "./_dispatch.ts";
 import { createBufferWith } from "../lib/gpu/readback.ts";
 
 /** Runs `softmax.wgsl`. */
@@ -18,23 +20,16 @@ export class GpuSoftmax {
    * const probs = sm.run(logits, { rows: 10, n: 1000, scale: 1, columns: [22, 29, 39] });
    * ```
    * @param device The device.
+   * @param elem Element type of the logits; f16 needs `shader-f16`. The math and the output are f32.
    */
-  constructor(readonly device: GPUDevice) {
-    this.pipeline = device.createComputePipeline({
-      label: "softmax",
-      layout: "auto",
-      compute: {
-        module: device.createShaderModule({ label: "softmax", code: shaderSrc }),
-        entryPoint: "main",
-        constants: { wg: GpuSoftmax.WG },
-      },
-    });
+  constructor(readonly device: GPUDevice, readonly elem: ElemType = "f32") {
+    this.pipeline = createKernel(device, `softmax (${elem})`, shaderSrc, "main", { wg: GpuSoftmax.WG }, elem);
   }
 
   /**
    * Computes `softmax(scale * logits[:, columns])` per row into a new buffer and submits the work.
    *
-   * @param logits f32 [rows, n].
+   * @param logits [rows, n] of the element type.
    * @param opts Sizes, the temperature `scale`, and the selected `columns` (all when omitted).
    * @returns A STORAGE | COPY_SRC buffer of rows * columns.length f32.
    */
@@ -50,8 +45,9 @@ export class GpuSoftmax {
     for (const c of columns) {
       if (!Number.isInteger(c) || c < 0 || c >= n) throw new RangeError(`Softmax column ${c} is outside 0..${n - 1}`);
     }
-    if (logits.size < rows * n * 4) {
-      throw new RangeError(`Softmax input "${logits.label}" holds ${logits.size} bytes, needs ${rows * n * 4}`);
+    const need = rows * n * elemBytes(this.elem);
+    if (logits.size < need) {
+      throw new RangeError(`Softmax input "${logits.label}" holds ${logits.size} bytes, needs ${need}`);
     }
     const m = columns.length;
     const params = new ArrayBuffer(16);
@@ -64,20 +60,7 @@ export class GpuSoftmax {
       size: rows * m * 4,
       usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC,
     });
-    const enc = this.device.createCommandEncoder({ label: "softmax" });
-    const pass = enc.beginComputePass({ label: "softmax" });
-    pass.setPipeline(this.pipeline);
-    pass.setBindGroup(
-      0,
-      this.device.createBindGroup({
-        label: "softmax",
-        layout: this.pipeline.getBindGroupLayout(0),
-        entries: [paramBuf, logits, idxBuf, out].map((buffer, binding) => ({ binding, resource: { buffer } })),
-      }),
-    );
-    pass.dispatchWorkgroups(rows);
-    pass.end();
-    this.device.queue.submit([enc.finish()]);
+    submitDispatch(this.device, this.pipeline, "softmax", [paramBuf, logits, idxBuf, out], [rows]);
     paramBuf.destroy();
     idxBuf.destroy();
     return out;

@@ -5,9 +5,12 @@
 // Algorithm: one workgroup per row. Each invocation strides over the row keeping a running max, the workgroup
 // reduces the max in shared memory, then does the same for sum(exp(x - max)), then writes exp(x - max) / sum.
 // Subtracting the max keeps it stable for large logits. Accumulation is f32.
-// Bindings (group 0): 0 params (uniform), 1 logits: array<f32> [B*N], 2 idx: array<u32> [M],
+// Bindings (group 0): 0 params (uniform), 1 logits: array<elem> [B*N], 2 idx: array<u32> [M],
 // 3 probs: array<f32> [B*M].
 // Dispatch: (B, 1, 1) workgroups of `wg` invocations; `wg` must be a power of two.
+// The host replaces the `elem` alias with f16 (and enables f16) for f16 logits; the math stays f32.
+
+alias elem = f32;
 
 override wg: u32 = 64;
 
@@ -19,7 +22,7 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> logits: array<f32>;
+@group(0) @binding(1) var<storage, read> logits: array<elem>;
 @group(0) @binding(2) var<storage, read> idx: array<u32>;
 @group(0) @binding(3) var<storage, read_write> probs: array<f32>;
 
@@ -51,19 +54,19 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   let base = row * p.n;
   var mx = -3.4028235e38;
   for (var j = lid; valid && j < p.m; j += wg) {
-    mx = max(mx, p.scale * logits[base + idx[j]]);
+    mx = max(mx, p.scale * f32(logits[base + idx[j]]));
   }
   red[lid] = mx;
   workgroupBarrier();
   mx = reduce(lid, true);
   var sum = 0.0;
   for (var j = lid; valid && j < p.m; j += wg) {
-    sum += exp(p.scale * logits[base + idx[j]] - mx);
+    sum += exp(p.scale * f32(logits[base + idx[j]]) - mx);
   }
   red[lid] = sum;
   workgroupBarrier();
   sum = reduce(lid, false);
   for (var j = lid; valid && j < p.m; j += wg) {
-    probs[row * p.m + j] = exp(p.scale * logits[base + idx[j]] - mx) / sum;
+    probs[row * p.m + j] = exp(p.scale * f32(logits[base + idx[j]]) - mx) / sum;
   }
 }

@@ -6,11 +6,10 @@
  * @module
  */
 import { classFromFileName, type ImagenetClass, imagenetClasses } from "./data/imagenet.ts";
-import { decodeImageFile, type RgbaImage } from "./image/decode.ts";
+import { decodeImageFile, type DecodeOptions, type RgbaImage } from "./image/decode.ts";
 import { CLIP_LOGIT_SCALE, type ClipModel } from "./models/clip.ts";
 import type { ResnetModel } from "./models/resnet.ts";
-import { classProbs, releaseRows, zeroShotProbs } from "./scoring.ts";
-import { topK } from "./math/cpu.ts";
+import { classTopK, releaseRows, type TopKRows, zeroShotTopK } from "./scoring.ts";
 import { firstLine } from "./errors.ts";
 import type { ResolvedDevice } from "./device.ts";
 import { VERSION } from "./version.ts";
@@ -101,6 +100,8 @@ export interface CompareOptions {
   device: ResolvedDevice;
   /** Prompt template with `{}`. */
   template: string;
+  /** EXIF orientation and alpha handling (PIL's defaults when omitted). */
+  decode?: DecodeOptions;
   /** Progress messages (stderr). */
   log?: (line: string) => void;
 }
@@ -148,7 +149,7 @@ export async function compareModels(opts: CompareOptions): Promise<CompareDocume
       continue;
     }
     try {
-      used.push({ path, cls, image: await decodeImageFile(path) });
+      used.push({ path, cls, image: await decodeImageFile(path, opts.decode) });
     } catch (err) {
       skipped.push({ path, reason: firstLine(err) });
     }
@@ -161,42 +162,45 @@ export async function compareModels(opts: CompareOptions): Promise<CompareDocume
   const n = used.length;
   const m = setIdx.length;
 
-  let clipProbs: Float32Array | null = null;
+  const k = Math.min(5, m);
+  let clipTop: TopKRows | null = null;
   if (opts.clip && n > 0) {
     log(`CLIP: encoding ${m} prompts and ${n} images`);
     const prompts = labelSet.map((l) => opts.template.replaceAll("{}", l.label));
     const text = await opts.clip.encodeTexts(prompts);
     const img = await opts.clip.encodeImages(images);
     try {
-      clipProbs = await zeroShotProbs(img, text.rows, CLIP_LOGIT_SCALE, gpu);
+      clipTop = await zeroShotTopK(img, text.rows, CLIP_LOGIT_SCALE, k, gpu);
     } finally {
       releaseRows(img);
       releaseRows(text.rows);
     }
   }
-  let resSet: Float32Array | null = null;
-  let resAll: Float32Array | null = null;
+  let resSet: TopKRows | null = null;
+  let resAll: TopKRows | null = null;
   if (opts.resnet && n > 0) {
     log(`ResNet: classifying ${n} images`);
     const logits = await opts.resnet.logits(images);
     try {
-      resSet = await classProbs(logits, setIdx, gpu);
-      resAll = await classProbs(logits, undefined, gpu);
+      resSet = await classTopK(logits, setIdx, k, gpu);
+      resAll = await classTopK(logits, undefined, 5, gpu);
     } finally {
       releaseRows(logits);
     }
   }
 
-  const scores = (probs: Float32Array, row: number, width: number, indexOf: (j: number) => number): Score[] => {
-    const r = probs.subarray(row * width, (row + 1) * width);
-    return topK(r, 5).map((j) => ({ label: classes[indexOf(j)]!.clip, index: indexOf(j), score: r[j]! }));
-  };
+  const scores = (top: TopKRows, row: number, indexOf: (j: number) => number): Score[] =>
+    Array.from(top.indices.subarray(row * top.k, (row + 1) * top.k), (j, s) => ({
+      label: classes[indexOf(j)]!.clip,
+      index: indexOf(j),
+      score: top.values[row * top.k + s]!,
+    }));
   const results: CompareResult[] = used.map((u, i) => ({
     path: u.path,
     true: { label: u.cls.clip, index: u.cls.index, wnid: u.cls.wnid },
-    clip: clipProbs ? { top5: scores(clipProbs, i, m, (j) => setIdx[j]!) } : null,
+    clip: clipTop ? { top5: scores(clipTop, i, (j) => setIdx[j]!) } : null,
     resnet: resSet && resAll
-      ? { top5: scores(resSet, i, m, (j) => setIdx[j]!), top5_1000: scores(resAll, i, 1000, (j) => j) }
+      ? { top5: scores(resSet, i, (j) => setIdx[j]!), top5_1000: scores(resAll, i, (j) => j) }
       : null,
   }));
 
@@ -205,7 +209,7 @@ export async function compareModels(opts: CompareOptions): Promise<CompareDocume
   const summary = {
     n,
     skipped: skipped.length,
-    clip: clipProbs ? { top1: acc((r) => r.clip?.top5, 1), top5: acc((r) => r.clip?.top5, 5) } : null,
+    clip: clipTop ? { top1: acc((r) => r.clip?.top5, 1), top5: acc((r) => r.clip?.top5, 5) } : null,
     resnet: resSet
       ? {
         top1: acc((r) => r.resnet?.top5, 1),

@@ -6,12 +6,110 @@
  */
 import { GpuCosine } from "../kernels/cosine.ts";
 import { GpuSoftmax } from "../kernels/softmax.ts";
-import { cosineCpu, softmaxCpu } from "./math/cpu.ts";
+import { GpuTopK } from "../kernels/topk.ts";
+import { cosineCpu, softmaxCpu, topK } from "./math/cpu.ts";
 import { readBuffer } from "./gpu/readback.ts";
 import type { Rows } from "./models/vision.ts";
 
 const cosines = new WeakMap<GPUDevice, GpuCosine>();
 const softmaxes = new WeakMap<GPUDevice, GpuSoftmax>();
+const topks = new WeakMap<GPUDevice, GpuTopK>();
+
+function topkFor(device: GPUDevice): GpuTopK {
+  let k = topks.get(device);
+  if (!k) topks.set(device, k = new GpuTopK(device));
+  return k;
+}
+
+/** The k best columns per row: positions in the scored columns, and their probabilities. */
+export interface TopKRows {
+  /** Rows. */
+  rows: number;
+  /** k per row. */
+  k: number;
+  /** Row-major [rows, k] column positions, best first. */
+  indices: Uint32Array;
+  /** Row-major [rows, k] probabilities. */
+  values: Float32Array;
+}
+
+function topKHost(probs: ArrayLike<number>, rows: number, m: number, k: number): TopKRows {
+  const indices = new Uint32Array(rows * k);
+  const values = new Float32Array(rows * k);
+  for (let r = 0; r < rows; r++) {
+    const row = Array.from({ length: m }, (_, j) => probs[r * m + j]!);
+    topK(row, k).forEach((j, s) => {
+      indices[r * k + s] = j;
+      values[r * k + s] = row[j]!;
+    });
+  }
+  return { rows, k, indices, values };
+}
+
+/**
+ * Zero-shot top-k: softmax(scale * cos(image, text)) per image, and only its k best texts leave the GPU.
+ *
+ * @param images [n, d] embeddings.
+ * @param texts [c, d] embeddings.
+ * @param scale The logit scale (100 for CLIP).
+ * @param k How many, at most min(10, c).
+ * @param gpu The device, required when the rows are on the GPU.
+ * @returns Top-k text positions and probabilities per image.
+ */
+export async function zeroShotTopK(
+  images: Rows,
+  texts: Rows,
+  scale: number,
+  k: number,
+  gpu?: GpuRowsDevice,
+): Promise<TopKRows> {
+  if (images.width !== texts.width) throw new RangeError(`Embedding widths differ: ${images.width} vs ${texts.width}`);
+  const n = images.rows, c = texts.rows, d = images.width;
+  if (images.where === "gpu" && texts.where === "gpu") {
+    if (!gpu) throw new TypeError("zeroShotTopK needs the device for GPU rows");
+    const sims = cosineFor(gpu.device).run(images.buffer, texts.buffer, { b: n, c, d });
+    const probs = softmaxFor(gpu.device).run(sims, { rows: n, n: c, scale });
+    try {
+      return { rows: n, k, ...(await topkFor(gpu.device).read(probs, { rows: n, n: c, k })) };
+    } finally {
+      sims.destroy();
+      probs.destroy();
+    }
+  }
+  if (images.where !== "cpu" || texts.where !== "cpu") {
+    throw new TypeError("Image and text rows must both be on the CPU or both on the GPU");
+  }
+  return topKHost(softmaxCpu(cosineCpu(images.data, texts.data, n, c, d), n, c, scale), n, c, k);
+}
+
+/**
+ * Classifier top-k: softmax over each row's logits (restricted to `columns` when given), and only the k best
+ * leave the GPU.
+ *
+ * @param logits [n, width] logits.
+ * @param columns Selected class indices; all when omitted.
+ * @param k How many, at most min(10, columns).
+ * @param gpu The device, required when the rows are on the GPU.
+ * @returns Top-k positions within `columns` (class indices when all) and probabilities per row.
+ */
+export async function classTopK(
+  logits: Rows,
+  columns: readonly number[] | undefined,
+  k: number,
+  gpu?: GpuRowsDevice,
+): Promise<TopKRows> {
+  const m = columns?.length ?? logits.width;
+  if (logits.where === "gpu") {
+    if (!gpu) throw new TypeError("classTopK needs the device for GPU rows");
+    const probs = softmaxFor(gpu.device).run(logits.buffer, { rows: logits.rows, n: logits.width, scale: 1, columns });
+    try {
+      return { rows: logits.rows, k, ...(await topkFor(gpu.device).read(probs, { rows: logits.rows, n: m, k })) };
+    } finally {
+      probs.destroy();
+    }
+  }
+  return topKHost(softmaxCpu(logits.data, logits.rows, logits.width, 1, columns), logits.rows, m, k);
+}
 
 function cosineFor(device: GPUDevice): GpuCosine {
   let k = cosines.get(device);
@@ -32,33 +130,17 @@ export interface GpuRowsDevice {
 }
 
 /**
- * Zero-shot probabilities: softmax(scale * cos(image, text)) over the texts, per image.
+ * Zero-shot probabilities softmax(scale * cos(image, text)) over the texts per image, and the cosine
+ * similarities, both read back in full (for tests and detail output; {@linkcode zeroShotTopK} reads less).
  *
  * @example
  * ```ts
- * import { zeroShotProbs } from "./scoring.ts";
+ * import { zeroShotDetail } from "./scoring.ts";
  * const img = { where: "cpu" as const, data: new Float32Array([1, 0]), rows: 1, width: 2 };
  * const txt = { where: "cpu" as const, data: new Float32Array([1, 0, 0, 1]), rows: 2, width: 2 };
- * const p = await zeroShotProbs(img, txt, 100);
- * if (!(p[0]! > 0.999)) throw new Error(String(p[0]));
+ * const { probs } = await zeroShotDetail(img, txt, 100);
+ * if (!(probs[0]! > 0.999)) throw new Error(String(probs[0]));
  * ```
- * @param images [n, d] embeddings.
- * @param texts [c, d] embeddings.
- * @param scale The logit scale (100 for CLIP).
- * @param gpu The device, required when the rows are on the GPU.
- * @returns [n, c] probabilities and the cosine similarities.
- */
-export async function zeroShotProbs(
-  images: Rows,
-  texts: Rows,
-  scale: number,
-  gpu?: GpuRowsDevice,
-): Promise<Float32Array> {
-  return (await zeroShotDetail(images, texts, scale, gpu)).probs;
-}
-
-/**
- * Like {@linkcode zeroShotProbs}, also returning the cosine similarities.
  *
  * @param images [n, d] embeddings.
  * @param texts [c, d] embeddings.
@@ -94,32 +176,6 @@ export async function zeroShotDetail(
   }
   const sims = cosineCpu(images.data, texts.data, n, c, d);
   return { probs: Float32Array.from(softmaxCpu(sims, n, c, scale)), cosines: Float32Array.from(sims) };
-}
-
-/**
- * Classifier probabilities: softmax over each row's logits, restricted to `columns` when given.
- *
- * @param logits [n, k] logits.
- * @param columns Selected class indices; all when omitted.
- * @param gpu The device, required when the rows are on the GPU.
- * @returns [n, columns.length] probabilities.
- */
-export async function classProbs(
-  logits: Rows,
-  columns?: readonly number[],
-  gpu?: GpuRowsDevice,
-): Promise<Float32Array> {
-  const m = columns?.length ?? logits.width;
-  if (logits.where === "gpu") {
-    if (!gpu) throw new TypeError("classProbs needs the device for GPU rows");
-    const probs = softmaxFor(gpu.device).run(logits.buffer, { rows: logits.rows, n: logits.width, scale: 1, columns });
-    try {
-      return new Float32Array(await readBuffer(gpu.device, probs, 0, logits.rows * m * 4));
-    } finally {
-      probs.destroy();
-    }
-  }
-  return Float32Array.from(softmaxCpu(logits.data, logits.rows, logits.width, 1, columns));
 }
 
 /**

@@ -29,6 +29,8 @@ Options:
   --template TEXT         prompt template with {} (default "${DEFAULT_TEMPLATE}")
   --device auto|webgpu|wasm   where models and kernels run (default auto)
   --dtype fp32|fp16       precision (fp16 is not implemented yet)
+  --alpha drop|white      drop alpha like PIL convert("RGB") (default), or composite onto white
+  --exif-orientation ignore|apply   ignore EXIF orientation like PIL (default), or apply it
   --offline               never download; fail if a default model is not cached
   --cache-dir DIR         model cache (default $CLIPCMP_CACHE_DIR, else ~/.cache/clipcmp)
   --json                  print one JSON document on stdout (schema: docs/schemas/compare.schema.json)
@@ -97,6 +99,8 @@ runTask("compare", async (args) => {
     template: { type: "string" },
     device: { type: "string", default: "auto" },
     dtype: { type: "string", default: "fp32" },
+    alpha: { type: "string", default: "drop" },
+    "exif-orientation": { type: "string", default: "ignore" },
     offline: { type: "boolean", default: false },
     "cache-dir": { type: "string" },
     json: { type: "boolean", default: false },
@@ -112,6 +116,10 @@ runTask("compare", async (args) => {
   const resnetInput = v["resnet-input"] === undefined
     ? undefined
     : oneOf("--resnet-input", v["resnet-input"] as string, ["imagenet", "unit"] as const);
+  const decode = {
+    alpha: oneOf("--alpha", v.alpha as string, ["drop", "white"] as const),
+    exifOrientation: oneOf("--exif-orientation", v["exif-orientation"] as string, ["ignore", "apply"] as const),
+  };
   const template = (v.template as string | undefined) ?? DEFAULT_TEMPLATE;
   if (!template.includes("{}")) {
     throw new UsageError(`--template must contain {} where the label goes, got "${template}"`);
@@ -134,7 +142,7 @@ runTask("compare", async (args) => {
   const clip = clipDir !== undefined ? await ClipModel.load(clipDir, device) : undefined;
   const resnet = resnetSource ? await ResnetModel.load(resnetSource, device) : undefined;
   try {
-    const doc = await compareModels({ images, clip, resnet, device, template, log: info });
+    const doc = await compareModels({ images, clip, resnet, device, template, decode, log: info });
     if (v.json) console.log(JSON.stringify(doc, null, 2));
     else printHuman(doc);
     for (const s of doc.skipped) info(`skipped ${s.path}: ${s.reason}`);

@@ -2,6 +2,7 @@ import { ok as assert, strictEqual as assertEquals } from "node:assert/strict";
 import { GpuPreprocessor } from "../kernels/preprocess.ts";
 import { GpuCosine } from "../kernels/cosine.ts";
 import { GpuSoftmax } from "../kernels/softmax.ts";
+import { GpuTopK } from "../kernels/topk.ts";
 import { preprocessCpu } from "../lib/preprocess/cpu.ts";
 import { CLIP_RECIPE, type Recipe, TORCHVISION_RECIPE, unitRecipe } from "../lib/preprocess/recipe.ts";
 import { cosineCpu, softmaxCpu, topK } from "../lib/math/cpu.ts";
@@ -171,4 +172,180 @@ gpuTest("softmax kernel is stable for all-equal and +-large logits", async () =>
 Deno.test("topK() returns indices of the largest values, ties by lower index", () => {
   assertEquals(topK([0.1, 0.5, 0.5, 0.9, 0.0], 3).join(), "3,1,2");
   assertEquals(topK([1, 2], 5).join(), "1,0");
+});
+
+function toF16Buffer(device: GPUDevice, label: string, data: ArrayLike<number>): GPUBuffer {
+  return createBufferWith(
+    device,
+    label,
+    new Uint16Array(new Float16Array(Array.from(data)).buffer),
+    GPUBufferUsage.STORAGE,
+  );
+}
+
+const f16round = (xs: ArrayLike<number>) => Float64Array.from(new Float16Array(Array.from(xs)));
+
+Deno.test({
+  name: "cosine and softmax kernels with f16 inputs match float64 within 2e-3 (f32 accumulation)",
+  ignore: !HAS_F16,
+  fn: async () => {
+    const r = rng(99);
+    await withDevice(async ({ device }) => {
+      for (const [b, c, d] of [[3, 7, 1024], [16, 100, 130], [1, 1, 5]]) {
+        const a = Float32Array.from({ length: b! * d! }, () => r() * 2 - 1);
+        const t = Float32Array.from({ length: c! * d! }, () => r() * 2 - 1);
+        const [ab, tb] = [toF16Buffer(device, "a16", a), toF16Buffer(device, "t16", t)];
+        const out = new GpuCosine(device, "f16").run(ab, tb, { b: b!, c: c!, d: d! });
+        const got = new Float32Array(await readBuffer(device, out, 0, b! * c! * 4));
+        // Reference on the f16-rounded inputs the kernel sees, in float64.
+        const want = cosineCpu(f16round(a), f16round(t), b!, c!, d!);
+        for (let i = 0; i < want.length; i++) assert(Math.abs(got[i]! - want[i]!) <= 2e-3, `cos #${i}`);
+        for (const x of [ab, tb, out]) x.destroy();
+      }
+      const logits = Float32Array.from({ length: 4 * 1000 }, () => (r() * 2 - 1) * 8);
+      const lb = toF16Buffer(device, "logits16", logits);
+      const cols = [22, 29, 39, 63, 71, 79, 84, 100, 245, 288];
+      for (const columns of [undefined, cols]) {
+        const out = new GpuSoftmax(device, "f16").run(lb, { rows: 4, n: 1000, scale: 1, columns });
+        const m = columns?.length ?? 1000;
+        const got = new Float32Array(await readBuffer(device, out, 0, 4 * m * 4));
+        const want = softmaxCpu(f16round(logits), 4, 1000, 1, columns);
+        for (let i = 0; i < want.length; i++) assert(Math.abs(got[i]! - want[i]!) <= 2e-3, `softmax #${i}`);
+        out.destroy();
+      }
+      lb.destroy();
+    });
+  },
+});
+
+async function gpuTopK(
+  device: GPUDevice,
+  values: Float32Array,
+  rows: number,
+  n: number,
+  k: number,
+  elem: "f32" | "f16",
+) {
+  const buf = elem === "f16"
+    ? toF16Buffer(device, "values16", values)
+    : createBufferWith(device, "values", values, GPUBufferUsage.STORAGE);
+  const res = await new GpuTopK(device, elem).read(buf, { rows, n, k });
+  buf.destroy();
+  return res;
+}
+
+gpuTest("top-k kernel returns the CPU reference's indices and values, ties by lower index", async () => {
+  const r = rng(5);
+  await withDevice(async ({ device }) => {
+    const cases: [number, number, number][] = [[1, 1, 1], [3, 10, 5], [5, 1000, 10], [2, 63, 7], [4, 130, 1], [
+      1,
+      4097,
+      5,
+    ]];
+    for (const [rows, n, k] of cases) {
+      const v = Float32Array.from({ length: rows * n }, () => r());
+      // Plant exact ties and NaN to pin the ordering rules.
+      if (n >= 10) {
+        v[3] = v[7] = 2;
+        v[5] = Number.NaN;
+      }
+      const got = await gpuTopK(device, v, rows, n, k, "f32");
+      for (let row = 0; row < rows; row++) {
+        const slice = v.subarray(row * n, (row + 1) * n).map((x) => (Number.isNaN(x) ? -Infinity : x));
+        const want = topK(slice, k);
+        assertEquals(
+          Array.from(got.indices.subarray(row * k, (row + 1) * k)).join(),
+          want.join(),
+          `[${rows},${n},${k}] row ${row}`,
+        );
+        want.forEach((j, s) => assertEquals(got.values[row * k + s], slice[j]));
+      }
+    }
+  });
+});
+
+Deno.test({
+  name: "top-k kernel on f16 values matches the reference on the rounded values",
+  ignore: !HAS_F16,
+  fn: async () => {
+    const r = rng(11);
+    await withDevice(async ({ device }) => {
+      const v = Float32Array.from({ length: 3 * 1000 }, () => r() * 10);
+      const got = await gpuTopK(device, v, 3, 1000, 5, "f16");
+      const rounded = f16round(v);
+      for (let row = 0; row < 3; row++) {
+        const want = topK(rounded.subarray(row * 1000, (row + 1) * 1000), 5);
+        assertEquals(Array.from(got.indices.subarray(row * 5, row * 5 + 5)).join(), want.join());
+        want.forEach((j, s) => assert(Math.abs(got.values[row * 5 + s]! - rounded[row * 1000 + j]!) <= 2e-3));
+      }
+    });
+  },
+});
+
+gpuTest("top-k kernel driver refuses k outside 1..min(10, n) before dispatching", async () => {
+  await withDevice(({ device }) => {
+    const topk = new GpuTopK(device);
+    const buf = createBufferWith(device, "v", new Float32Array(8), GPUBufferUsage.STORAGE);
+    for (const k of [0, 11, 9]) {
+      let threw = false;
+      try {
+        topk.run(buf, { rows: 1, n: 8, k });
+      } catch (err) {
+        threw = err instanceof RangeError && /Top-k k must be an integer in 1\.\.8/.test(err.message);
+      }
+      assert(threw, `k=${k}`);
+    }
+    buf.destroy();
+    return Promise.resolve();
+  });
+});
+
+const PARITY_DIR = `${ROOT}/models/fixtures/parity`;
+const parity: { inputs: string[]; normalize_by_level: Record<string, number[][]> } = JSON.parse(
+  await Deno.readTextFile(`${PARITY_DIR}/parity.json`),
+);
+
+gpuTest(
+  "preprocess kernel matches PIL + torchvision within 1/255 on the parity images (f32), f16 within f16 rounding",
+  async () => {
+    const images = await Promise.all(parity.inputs.map((n) => decodeImageFile(`${PARITY_DIR}/${n}`)));
+    await withDevice(async ({ device, summary }) => {
+      for (const [tag, recipe] of [["clip", CLIP_RECIPE], ["torchvision", TORCHVISION_RECIPE]] as const) {
+        const got = await gpuPreprocess(device, images, recipe, "f32");
+        const got16 = summary.f16 ? await gpuPreprocess(device, images, recipe, "f16") : null;
+        const plane = 224 * 224;
+        for (let i = 0; i < images.length; i++) {
+          const crop = await decodeImageFile(
+            `${PARITY_DIR}/${parity.inputs[i]}.${tag === "clip" ? "clip" : "resnet"}.png`,
+          );
+          let worst = 0;
+          for (let c = 0; c < 3; c++) {
+            for (let p = 0; p < plane; p++) {
+              const want = parity.normalize_by_level[tag]![c]![crop.data[p * 4 + c]!]!;
+              const o = i * 3 * plane + c * plane + p;
+              worst = Math.max(worst, Math.abs(got[o]! - want) * recipe.std[c]!);
+              if (got16) assert(Math.abs(got16[o]! - got[o]!) <= Math.max(Math.abs(got[o]!) * 2 ** -11, 2 ** -25));
+            }
+          }
+          assert(worst <= 1 / 255, `${parity.inputs[i]} ${tag}: ${worst * 255} levels`);
+        }
+      }
+    });
+  },
+);
+
+gpuTest("property: preprocess kernel equals the CPU path on random sizes and pixels", async () => {
+  const r = rng(2024);
+  const sizes: [number, number][] = Array.from(
+    { length: 12 },
+    () => [1 + Math.floor(r() * 700), 1 + Math.floor(r() * 700)],
+  );
+  sizes.push([1, 900], [900, 1], [256, 256], [255, 224]);
+  const images = sizes.map(([w, h], i) => randomImage(w, h, 100 + i));
+  await withDevice(async ({ device }) => {
+    for (const recipe of [CLIP_RECIPE, TORCHVISION_RECIPE]) {
+      const d = maxAbsDiff(await gpuPreprocess(device, images, recipe, "f32"), cpuPreprocess(images, recipe));
+      assert(d <= 1e-5, `${recipe.name}: max diff ${d}`);
+    }
+  });
 });

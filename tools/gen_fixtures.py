@@ -20,7 +20,11 @@ What it builds (all random weights, real layouts):
   refs.json           reference outputs computed here, independently of the TypeScript code under test:
                       PIL/torchvision preprocessing + PyTorch forward passes on the 10 demo photos, and
                       token ids from an independent Python port of CLIP's BPE.
-  preprocess/*.png    PIL-resized and centre-cropped 224x224 uint8 crops for both recipes (parity checks).
+  parity/             five inputs (landscape JPEG, portrait PNG, already-224 PNG, tiny 7x300 PNG, 1600x1200
+                      JPEG) and PIL's resized + centre-cropped 224x224 uint8 crops for both recipes, plus
+                      torchvision's ToTensor + Normalize values for every uint8 level (parity.json).
+  decode/             small JPEG/PNG variants (progressive, grayscale, CMYK, 16-bit, palette, alpha, EXIF)
+                      and PIL's `convert("RGB")` pixels for each as raw .rgb bytes.
 
 Weights are chosen so that every top-5 the tests compare is separated by a clear margin: the script retries
 seeds until the smallest gap is at least MIN_GAP (10x the tests' tolerance on logits).
@@ -370,6 +374,89 @@ def min_top5_gap(logits, k=5):
     return float((s[..., :k - 1] - s[..., 1:k]).min())
 
 
+def gen_parity(pil, photos):
+    """Inputs of every shape class the preprocessing must handle, and PIL's crops of each."""
+    out = os.path.join(OUT, "parity")
+    os.makedirs(out)
+    eagle = pil[0]  # 500x375 landscape
+    inputs = {
+        "landscape.jpg": eagle,
+        "portrait.png": pil[1].crop((40, 0, 280, 360)) if pil[1].size[1] >= 360 else eagle.crop((0, 0, 240, 360)),
+        "square224.png": eagle.crop((100, 50, 324, 274)),
+        "tiny.png": eagle.resize((7, 300), Image.BILINEAR),
+        "large.jpg": eagle.resize((1600, 1200), Image.BICUBIC),
+    }
+    for name, im in inputs.items():
+        path = os.path.join(out, name)
+        if name.endswith(".jpg"):
+            im.save(path, quality=80)
+        else:
+            im.save(path)
+        im = load_rgb(path)  # what a user's file decodes to
+        CLIP_CROP(im).save(os.path.join(out, name + ".clip.png"))
+        RESNET_CROP(im).save(os.path.join(out, name + ".resnet.png"))
+    levels = torch.arange(256, dtype=torch.uint8).view(1, 1, 256).expand(3, 1, 256).permute(1, 2, 0).numpy()
+    levels_img = Image.fromarray(np.ascontiguousarray(levels))
+    norm = {
+        "clip": T.Compose([T.ToTensor(), T.Normalize(CLIP_MEAN, CLIP_STD)])(levels_img)[:, 0, :].tolist(),
+        "torchvision": T.Compose([T.ToTensor(), T.Normalize(IMAGENET_MEAN, IMAGENET_STD)])(levels_img)[:, 0, :].tolist(),
+        "unit": T.ToTensor()(levels_img)[:, 0, :].tolist(),
+    }
+    with open(os.path.join(out, "parity.json"), "w") as fh:
+        json.dump({"inputs": list(inputs), "normalize_by_level": norm}, fh)
+
+
+def gen_decode(src):
+    """Small encodings of one picture in every variant the decoder claims, with PIL's RGB pixels."""
+    out = os.path.join(OUT, "decode")
+    os.makedirs(out)
+    base = src.resize((64, 48), Image.BILINEAR)
+    rgba = np.asarray(base.convert("RGBA")).copy()
+    rgba[..., 3] = np.linspace(0, 255, 64).astype(np.uint8)[None, :]
+    ex = Image.Exif()
+    ex[0x0112] = 6  # rotate 90 CW on display
+    variants = {
+        "baseline.jpg": lambda p: base.save(p, quality=90),
+        "progressive.jpg": lambda p: base.save(p, quality=90, progressive=True),
+        "grayscale.jpg": lambda p: base.convert("L").save(p, quality=90),
+        "cmyk.jpg": lambda p: base.convert("CMYK").save(p, quality=90),
+        "exif6.jpg": lambda p: base.save(p, quality=90, exif=ex.tobytes()),
+        "rgb8.png": lambda p: base.save(p),
+        "rgb16.png": lambda p: write_png16(p, np.asarray(base).astype(np.uint16) * 257 + 3),
+        "gray8.png": lambda p: base.convert("L").save(p),
+        "palette.png": lambda p: base.convert("P", palette=Image.ADAPTIVE, colors=32).save(p),
+        "palette-transparent.png": lambda p: base.convert("P", palette=Image.ADAPTIVE, colors=32).save(p, transparency=0),
+        "rgba.png": lambda p: Image.fromarray(rgba).save(p),
+        "gray-alpha.png": lambda p: Image.fromarray(rgba).convert("LA").save(p),
+    }
+    for name, write in variants.items():
+        path = os.path.join(out, name)
+        write(path)
+        np.asarray(Image.open(path).convert("RGB")).tofile(path + ".rgb")
+    from PIL import ImageOps
+    np.asarray(ImageOps.exif_transpose(Image.open(os.path.join(out, "exif6.jpg"))).convert("RGB")).tofile(
+        os.path.join(out, "exif6.jpg.transposed.rgb"))
+    rgba_straight = np.asarray(Image.open(os.path.join(out, "rgba.png"))).astype(np.float64)
+    a = rgba_straight[..., 3:4] / 255.0
+    white = np.floor(rgba_straight[..., :3] * a + 255.0 * (1 - a) + 0.5).astype(np.uint8)
+    white.tofile(os.path.join(out, "rgba.png.white.rgb"))
+
+
+def write_png16(path, arr):
+    """A 16-bit RGB PNG (PIL cannot write one)."""
+    import struct
+    import zlib
+    h, w, _ = arr.shape
+    raw = b"".join(b"\x00" + arr[y].astype(">u2").tobytes() for y in range(h))
+
+    def chunk(t, d):
+        return struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d) & 0xFFFFFFFF)
+
+    with open(path, "wb") as fh:
+        fh.write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 16, 2, 0, 0, 0))
+                 + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+
+
 def main():
     torch.set_grad_enabled(False)
     classes = json.load(open(CLASS_INDEX))
@@ -443,11 +530,8 @@ def main():
             json.dump({"size": [224, 224], "mode": "RGB", "mean": CLIP_MEAN, "std": CLIP_STD,
                        "interpolation": "bicubic", "resize_mode": "shortest"}, fh, indent=2)
 
-    crops = os.path.join(OUT, "preprocess")
-    os.makedirs(crops)
-    for f, im in list(zip(photos, pil))[:3]:
-        CLIP_CROP(im).save(os.path.join(crops, f.replace(".jpg", ".clip.png")))
-        RESNET_CROP(im).save(os.path.join(crops, f.replace(".jpg", ".resnet.png")))
+    gen_parity(pil, photos)
+    gen_decode(pil[0])
 
     def r(a):
         return np.round(np.asarray(a, dtype=np.float64), 7).tolist()

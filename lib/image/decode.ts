@@ -1,12 +1,17 @@
 /**
  * Decodes JPEG and PNG files to RGBA8 on the CPU with libjpeg-turbo/libpng builds compiled to wasm
- * (@jsquash), which match PIL's decoders pixel for pixel. EXIF orientation is not applied and alpha is kept in
- * the RGBA data; the preprocessing drops it as PIL's `convert("RGB")` does.
+ * (@jsquash), which match PIL's decoders pixel for pixel: baseline and progressive JPEG, grayscale JPEG,
+ * 8- and 16-bit PNG, palette, grayscale and alpha PNG. CMYK JPEGs, which that libjpeg build cannot convert,
+ * go through jpeg-js (pure JS; within a level or two of libjpeg).
+ *
+ * Defaults follow PIL, which the reference preprocessing uses: EXIF orientation is not applied, and alpha is
+ * dropped (`convert("RGB")`), not composited. {@linkcode DecodeOptions} selects the other choices.
  *
  * @module
  */
-import decodeJpeg from "@jsquash/jpeg/decode";
+import decodeJpeg, { init as initJpeg } from "@jsquash/jpeg/decode";
 import decodePng from "@jsquash/png/decode";
+import jpegJs from "jpeg-js";
 import { ClipcmpError, firstLine } from "../errors.ts";
 
 /** A decoded image: `width * height` RGBA8 pixels, row-major. */
@@ -17,6 +22,33 @@ export interface RgbaImage {
   height: number;
   /** RGBA8 pixels. */
   data: Uint8Array;
+}
+
+/** libjpeg's messages during the current decode (it reports warnings and errors through printErr). */
+let jpegMessages: string[] = [];
+let jpegReady: Promise<void> | undefined;
+
+async function decodeJpegQuiet(buf: ArrayBuffer, preserveOrientation: boolean): Promise<ImageData> {
+  jpegReady ??= initJpeg({ printErr: (m: string) => jpegMessages.push(m), print: () => {} } as never);
+  await jpegReady;
+  jpegMessages = [];
+  let img: ImageData;
+  try {
+    img = await decodeJpeg(buf, { preserveOrientation });
+  } catch {
+    throw new Error(jpegMessages.at(-1) ?? "decoder error");
+  }
+  // PIL refuses truncated JPEGs ("image file is truncated") where libjpeg only warns and pads with grey.
+  if (jpegMessages.some((m) => /Premature end of JPEG file/.test(m))) throw new Error("truncated JPEG stream");
+  return img;
+}
+
+/** How to treat EXIF orientation and alpha. */
+export interface DecodeOptions {
+  /** `ignore` (PIL's default, the reference) or `apply` the JPEG EXIF Orientation tag. */
+  exifOrientation?: "ignore" | "apply";
+  /** `drop` alpha like PIL's `convert("RGB")` (the reference), or composite onto `white`. */
+  alpha?: "drop" | "white";
 }
 
 /** Largest pixel count we decode (about 178 megapixels, PIL's decompression-bomb error limit). */
@@ -58,7 +90,7 @@ export function sniffFormat(b: Uint8Array): ImageFormat {
  * @param path The file.
  * @returns RGBA8 pixels.
  */
-export async function decodeImageFile(path: string): Promise<RgbaImage> {
+export async function decodeImageFile(path: string, options: DecodeOptions = {}): Promise<RgbaImage> {
   let bytes: Uint8Array<ArrayBuffer>;
   try {
     bytes = await Deno.readFile(path);
@@ -67,7 +99,7 @@ export async function decodeImageFile(path: string): Promise<RgbaImage> {
     if (err instanceof Deno.errors.IsADirectory) throw new ClipcmpError(`Cannot read image "${path}": is a directory`);
     throw new ClipcmpError(`Cannot read image "${path}": ${firstLine(err)}`);
   }
-  return await decodeImage(bytes, path);
+  return await decodeImage(bytes, path, options);
 }
 
 /**
@@ -75,9 +107,14 @@ export async function decodeImageFile(path: string): Promise<RgbaImage> {
  *
  * @param bytes The encoded image.
  * @param name The file name, for messages.
- * @returns RGBA8 pixels.
+ * @param options EXIF orientation and alpha handling.
+ * @returns RGBA8 pixels; with `alpha: "white"` the alpha channel is composited and set to 255.
  */
-export async function decodeImage(bytes: Uint8Array<ArrayBuffer>, name: string): Promise<RgbaImage> {
+export async function decodeImage(
+  bytes: Uint8Array<ArrayBuffer>,
+  name: string,
+  options: DecodeOptions = {},
+): Promise<RgbaImage> {
   if (bytes.length === 0) throw new ClipcmpError(`Cannot decode image "${name}": empty file`);
   const format = sniffFormat(bytes);
   if (format !== "jpeg" && format !== "png") {
@@ -95,16 +132,50 @@ export async function decodeImage(bytes: Uint8Array<ArrayBuffer>, name: string):
   let img: ImageData;
   try {
     const buf = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
-    img = format === "jpeg" ? await decodeJpeg(buf) : await decodePng(buf);
+    if (format === "png") img = await decodePng(buf);
+    else if (jpegFrame(bytes)?.components === 4) img = decodeCmykJpeg(bytes);
+    else img = await decodeJpegQuiet(buf, options.exifOrientation === "apply");
   } catch (err) {
-    throw new ClipcmpError(`Cannot decode image "${name}": corrupt ${format.toUpperCase()} (${firstLine(err)})`);
+    const why = err instanceof Error ? err.message : typeof err === "string" ? err : "decoder error";
+    throw new ClipcmpError(
+      `Cannot decode image "${name}": corrupt or unsupported ${format.toUpperCase()} (${firstLine(why)})`,
+    );
   }
   if (!img || img.width === 0 || img.height === 0) throw new ClipcmpError(`Cannot decode image "${name}": no pixels`);
-  return {
+  const out = {
     width: img.width,
     height: img.height,
     data: new Uint8Array(img.data.buffer, img.data.byteOffset, img.data.byteLength),
   };
+  if (options.alpha === "white") compositeOnWhite(out);
+  return out;
+}
+
+/**
+ * Composites RGBA8 pixels onto white in place, rounding to nearest, and sets alpha to 255.
+ *
+ * @example
+ * ```ts
+ * import { compositeOnWhite } from "./decode.ts";
+ * const img = { width: 1, height: 1, data: new Uint8Array([0, 100, 255, 128]) };
+ * compositeOnWhite(img);
+ * if (img.data.join() !== "127,177,255,255") throw new Error(img.data.join());
+ * ```
+ * @param img The image.
+ */
+export function compositeOnWhite(img: RgbaImage): void {
+  const d = img.data;
+  for (let i = 0; i < d.length; i += 4) {
+    const a = d[i + 3]!;
+    for (let c = 0; c < 3; c++) d[i + c] = Math.round((d[i + c]! * a + 255 * (255 - a)) / 255);
+    d[i + 3] = 255;
+  }
+}
+
+function decodeCmykJpeg(bytes: Uint8Array): ImageData {
+  const img = jpegJs.decode(bytes, { useTArray: true, formatAsRGBA: true, maxMemoryUsageInMB: 4096 });
+  const data = new Uint8ClampedArray(img.data.buffer, img.data.byteOffset, img.data.byteLength);
+  return { width: img.width, height: img.height, data } as ImageData;
 }
 
 /**
@@ -115,12 +186,24 @@ export async function decodeImage(bytes: Uint8Array<ArrayBuffer>, name: string):
  * @returns The size, or null when the header does not say.
  */
 export function readDimensions(b: Uint8Array, format: ImageFormat): { width: number; height: number } | null {
-  const view = new DataView(b.buffer, b.byteOffset, b.byteLength);
   if (format === "png") {
+    const view = new DataView(b.buffer, b.byteOffset, b.byteLength);
     return b.length >= 24 ? { width: view.getUint32(16), height: view.getUint32(20) } : null;
   }
   if (format !== "jpeg") return null;
+  const frame = jpegFrame(b);
+  return frame && { width: frame.width, height: frame.height };
+}
+
+/**
+ * The size and colour-component count from a JPEG's frame (SOF) header.
+ *
+ * @param b The JPEG bytes.
+ * @returns The frame facts, or null when no frame header is found.
+ */
+export function jpegFrame(b: Uint8Array): { width: number; height: number; components: number } | null {
   let i = 2;
+  const u16 = (k: number) => (b[k]! << 8) | b[k + 1]!;
   while (i + 9 < b.length) {
     if (b[i] !== 0xff) {
       i++;
@@ -132,8 +215,8 @@ export function readDimensions(b: Uint8Array, format: ImageFormat): { width: num
       continue;
     }
     const isSof = marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc;
-    if (isSof) return { height: view.getUint16(i + 5), width: view.getUint16(i + 7) };
-    i += 2 + view.getUint16(i + 2);
+    if (isSof) return { height: u16(i + 5), width: u16(i + 7), components: b[i + 9]! };
+    i += 2 + u16(i + 2);
   }
   return null;
 }

@@ -1,0 +1,101 @@
+// Top-k per row: the k (<= 10) largest values of each row of V [rows, n] and their column indices, largest
+// first, ties broken by the lower index (the same order as the CPU reference), so only k values per row leave
+// the GPU.
+//
+// Algorithm: one workgroup per row. Each invocation strides over the row keeping its own sorted top-k in
+// private arrays (insertion), writes them to shared memory, and invocation 0 merges the wg * k candidates by
+// the same insertion. NaN never enters a list. Values are compared as f32 whatever the element type.
+// Bindings (group 0): 0 params (uniform), 1 values: array<elem> [rows*n], 2 out_idx: array<u32> [rows*k],
+// 3 out_val: array<f32> [rows*k].
+// Dispatch: (rows, 1, 1) workgroups of `wg` invocations. The host checks 1 <= k <= min(10, n).
+// The host replaces the `elem` alias with f16 (and enables f16) for f16 values.
+
+alias elem = f32;
+
+override wg: u32 = 64;
+const MAX_K: u32 = 10u;
+const NONE: u32 = 0xffffffffu;
+
+struct Params {
+  rows: u32,
+  n: u32,
+  k: u32,
+  _pad: u32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> values: array<elem>;
+@group(0) @binding(2) var<storage, read_write> out_idx: array<u32>;
+@group(0) @binding(3) var<storage, read_write> out_val: array<f32>;
+
+var<workgroup> cand_v: array<f32, wg * MAX_K>;
+var<workgroup> cand_i: array<u32, wg * MAX_K>;
+
+// WGSL lets compilers assume finite math, so `v != v` may fold to false: test the bits instead.
+fn is_nan(v: f32) -> bool {
+  return (bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u;
+}
+
+fn better(a: f32, ia: u32, b: f32, ib: u32) -> bool {
+  return ib == NONE || a > b || (a == b && ia < ib);
+}
+
+@compute @workgroup_size(wg)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid3: vec3<u32>) {
+  let row = wid.x;
+  let lid = lid3.x;
+  let valid = row < p.rows;
+  var lv: array<f32, MAX_K>;
+  var li: array<u32, MAX_K>;
+  for (var s = 0u; s < MAX_K; s++) {
+    lv[s] = 0.0;
+    li[s] = NONE;
+  }
+  for (var j = lid; valid && j < p.n; j += wg) {
+    let v = f32(values[row * p.n + j]);
+    if (is_nan(v) || !better(v, j, lv[p.k - 1u], li[p.k - 1u])) {
+      continue;
+    }
+    var s = p.k - 1u;
+    loop {
+      if (s == 0u || !better(v, j, lv[s - 1u], li[s - 1u])) {
+        break;
+      }
+      lv[s] = lv[s - 1u];
+      li[s] = li[s - 1u];
+      s--;
+    }
+    lv[s] = v;
+    li[s] = j;
+  }
+  for (var s = 0u; s < MAX_K; s++) {
+    cand_v[lid * MAX_K + s] = lv[s];
+    cand_i[lid * MAX_K + s] = li[s];
+  }
+  workgroupBarrier();
+  if (lid != 0u || !valid) {
+    return;
+  }
+  for (var c = MAX_K; c < wg * MAX_K; c++) {
+    let v = cand_v[c];
+    let j = cand_i[c];
+    if (j == NONE || !better(v, j, lv[p.k - 1u], li[p.k - 1u])) {
+      continue;
+    }
+    var s = p.k - 1u;
+    loop {
+      if (s == 0u || !better(v, j, lv[s - 1u], li[s - 1u])) {
+        break;
+      }
+      lv[s] = lv[s - 1u];
+      li[s] = li[s - 1u];
+      s--;
+    }
+    lv[s] = v;
+    li[s] = j;
+  }
+  for (var s = 0u; s < p.k; s++) {
+    out_idx[row * p.k + s] = li[s];
+    out_val[row * p.k + s] = lv[s];
+  }
+}

@@ -1,0 +1,114 @@
+/**
+ * `deno task preprocess`: images through a published recipe into one NumPy `.npy` file [N,3,224,224], so anyone
+ * can diff us against Python.
+ *
+ * @module
+ */
+import { info, oneOf, parseFlags, runTask } from "../lib/cli/run.ts";
+import { ClipcmpError, firstLine, UsageError } from "../lib/errors.ts";
+import { DEVICE_CHOICES, resolveDevice } from "../lib/device.ts";
+import { decodeImageFile, type RgbaImage } from "../lib/image/decode.ts";
+import { listImages } from "../lib/image/list.ts";
+import { CLIP_RECIPE, TORCHVISION_RECIPE } from "../lib/preprocess/recipe.ts";
+import { preprocessCpu } from "../lib/preprocess/cpu.ts";
+import { GpuPreprocessor } from "../kernels/preprocess.ts";
+import { readBuffer } from "../lib/gpu/readback.ts";
+import { encodeNpy } from "../lib/npy.ts";
+import { writeFileAtomic } from "../lib/fs.ts";
+
+const DEFAULT_OUT = "out/preprocess.npy";
+
+const HELP = `clipcmp preprocess: images through a published preprocessing recipe into one .npy file
+
+Usage: deno task preprocess IMAGE|DIR ... --for clip|resnet [options]
+
+Writes [N,3,224,224] in input order (directories are listed recursively, sorted).
+  --for clip      CLIP: bicubic short side 224, centre-crop 224, CLIP mean/std
+  --for resnet    torchvision: bilinear (antialiased) short side 256, centre-crop 224, ImageNet mean/std
+
+Options:
+  --out FILE              output .npy (default ${DEFAULT_OUT}; the task may write only under out/)
+  --dtype fp32|fp16       element type (default fp32)
+  --device auto|webgpu|wasm   GPU kernel or CPU path (default auto)
+  --alpha drop|white      drop alpha like PIL convert("RGB") (default), or composite onto white
+  --exif-orientation ignore|apply   ignore EXIF orientation like PIL (default), or apply it
+  -h, --help              this help
+
+Any image that cannot be decoded stops the run (exit 1) and no file is written: a .npy with a row missing
+would silently misalign with its inputs. To write outside out/, widen the permission yourself:
+  deno run --allow-read --allow-write=DIR parts/preprocess.ts ... --out DIR/x.npy`;
+
+runTask("preprocess", async (args) => {
+  const { values: v, positionals } = parseFlags(args, {
+    for: { type: "string" },
+    out: { type: "string", default: DEFAULT_OUT },
+    dtype: { type: "string", default: "fp32" },
+    device: { type: "string", default: "auto" },
+    alpha: { type: "string", default: "drop" },
+    "exif-orientation": { type: "string", default: "ignore" },
+    help: { type: "boolean", short: "h", default: false },
+  }, true);
+  if (v.help) {
+    console.log(HELP);
+    return 0;
+  }
+  if (v.for === undefined) throw new UsageError("--for is required: --for clip or --for resnet");
+  const which = oneOf("--for", v.for as string, ["clip", "resnet"] as const);
+  const dtype = oneOf("--dtype", v.dtype as string, ["fp32", "fp16"] as const);
+  const deviceChoice = oneOf("--device", v.device as string, DEVICE_CHOICES);
+  const alpha = oneOf("--alpha", v.alpha as string, ["drop", "white"] as const);
+  const exifOrientation = oneOf("--exif-orientation", v["exif-orientation"] as string, ["ignore", "apply"] as const);
+  const out = v.out as string;
+  if (!out.endsWith(".npy")) throw new UsageError(`--out must name a .npy file, got "${out}"`);
+  if (positionals.length === 0) throw new UsageError("give at least one image or directory");
+  const recipe = which === "clip" ? CLIP_RECIPE : TORCHVISION_RECIPE;
+
+  const files = await listImages(positionals);
+  if (files.length === 0) throw new ClipcmpError(`No .jpg, .jpeg or .png files in ${positionals.join(", ")}`);
+  const images: RgbaImage[] = [];
+  for (const f of files) images.push(await decodeImageFile(f, { alpha, exifOrientation }));
+
+  const device = await resolveDevice(deviceChoice);
+  info(device.reason);
+  const shape = [images.length, 3, recipe.crop, recipe.crop];
+  let bytes: Uint8Array<ArrayBuffer>;
+  try {
+    if (device.gpu) {
+      if (dtype === "fp16" && !device.gpu.summary.f16) {
+        throw new ClipcmpError(`--dtype fp16 on webgpu needs working shader-f16: ${device.gpu.summary.f16Reason}`);
+      }
+      const pre = new GpuPreprocessor(device.gpu.device, dtype === "fp16" ? "f16" : "f32");
+      const buf = pre.createBatchBuffer(images.length, recipe.crop, "preprocess output");
+      pre.run(images, recipe, buf);
+      const raw = await readBuffer(device.gpu.device, buf, 0, buf.size);
+      buf.destroy();
+      const n = shape.reduce((a, b) => a * b, 1);
+      bytes = dtype === "fp16"
+        ? encodeNpy(new Uint16Array(raw, 0, n), "<f2", shape)
+        : encodeNpy(new Float32Array(raw, 0, n), "<f4", shape);
+    } else {
+      const x = new Float32Array(shape.reduce((a, b) => a * b, 1));
+      images.forEach((img, i) => preprocessCpu(img, recipe, x, i));
+      bytes = dtype === "fp16" ? encodeNpy(new Float16Array(x), "<f2", shape) : encodeNpy(x, "<f4", shape);
+    }
+  } finally {
+    device.gpu?.destroy();
+  }
+  try {
+    const dir = out.includes("/") ? out.slice(0, out.lastIndexOf("/")) : "";
+    if (dir) await Deno.mkdir(dir, { recursive: true });
+    await writeFileAtomic(out, bytes);
+  } catch (err) {
+    if (err instanceof Deno.errors.NotCapable || err instanceof Deno.errors.PermissionDenied) {
+      throw new ClipcmpError(
+        `Cannot write "${out}": this task may write only under out/; use --out out/NAME.npy, or run deno run --allow-read --allow-write=DIR parts/preprocess.ts to widen it`,
+      );
+    }
+    if (err instanceof Deno.errors.NotFound) {
+      throw new ClipcmpError(`Cannot write "${out}": its directory does not exist`);
+    }
+    throw new ClipcmpError(`Cannot write "${out}": ${firstLine(err)}`);
+  }
+  info(`wrote ${out}: [${shape.join(", ")}] ${dtype === "fp16" ? "float16" : "float32"}, ${recipe.name} recipe`);
+  return 0;
+});
