@@ -40,6 +40,24 @@ fn better(a: f32, ia: u32, b: f32, ib: u32) -> bool {
   return ib == NONE || a > b || (a == b && ia < ib);
 }
 
+// Inserts (v, j) into the sorted list of the first p.k entries if it beats the last one.
+fn insert(lv: ptr<function, array<f32, MAX_K>>, li: ptr<function, array<u32, MAX_K>>, v: f32, j: u32) {
+  if (!better(v, j, (*lv)[p.k - 1u], (*li)[p.k - 1u])) {
+    return;
+  }
+  var s = p.k - 1u;
+  loop {
+    if (s == 0u || !better(v, j, (*lv)[s - 1u], (*li)[s - 1u])) {
+      break;
+    }
+    (*lv)[s] = (*lv)[s - 1u];
+    (*li)[s] = (*li)[s - 1u];
+    s--;
+  }
+  (*lv)[s] = v;
+  (*li)[s] = j;
+}
+
 @compute @workgroup_size(wg)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid3: vec3<u32>) {
   let row = wid.x;
@@ -53,20 +71,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   }
   for (var j = lid; valid && j < p.n; j += wg) {
     let v = f32(values[row * p.n + j]);
-    if (is_nan(v) || !better(v, j, lv[p.k - 1u], li[p.k - 1u])) {
-      continue;
+    if (!is_nan(v)) {
+      insert(&lv, &li, v, j);
     }
-    var s = p.k - 1u;
-    loop {
-      if (s == 0u || !better(v, j, lv[s - 1u], li[s - 1u])) {
-        break;
-      }
-      lv[s] = lv[s - 1u];
-      li[s] = li[s - 1u];
-      s--;
-    }
-    lv[s] = v;
-    li[s] = j;
   }
   for (var s = 0u; s < MAX_K; s++) {
     cand_v[lid * MAX_K + s] = lv[s];
@@ -77,22 +84,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     return;
   }
   for (var c = MAX_K; c < wg * MAX_K; c++) {
-    let v = cand_v[c];
-    let j = cand_i[c];
-    if (j == NONE || !better(v, j, lv[p.k - 1u], li[p.k - 1u])) {
-      continue;
+    if (cand_i[c] != NONE) {
+      insert(&lv, &li, cand_v[c], cand_i[c]);
     }
-    var s = p.k - 1u;
-    loop {
-      if (s == 0u || !better(v, j, lv[s - 1u], li[s - 1u])) {
-        break;
-      }
-      lv[s] = lv[s - 1u];
-      li[s] = li[s - 1u];
-      s--;
-    }
-    lv[s] = v;
-    li[s] = j;
   }
   for (var s = 0u; s < p.k; s++) {
     out_idx[row * p.k + s] = li[s];

@@ -11,14 +11,21 @@ import { cosineCpu, softmaxCpu, topK } from "./math/cpu.ts";
 import { readBuffer } from "./gpu/readback.ts";
 import type { Rows } from "./models/vision.ts";
 
-const cosines = new WeakMap<GPUDevice, GpuCosine>();
-const softmaxes = new WeakMap<GPUDevice, GpuSoftmax>();
-const topks = new WeakMap<GPUDevice, GpuTopK>();
+const kernels = new WeakMap<GPUDevice, { cosine?: GpuCosine; softmax?: GpuSoftmax; topk?: GpuTopK }>();
 
-function topkFor(device: GPUDevice): GpuTopK {
-  let k = topks.get(device);
-  if (!k) topks.set(device, k = new GpuTopK(device));
-  return k;
+/** One instance of each kernel per device: pipelines are built once. */
+function kernel<K extends "cosine" | "softmax" | "topk">(
+  device: GPUDevice,
+  name: K,
+): NonNullable<{ cosine: GpuCosine; softmax: GpuSoftmax; topk: GpuTopK }[K]> {
+  let entry = kernels.get(device);
+  if (!entry) kernels.set(device, entry = {});
+  const make = {
+    cosine: () => new GpuCosine(device, "f32"),
+    softmax: () => new GpuSoftmax(device),
+    topk: () => new GpuTopK(device),
+  };
+  return (entry[name] ??= make[name]() as never) as never;
 }
 
 /** The k best columns per row: positions in the scored columns, and their probabilities. */
@@ -67,10 +74,10 @@ export async function zeroShotTopK(
   const n = images.rows, c = texts.rows, d = images.width;
   if (images.where === "gpu" && texts.where === "gpu") {
     if (!gpu) throw new TypeError("zeroShotTopK needs the device for GPU rows");
-    const sims = cosineFor(gpu.device).run(images.buffer, texts.buffer, { b: n, c, d });
-    const probs = softmaxFor(gpu.device).run(sims, { rows: n, n: c, scale });
+    const sims = kernel(gpu.device, "cosine").run(images.buffer, texts.buffer, { b: n, c, d });
+    const probs = kernel(gpu.device, "softmax").run(sims, { rows: n, n: c, scale });
     try {
-      return { rows: n, k, ...(await topkFor(gpu.device).read(probs, { rows: n, n: c, k })) };
+      return { rows: n, k, ...(await kernel(gpu.device, "topk").read(probs, { rows: n, n: c, k })) };
     } finally {
       sims.destroy();
       probs.destroy();
@@ -101,26 +108,23 @@ export async function classTopK(
   const m = columns?.length ?? logits.width;
   if (logits.where === "gpu") {
     if (!gpu) throw new TypeError("classTopK needs the device for GPU rows");
-    const probs = softmaxFor(gpu.device).run(logits.buffer, { rows: logits.rows, n: logits.width, scale: 1, columns });
+    const probs = kernel(gpu.device, "softmax").run(logits.buffer, {
+      rows: logits.rows,
+      n: logits.width,
+      scale: 1,
+      columns,
+    });
     try {
-      return { rows: logits.rows, k, ...(await topkFor(gpu.device).read(probs, { rows: logits.rows, n: m, k })) };
+      return {
+        rows: logits.rows,
+        k,
+        ...(await kernel(gpu.device, "topk").read(probs, { rows: logits.rows, n: m, k })),
+      };
     } finally {
       probs.destroy();
     }
   }
   return topKHost(softmaxCpu(logits.data, logits.rows, logits.width, 1, columns), logits.rows, m, k);
-}
-
-function cosineFor(device: GPUDevice): GpuCosine {
-  let k = cosines.get(device);
-  if (!k) cosines.set(device, k = new GpuCosine(device, "f32"));
-  return k;
-}
-
-function softmaxFor(device: GPUDevice): GpuSoftmax {
-  let k = softmaxes.get(device);
-  if (!k) softmaxes.set(device, k = new GpuSoftmax(device));
-  return k;
 }
 
 /** Which device a row set lives on, for GPU rows. */
@@ -158,8 +162,8 @@ export async function zeroShotDetail(
   const n = images.rows, c = texts.rows, d = images.width;
   if (images.where === "gpu" && texts.where === "gpu") {
     if (!gpu) throw new TypeError("zeroShotDetail needs the device for GPU rows");
-    const sims = cosineFor(gpu.device).run(images.buffer, texts.buffer, { b: n, c, d });
-    const probs = softmaxFor(gpu.device).run(sims, { rows: n, n: c, scale });
+    const sims = kernel(gpu.device, "cosine").run(images.buffer, texts.buffer, { b: n, c, d });
+    const probs = kernel(gpu.device, "softmax").run(sims, { rows: n, n: c, scale });
     try {
       const [p, s] = await Promise.all([
         readBuffer(gpu.device, probs, 0, n * c * 4),
