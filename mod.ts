@@ -46,3 +46,4 @@ export * from "./kernels/softmax.ts";
 export * from "./kernels/_specialize.ts";
 export * from "./kernels/topk.ts";
 export * from "./lib/npy.ts";
+export * from "./lib/data/wordnet.ts";

@@ -1,19 +1,10 @@
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
-import { Ajv } from "ajv";
 import type { CompareDocument } from "../lib/compare.ts";
 import { softmaxCpu, topK } from "../lib/math/cpu.ts";
 import { HAS_GPU, refs, ROOT, runTaskCli, tempDir } from "./_helpers.ts";
+import { schemaValidator } from "./_schema.ts";
 
-const schema = JSON.parse(await Deno.readTextFile(`${ROOT}/docs/schemas/compare.schema.json`));
-const ajv = new Ajv({ allErrors: true, strict: true });
-ajv.addFormat("date-time", (s: string) => !Number.isNaN(Date.parse(s)));
-const compiled = ajv.compile(schema);
-/** Validates against the schema without narrowing the value's type. */
-const validate = Object.assign((doc: unknown): boolean => compiled(doc) as boolean, {
-  get errors() {
-    return compiled.errors;
-  },
-});
+const validate = await schemaValidator("compare");
 
 const FIXTURES = ["--clip", "models/fixtures/clip-tiny", "--resnet", "models/fixtures/resnet-tiny"];
 
@@ -21,7 +12,7 @@ async function compareJson(device: "wasm" | "webgpu", extra: string[] = []): Pro
   const run = await runTaskCli("compare", [...FIXTURES, "--device", device, "--json", ...extra]);
   assert(run.code === 0, `exit ${run.code}: ${run.stderr}`);
   const doc: CompareDocument = JSON.parse(run.stdout);
-  assert(validate(doc), JSON.stringify(validate.errors));
+  assert(validate(doc), validate.errors);
   return doc;
 }
 
@@ -113,7 +104,7 @@ Deno.test("compare with only --resnet runs only ResNet, and the JSON says so", a
   ]);
   assertEquals(run.code, 0, run.stderr);
   const doc: CompareDocument = JSON.parse(run.stdout);
-  assert(validate(doc), JSON.stringify(validate.errors));
+  assert(validate(doc), validate.errors);
   assertEquals(doc.provenance.models.clip, null);
   assertEquals(doc.summary.clip, null);
   assert(doc.results.every((r) => r.clip === null));
@@ -128,7 +119,7 @@ Deno.test("compare skips inputs it cannot use, lists them, and still exits 0", a
     const run = await runTaskCli("compare", [...FIXTURES, "--device", "wasm", "--json", dir]);
     assertEquals(run.code, 0, run.stderr);
     const doc: CompareDocument = JSON.parse(run.stdout);
-    assert(validate(doc), JSON.stringify(validate.errors));
+    assert(validate(doc), validate.errors);
     assertEquals(doc.summary.n, 1);
     assertEquals(doc.summary.skipped, 2);
     const reasons = Object.fromEntries(doc.skipped.map((s) => [s.path.split("/").pop(), s.reason]));

@@ -350,34 +350,42 @@ gpuTest("property: preprocess kernel equals the CPU path on random sizes and pix
   });
 });
 
-gpuTest("property: cosine, softmax and top-k match float64 references on random shapes, and at 256x1000x1024", async () => {
-  const r = rng(314);
-  const int = (lo: number, hi: number) => lo + Math.floor(r() * (hi - lo + 1));
-  await withDevice(async ({ device }) => {
-    const shapes: [number, number, number][] = Array.from({ length: 8 }, () => [int(1, 40), int(1, 300), int(1, 200)]);
-    shapes.push([256, 1000, 1024]);
-    for (const [b, c, d] of shapes) {
-      const a = Float32Array.from({ length: b * d }, () => r() * 2 - 1);
-      const t = Float32Array.from({ length: c * d }, () => r() * 2 - 1);
-      const got = await gpuCosine(device, a, t, b, c, d);
-      const want = cosineCpu(a, t, b, c, d);
-      for (let i = 0; i < want.length; i++) {
-        assert(Math.abs(got[i]! - want[i]!) <= 1e-5 * Math.max(1, Math.abs(want[i]!)), `cos [${b},${c},${d}] #${i}`);
+gpuTest(
+  "property: cosine, softmax and top-k match float64 references on random shapes, and at 256x1000x1024",
+  async () => {
+    const r = rng(314);
+    const int = (lo: number, hi: number) => lo + Math.floor(r() * (hi - lo + 1));
+    await withDevice(async ({ device }) => {
+      const shapes: [number, number, number][] = Array.from(
+        { length: 8 },
+        () => [int(1, 40), int(1, 300), int(1, 200)],
+      );
+      shapes.push([256, 1000, 1024]);
+      for (const [b, c, d] of shapes) {
+        const a = Float32Array.from({ length: b * d }, () => r() * 2 - 1);
+        const t = Float32Array.from({ length: c * d }, () => r() * 2 - 1);
+        const got = await gpuCosine(device, a, t, b, c, d);
+        const want = cosineCpu(a, t, b, c, d);
+        for (let i = 0; i < want.length; i++) {
+          assert(Math.abs(got[i]! - want[i]!) <= 1e-5 * Math.max(1, Math.abs(want[i]!)), `cos [${b},${c},${d}] #${i}`);
+        }
+        if (b * c > 20000) continue; // the softmax/top-k checks below use the smaller shapes
+        const scale = [1, 100, 7.5][int(0, 2)]!;
+        const probs = await gpuSoftmax(device, Float32Array.from(want), b, c, scale);
+        const ref = softmaxCpu(want, b, c, scale);
+        for (let i = 0; i < ref.length; i++) {
+          assert(Math.abs(probs[i]! - ref[i]!) <= 1e-5 * Math.max(ref[i]!, 1e-2), `softmax [${b},${c}] #${i}`);
+        }
+        const k = int(1, Math.min(10, c));
+        const top = await gpuTopK(device, Float32Array.from(ref), b, c, k, "f32");
+        for (let row = 0; row < b; row++) {
+          const wantIdx = topK(ref.subarray(row * c, (row + 1) * c), k);
+          // Probabilities closer than f32 resolution may swap; compare the values, which must agree.
+          wantIdx.forEach((j, s) =>
+            assert(Math.abs(top.values[row * k + s]! - ref[row * c + j]!) <= 1e-6, `top-k [${b},${c},${k}]`)
+          );
+        }
       }
-      if (b * c > 20000) continue; // the softmax/top-k checks below use the smaller shapes
-      const scale = [1, 100, 7.5][int(0, 2)]!;
-      const probs = await gpuSoftmax(device, Float32Array.from(want), b, c, scale);
-      const ref = softmaxCpu(want, b, c, scale);
-      for (let i = 0; i < ref.length; i++) {
-        assert(Math.abs(probs[i]! - ref[i]!) <= 1e-5 * Math.max(ref[i]!, 1e-2), `softmax [${b},${c}] #${i}`);
-      }
-      const k = int(1, Math.min(10, c));
-      const top = await gpuTopK(device, Float32Array.from(ref), b, c, k, "f32");
-      for (let row = 0; row < b; row++) {
-        const wantIdx = topK(ref.subarray(row * c, (row + 1) * c), k);
-        // Probabilities closer than f32 resolution may swap; compare the values, which must agree.
-        wantIdx.forEach((j, s) => assert(Math.abs(top.values[row * k + s]! - ref[row * c + j]!) <= 1e-6, `top-k [${b},${c},${k}]`));
-      }
-    }
-  });
-});
+    });
+  },
+);

@@ -1,0 +1,20 @@
+/**
+ * JSON Schema validation for the tasks' `--json` documents (docs/schemas/*.schema.json).
+ *
+ * @module
+ */
+import { Ajv } from "ajv";
+import { ROOT } from "./_helpers.ts";
+
+const ajv = new Ajv({ allErrors: true, strict: true });
+ajv.addFormat("date-time", (s: string) => !Number.isNaN(Date.parse(s)));
+
+/** A validator for one task's schema; `errors` explains the last failure. */
+export async function schemaValidator(task: string): Promise<{ (doc: unknown): boolean; errors: string }> {
+  const compiled = ajv.compile(JSON.parse(await Deno.readTextFile(`${ROOT}/docs/schemas/${task}.schema.json`)));
+  return Object.assign((doc: unknown): boolean => compiled(doc) as boolean, {
+    get errors() {
+      return JSON.stringify(compiled.errors);
+    },
+  });
+}
