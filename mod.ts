@@ -47,3 +47,4 @@ export * from "./kernels/_specialize.ts";
 export * from "./kernels/topk.ts";
 export * from "./lib/npy.ts";
 export * from "./lib/data/wordnet.ts";
+export * from "./lib/zeroshot.ts";

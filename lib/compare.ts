@@ -10,6 +10,7 @@ import { decodeImageFile, type DecodeOptions, type RgbaImage } from "./image/dec
 import { CLIP_LOGIT_SCALE, type ClipModel } from "./models/clip.ts";
 import type { ResnetModel } from "./models/resnet.ts";
 import { classTopK, releaseRows, type TopKRows, zeroShotTopK } from "./scoring.ts";
+import { buildHead } from "./zeroshot.ts";
 import { firstLine } from "./errors.ts";
 import type { ResolvedDevice } from "./device.ts";
 import { VERSION } from "./version.ts";
@@ -71,7 +72,7 @@ export interface CompareDocument {
     device_reason: string;
     adapter: string | null;
     dtype: "fp32";
-    template: string;
+    templates: string[];
     logit_scale: number;
     models: {
       clip: { dir: string; visual: ModelFile; textual: ModelFile; tokenizer: string; preprocessing: string } | null;
@@ -98,16 +99,13 @@ export interface CompareOptions {
   resnet?: ResnetModel;
   /** The resolved device. */
   device: ResolvedDevice;
-  /** Prompt template with `{}`. */
-  template: string;
+  /** Prompt templates with `{}`; one or many (the head averages them). */
+  templates: readonly string[];
   /** EXIF orientation and alpha handling (PIL's defaults when omitted). */
   decode?: DecodeOptions;
   /** Progress messages (stderr). */
   log?: (line: string) => void;
 }
-
-/** The default prompt, the seed's. */
-export const DEFAULT_TEMPLATE = "a photo of a {}.";
 
 function recipeLine(r: { name: string; resize: number; crop: number; filter: string }): string {
   return `${r.name}: ${r.filter} short side ${r.resize}, centre-crop ${r.crop}`;
@@ -165,9 +163,9 @@ export async function compareModels(opts: CompareOptions): Promise<CompareDocume
   const k = Math.min(5, m);
   let clipTop: TopKRows | null = null;
   if (opts.clip && n > 0) {
-    log(`CLIP: encoding ${m} prompts and ${n} images`);
-    const prompts = labelSet.map((l) => opts.template.replaceAll("{}", l.label));
-    const text = await opts.clip.encodeTexts(prompts);
+    log(`CLIP: encoding ${m * opts.templates.length} prompts and ${n} images`);
+    const text = await buildHead(opts.clip, labelSet.map((l) => l.label), opts.templates);
+    for (const p of text.truncated) log(`warning: prompt truncated to 77 tokens: "${p.slice(0, 60)}…"`);
     const img = await opts.clip.encodeImages(images);
     try {
       clipTop = await zeroShotTopK(img, text.rows, CLIP_LOGIT_SCALE, k, gpu);
@@ -231,7 +229,7 @@ export async function compareModels(opts: CompareOptions): Promise<CompareDocume
       device_reason: opts.device.reason,
       adapter: opts.device.adapter,
       dtype: "fp32",
-      template: opts.template,
+      templates: [...opts.templates],
       logit_scale: CLIP_LOGIT_SCALE,
       models: {
         clip: clip

@@ -9,7 +9,9 @@ import { DEVICE_CHOICES, resolveDevice } from "../lib/device.ts";
 import { ClipModel } from "../lib/models/clip.ts";
 import { ResnetModel, resolveResnet } from "../lib/models/resnet.ts";
 import { cacheDir, locateDefaultModel } from "../lib/models/locate.ts";
-import { type CompareDocument, compareModels, DEFAULT_TEMPLATE, type Score } from "../lib/compare.ts";
+import { type CompareDocument, compareModels, type Score } from "../lib/compare.ts";
+import { resolveTemplates } from "../lib/cli/templates.ts";
+import { DEFAULT_TEMPLATE } from "../lib/zeroshot.ts";
 import { listImages } from "../lib/image/list.ts";
 
 const HELP = `clipcmp compare: ResNet-50 vs CLIP zero-shot on the same images and the same label set
@@ -27,6 +29,8 @@ Options:
   --resnet-input MODE     imagenet (graph takes ImageNet-normalised input; default for a bare file)
                           or unit (graph normalises [0,1] RGB itself)
   --template TEXT         prompt template with {} (default "${DEFAULT_TEMPLATE}")
+  --templates SET         clip80 (CLIP's 80 ImageNet templates), simple7, or a file with one per line;
+                          the head averages them. Not together with --template
   --device auto|webgpu|wasm   where models and kernels run (default auto)
   --dtype fp32|fp16       precision (fp16 is not implemented yet)
   --alpha drop|white      drop alpha like PIL convert("RGB") (default), or composite onto white
@@ -97,6 +101,7 @@ runTask("compare", async (args) => {
     resnet: { type: "string" },
     "resnet-input": { type: "string" },
     template: { type: "string" },
+    templates: { type: "string" },
     device: { type: "string", default: "auto" },
     dtype: { type: "string", default: "fp32" },
     alpha: { type: "string", default: "drop" },
@@ -120,10 +125,7 @@ runTask("compare", async (args) => {
     alpha: oneOf("--alpha", v.alpha as string, ["drop", "white"] as const),
     exifOrientation: oneOf("--exif-orientation", v["exif-orientation"] as string, ["ignore", "apply"] as const),
   };
-  const template = (v.template as string | undefined) ?? DEFAULT_TEMPLATE;
-  if (!template.includes("{}")) {
-    throw new UsageError(`--template must contain {} where the label goes, got "${template}"`);
-  }
+  const templates = await resolveTemplates(v.template as string | undefined, v.templates as string | undefined);
   if (resnetInput && v.resnet === undefined) throw new UsageError("--resnet-input needs --resnet");
 
   // Resolve models before touching the GPU, so a missing model fails fast.
@@ -142,7 +144,7 @@ runTask("compare", async (args) => {
   const clip = clipDir !== undefined ? await ClipModel.load(clipDir, device) : undefined;
   const resnet = resnetSource ? await ResnetModel.load(resnetSource, device) : undefined;
   try {
-    const doc = await compareModels({ images, clip, resnet, device, template, decode, log: info });
+    const doc = await compareModels({ images, clip, resnet, device, templates, decode, log: info });
     if (v.json) console.log(JSON.stringify(doc, null, 2));
     else printHuman(doc);
     for (const s of doc.skipped) info(`skipped ${s.path}: ${s.reason}`);

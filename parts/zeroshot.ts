@@ -1,8 +1,207 @@
 /**
- * `deno task zeroshot` (part 3): CLIP zero-shot on any images and labels. Not built yet.
+ * `deno task zeroshot` (part 3): CLIP zero-shot classification of any images over any labels.
  *
  * @module
  */
-import { notImplemented } from "../lib/cli/not_implemented.ts";
+import { info, oneOf, parseFlags, runTask } from "../lib/cli/run.ts";
+import { ClipcmpError, firstLine, UsageError } from "../lib/errors.ts";
+import { DEVICE_CHOICES, resolveDevice } from "../lib/device.ts";
+import { CLIP_LOGIT_SCALE, ClipModel } from "../lib/models/clip.ts";
+import { cacheDir, locateDefaultModel } from "../lib/models/locate.ts";
+import { decodeImageFile, type RgbaImage } from "../lib/image/decode.ts";
+import { listImages } from "../lib/image/list.ts";
+import { imagenetClasses } from "../lib/data/imagenet.ts";
+import { buildHead, type Label, parseLabelsFile, validateLabels } from "../lib/zeroshot.ts";
+import { resolveTemplates } from "../lib/cli/templates.ts";
+import { releaseRows, zeroShotTopK } from "../lib/scoring.ts";
+import { MAX_TOP_K } from "../kernels/topk.ts";
+import { VERSION } from "../lib/version.ts";
 
-notImplemented("zeroshot", "part 3, CLIP zero-shot on any images and labels");
+const HELP = `clipcmp zeroshot: CLIP zero-shot classification of any images over any labels
+
+Usage: deno task zeroshot IMAGE|DIR ... [options]
+
+Labels (one of; default --imagenet):
+  --labels a,b,c          comma-separated labels
+  --labels-file FILE      one label per line, or the seed's imagenet1000_clsidx_to_labels.txt format
+                          ({0: 'tench, Tinca tinca', ...}: indices kept, first name used)
+  --imagenet              CLIP's curated names for the 1000 ImageNet classes
+Prompts (one of):
+  --template TEXT         one template with {} (default "a photo of a {}.")
+  --templates SET         clip80, simple7, or a file with one template per line
+Options:
+  --top-k K               how many labels per image (1..10, default 5)
+  --no-logit-scale        softmax over raw cosines, the seed's mistake (near-uniform probabilities), for
+                          comparison only; CLIP multiplies by its logit scale, 100
+  --clip DIR              CLIP model directory (immich layout); default: the cached clip-rn50
+  --device auto|webgpu|wasm   (default auto)
+  --alpha drop|white, --exif-orientation ignore|apply   as PIL by default
+  --offline, --cache-dir DIR
+  --json                  one JSON document on stdout (schema: docs/schemas/zeroshot.schema.json)
+  -h, --help              this help
+
+Probabilities are softmax(100 · cos(image, label)) over the labels given.`;
+
+async function readLabels(v: Record<string, unknown>): Promise<{ labels: Label[]; source: string }> {
+  const given = ["labels", "labels-file", "imagenet"].filter((k) => v[k] !== undefined && v[k] !== false);
+  if (given.length > 1) throw new UsageError(`--${given.join(" and --")} exclude each other: give one`);
+  if (v.labels !== undefined) {
+    const labels = (v.labels as string).split(",").map((label, index) => ({ label: label.trim(), index }));
+    validateLabels(labels, "--labels");
+    return { labels, source: "--labels" };
+  }
+  if (v["labels-file"] !== undefined) {
+    const path = v["labels-file"] as string;
+    let text: string;
+    try {
+      text = await Deno.readTextFile(path);
+    } catch (err) {
+      if (err instanceof Deno.errors.NotFound) throw new ClipcmpError(`--labels-file "${path}": file not found`);
+      throw new ClipcmpError(`Cannot read --labels-file "${path}": ${firstLine(err)}`);
+    }
+    const labels = parseLabelsFile(text);
+    validateLabels(labels, `--labels-file "${path}"`);
+    return { labels, source: path };
+  }
+  return { labels: imagenetClasses().map((c) => ({ label: c.clip, index: c.index })), source: "imagenet (CLIP names)" };
+}
+
+runTask("zeroshot", async (args) => {
+  const { values: v, positionals } = parseFlags(args, {
+    labels: { type: "string" },
+    "labels-file": { type: "string" },
+    imagenet: { type: "boolean" },
+    template: { type: "string" },
+    templates: { type: "string" },
+    "top-k": { type: "string", default: "5" },
+    "no-logit-scale": { type: "boolean", default: false },
+    clip: { type: "string" },
+    device: { type: "string", default: "auto" },
+    dtype: { type: "string", default: "fp32" },
+    alpha: { type: "string", default: "drop" },
+    "exif-orientation": { type: "string", default: "ignore" },
+    offline: { type: "boolean", default: false },
+    "cache-dir": { type: "string" },
+    json: { type: "boolean", default: false },
+    help: { type: "boolean", short: "h", default: false },
+  }, true);
+  if (v.help) {
+    console.log(HELP);
+    return 0;
+  }
+  const deviceChoice = oneOf("--device", v.device as string, DEVICE_CHOICES);
+  if (oneOf("--dtype", v.dtype as string, ["fp32", "fp16"] as const) === "fp16") {
+    throw new UsageError("--dtype fp16 is not implemented yet for zeroshot; use --dtype fp32");
+  }
+  const decode = {
+    alpha: oneOf("--alpha", v.alpha as string, ["drop", "white"] as const),
+    exifOrientation: oneOf("--exif-orientation", v["exif-orientation"] as string, ["ignore", "apply"] as const),
+  };
+  const topK = Number(v["top-k"]);
+  if (!Number.isInteger(topK) || topK < 1 || topK > MAX_TOP_K) {
+    throw new UsageError(`--top-k must be an integer from 1 to ${MAX_TOP_K}, got "${v["top-k"]}"`);
+  }
+  if (positionals.length === 0) throw new UsageError("give at least one image or directory");
+  const { labels, source } = await readLabels(v);
+  const templates = await resolveTemplates(v.template as string | undefined, v.templates as string | undefined);
+  const k = Math.min(topK, labels.length);
+  const scale = v["no-logit-scale"] ? 1 : CLIP_LOGIT_SCALE;
+
+  const clipDir = (v.clip as string | undefined) ??
+    await locateDefaultModel("clip", {
+      cacheDir: cacheDir(v["cache-dir"] as string | undefined),
+      offline: v.offline as boolean,
+    });
+  const files = await listImages(positionals);
+  const skipped: { path: string; reason: string }[] = [];
+  const used: { path: string; image: RgbaImage }[] = [];
+  for (const path of files) {
+    try {
+      used.push({ path, image: await decodeImageFile(path, decode) });
+    } catch (err) {
+      skipped.push({ path, reason: firstLine(err) });
+      info(`skipped ${path}: ${firstLine(err)}`);
+    }
+  }
+  if (used.length === 0) throw new ClipcmpError(`Nothing to classify: ${skipped.length} input(s) skipped, none usable`);
+
+  const device = await resolveDevice(deviceChoice);
+  info(device.reason);
+  const clip = await ClipModel.load(clipDir, device);
+  try {
+    info(`Testing CLIP on ${used.length} images`);
+    info(
+      `Loaded ${labels.length} categories from ${source}, ${templates.length} template(s): ${
+        labels.length * templates.length
+      } prompts`,
+    );
+    const head = await buildHead(clip, labels.map((l) => l.label), templates, (done, total) => {
+      if (total >= 50) info(`  text features: ${done}/${total} classes`);
+    });
+    for (const p of head.truncated) info(`warning: prompt over 77 tokens, truncated: "${p.slice(0, 60)}…"`);
+    const img = await clip.encodeImages(used.map((u) => u.image));
+    info(`Text features: [${labels.length}, ${clip.dim}]  Image features: [${used.length}, ${clip.dim}]`);
+    if (scale === 1) {
+      info("warning: --no-logit-scale reproduces the seed's mistake; these probabilities are near-uniform");
+    }
+    const gpu = device.gpu ? { device: device.gpu.device } : undefined;
+    const top = await zeroShotTopK(img, head.rows, scale, k, gpu);
+    releaseRows(img);
+    releaseRows(head.rows);
+    const results = used.map((u, i) => ({
+      path: u.path,
+      top_k: Array.from(top.indices.subarray(i * k, (i + 1) * k), (j, s) => ({
+        label: labels[j]!.label,
+        index: labels[j]!.index,
+        score: top.values[i * k + s]!,
+      })),
+    }));
+    if (v.json) {
+      console.log(JSON.stringify(
+        {
+          tool: "clipcmp",
+          version: VERSION,
+          task: "zeroshot",
+          provenance: {
+            time: new Date().toISOString(),
+            ep: device.ep,
+            device_reason: device.reason,
+            adapter: device.adapter,
+            dtype: "fp32",
+            model: {
+              dir: clip.dir,
+              visual: { path: clip.visual.session.path, sha256: clip.visual.session.sha256 },
+              textual: { path: clip.textual.path, sha256: clip.textual.sha256 },
+              tokenizer: clip.tokenizer.path,
+            },
+            labels_source: source,
+            templates,
+            logit_scale: scale,
+          },
+          labels,
+          results,
+          skipped,
+          summary: { n: results.length, skipped: skipped.length },
+        },
+        null,
+        2,
+      ));
+    } else {
+      results.forEach((r, i) => {
+        console.log(`\n[${i + 1}/${results.length}] ${r.path}`);
+        r.top_k.forEach((s, j) =>
+          console.log(`  ${j + 1}. ${s.label.padEnd(32)} ${(100 * s.score).toFixed(2).padStart(6)}%`)
+        );
+      });
+      console.log(
+        `\n${results.length} image(s) classified over ${labels.length} labels${
+          skipped.length ? `, ${skipped.length} skipped` : ""
+        }`,
+      );
+    }
+    return 0;
+  } finally {
+    await clip.release();
+    device.gpu?.destroy();
+  }
+});

@@ -1,0 +1,155 @@
+/**
+ * Zero-shot classification with CLIP: labels and prompt templates, the zero-shot head (per class, the
+ * L2-normalised mean of its prompts' L2-normalised embeddings), and label-file parsing.
+ *
+ * @module
+ */
+import clip80 from "../data/clip/clip_templates.json" with { type: "json" };
+import simple7 from "../data/clip/clip_templates_simple7.json" with { type: "json" };
+import type { ClipModel } from "./models/clip.ts";
+import type { Rows } from "./models/vision.ts";
+import { releaseRows, rowsToHost } from "./scoring.ts";
+import { createBufferWith } from "./gpu/readback.ts";
+import { UsageError } from "./errors.ts";
+
+/** The seed's single prompt, and our default. */
+export const DEFAULT_TEMPLATE = "a photo of a {}.";
+
+/** CLIP's 80 ImageNet templates. */
+export const CLIP80_TEMPLATES: readonly string[] = clip80 as string[];
+
+/** The 7-template subset CLIP found by forward selection. */
+export const SIMPLE7_TEMPLATES: readonly string[] = simple7 as string[];
+
+/** A label to score: the prompting text and its index (ImageNet index, or position in the user's list). */
+export interface Label {
+  /** The text used for prompting. */
+  label: string;
+  /** ImageNet class index for ImageNet labels, else the position in the user's list. */
+  index: number;
+}
+
+/**
+ * Checks labels: none empty, no duplicates (their probabilities would split).
+ *
+ * @param labels The labels.
+ * @param source Where they came from, for messages (e.g. `--labels`).
+ */
+export function validateLabels(labels: readonly Label[], source: string): void {
+  if (labels.length === 0) throw new UsageError(`${source} gives no labels`);
+  const seen = new Map<string, number>();
+  labels.forEach((l, i) => {
+    if (l.label.trim() === "") throw new UsageError(`${source}: label ${i + 1} is empty`);
+    const key = l.label.trim().toLowerCase();
+    if (seen.has(key)) {
+      throw new UsageError(`${source}: "${l.label}" appears twice (positions ${seen.get(key)! + 1} and ${i + 1})`);
+    }
+    seen.set(key, i);
+  });
+}
+
+/**
+ * Checks templates: each must contain `{}` where the label goes.
+ *
+ * @param templates The templates.
+ * @param source Where they came from, for messages.
+ */
+export function validateTemplates(templates: readonly string[], source: string): void {
+  if (templates.length === 0) throw new UsageError(`${source} gives no templates`);
+  templates.forEach((t, i) => {
+    if (!t.includes("{}")) throw new UsageError(`${source}: template ${i + 1} has no {} where the label goes: "${t}"`);
+  });
+}
+
+/**
+ * Parses a labels file: one label per line, or the seed's `imagenet1000_clsidx_to_labels.txt` format
+ * (`{0: 'tench, Tinca tinca',` ...), where the index is kept and the first comma-separated name is the label.
+ *
+ * @example
+ * ```ts
+ * import { parseLabelsFile } from "./zeroshot.ts";
+ * const seed = parseLabelsFile("{0: 'tench, Tinca tinca',\n 1: 'goldfish, Carassius auratus',}");
+ * if (seed[1]!.label !== "goldfish" || seed[1]!.index !== 1) throw new Error(JSON.stringify(seed));
+ * const plain = parseLabelsFile("cat\ndog\n\n");
+ * if (plain.length !== 2 || plain[1]!.index !== 1) throw new Error();
+ * ```
+ * @param text The file's text.
+ * @returns The labels.
+ */
+export function parseLabelsFile(text: string): Label[] {
+  const lines = text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== "");
+  const seedLine = /^\{?\s*(\d+)\s*:\s*(['"])(.*)\2\s*,?\s*\}?$/;
+  if (lines.length > 0 && lines.every((l) => seedLine.test(l))) {
+    return lines.map((l) => {
+      const m = seedLine.exec(l)!;
+      return { index: Number(m[1]), label: m[3]!.split(",")[0]!.trim() };
+    });
+  }
+  return lines.map((label, index) => ({ label, index }));
+}
+
+/** Progress of a head build. */
+export type HeadProgress = (done: number, total: number) => void;
+
+/**
+ * Builds the zero-shot head: for each label, the prompts from every template are embedded, each embedding
+ * L2-normalised, averaged, and the mean normalised again (CLIP's recipe). With one template it is the
+ * prompt's normalised embedding.
+ *
+ * @example
+ * ```ts ignore
+ * const head = await buildHead(clip, ["cat", "dog"], CLIP80_TEMPLATES);
+ * ```
+ * @param clip The model.
+ * @param labels Prompting texts, one per class.
+ * @param templates Templates with `{}`.
+ * @param progress Called after each chunk of classes.
+ * @returns [labels, dim] rows (on the GPU for webgpu) and the prompts that were truncated to 77 tokens.
+ */
+export async function buildHead(
+  clip: ClipModel,
+  labels: readonly string[],
+  templates: readonly string[],
+  progress?: HeadProgress,
+): Promise<{ rows: Rows; truncated: string[] }> {
+  const d = clip.dim;
+  const t = templates.length;
+  const head = new Float32Array(labels.length * d);
+  const truncated: string[] = [];
+  const perChunk = Math.max(1, Math.floor(256 / t));
+  for (let c0 = 0; c0 < labels.length; c0 += perChunk) {
+    const chunk = labels.slice(c0, c0 + perChunk);
+    const prompts = chunk.flatMap((l) => templates.map((tpl) => tpl.replaceAll("{}", l)));
+    const enc = await clip.encodeTexts(prompts);
+    for (const i of enc.truncated) truncated.push(prompts[i]!);
+    const gpu = clip.textual.gpuContext;
+    const emb = await rowsToHost(enc.rows, gpu ? { device: gpu.device } : undefined);
+    releaseRows(enc.rows);
+    chunk.forEach((_, j) => {
+      const acc = new Float64Array(d);
+      for (let k = 0; k < t; k++) {
+        const row = emb.subarray((j * t + k) * d, (j * t + k + 1) * d);
+        let n = 0;
+        for (const x of row) n += x * x;
+        n = Math.sqrt(n) || 1;
+        for (let q = 0; q < d; q++) acc[q] = acc[q]! + row[q]! / n;
+      }
+      let n = 0;
+      for (const x of acc) n += x * x;
+      n = Math.sqrt(n) || 1;
+      for (let q = 0; q < d; q++) head[(c0 + j) * d + q] = acc[q]! / n;
+    });
+    progress?.(Math.min(labels.length, c0 + perChunk), labels.length);
+  }
+  const gpu = clip.textual.gpuContext;
+  if (gpu) {
+    const buffer = createBufferWith(
+      gpu.device,
+      `zero-shot head ${labels.length}x${d}`,
+      head,
+      GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC,
+    );
+    return { rows: { where: "gpu", buffer, rows: labels.length, width: d }, truncated };
+  }
+  return { rows: { where: "cpu", data: head, rows: labels.length, width: d }, truncated };
+}
