@@ -2,24 +2,18 @@
  * clipcmp: OpenAI's CLIP (zero-shot, RN50) and an ImageNet ResNet-50 side by side, on onnxruntime-web's WebGPU
  * backend inside Deno, with hand-written WGSL kernels for preprocessing, cosine similarity and softmax.
  *
- * @example Compare both models on the demo photos
+ * @example Zero-shot and ImageNet classification, transformers.js style
  * ```ts ignore
- * import { ClipModel, compareModels, listImages, resolveDevice, resolveResnet, ResnetModel } from "./mod.ts";
- * const device = await resolveDevice("auto");
- * const clip = await ClipModel.load("models/fixtures/clip-tiny", device);
- * const resnet = await ResnetModel.load(await resolveResnet("models/fixtures/resnet-tiny"), device);
- * const doc = await compareModels({
- *   images: await listImages(["data/samples/photo"]),
- *   clip,
- *   resnet,
- *   device,
- *   template: "a photo of a {}.",
- * });
- * console.log(doc.summary);
+ * import { classify, zeroShot } from "./mod.ts";
+ * const photos = ["data/samples/photo/n02128385_leopard.jpg"];
+ * const [clipTop] = await zeroShot(photos, ["leopard", "tiger", "house cat"], { model: "models/fixtures/clip-tiny" });
+ * const [resnetTop] = await classify(photos, { model: "models/fixtures/resnet-tiny", topK: 5 });
+ * console.log(clipTop, resnetTop); // [{ label, index, score }, ...] sorted high to low
  * ```
  *
  * @module
  */
+export * from "./lib/api.ts";
 export * from "./lib/errors.ts";
 export * from "./lib/version.ts";
 export * from "./lib/gpu/context.ts";
@@ -48,3 +42,7 @@ export * from "./kernels/topk.ts";
 export * from "./lib/npy.ts";
 export * from "./lib/data/wordnet.ts";
 export * from "./lib/zeroshot.ts";
+export * from "./lib/report/metrics.ts";
+export * from "./lib/report/write.ts";
+export * from "./lib/onnx/proto.ts";
+export * from "./lib/image/png.ts";

@@ -1,12 +1,13 @@
 /**
- * Part 4's core: both models on the same images, scored on the same label set (the classes present in the
- * evaluated images). CLIP gives softmax(100 * cos) over the set's prompts; ResNet's 1000 logits are restricted
- * to the set's class indices, and its unrestricted 1000-way top-5 is kept beside that.
+ * Part 4's core: both models on the same images and the same label set (the union of the classes present in
+ * every domain evaluated). CLIP gives softmax(100 * cos) over the set's prompts; ResNet's 1000 logits are
+ * restricted to the set's class indices, and its unrestricted 1000-way top-5 is kept beside that. Images are
+ * processed in chunks, so dataset-sized domains do not sit in memory.
  *
  * @module
  */
 import { classFromFileName, type ImagenetClass, imagenetClasses } from "./data/imagenet.ts";
-import { decodeImageFile, type DecodeOptions, type RgbaImage } from "./image/decode.ts";
+import { decodeImageFile, type DecodeOptions, precheckImageFile, type RgbaImage } from "./image/decode.ts";
 import { CLIP_LOGIT_SCALE, type ClipModel } from "./models/clip.ts";
 import type { ResnetModel } from "./models/resnet.ts";
 import { classTopK, releaseRows, type TopKRows, zeroShotTopK } from "./scoring.ts";
@@ -14,6 +15,20 @@ import { buildHead } from "./zeroshot.ts";
 import { firstLine } from "./errors.ts";
 import type { ResolvedDevice } from "./device.ts";
 import { VERSION } from "./version.ts";
+import {
+  type Accuracy,
+  accuracy,
+  type ClassRow,
+  type DomainSummary,
+  type EvalRecord,
+  type LikeForLike,
+  likeForLike,
+  perClass,
+  summarizeDomains,
+} from "./report/metrics.ts";
+import { onnxInitializers } from "./onnx/proto.ts";
+import { encodePng, thumbnail } from "./image/png.ts";
+import { encodeBase64 } from "./base64.ts";
 
 /** A score: the prompting label, its ImageNet index, and a probability over the label set scored. */
 export interface Score {
@@ -29,6 +44,8 @@ export interface Score {
 export interface CompareResult {
   /** The path as given. */
   path: string;
+  /** The domain it belongs to. */
+  domain: string;
   /** The true class. */
   true: { label: string; index: number; wnid: string };
   /** CLIP's top-5 over the label set, or null when CLIP was not run. */
@@ -37,24 +54,14 @@ export interface CompareResult {
   resnet: { top5: Score[]; top5_1000: Score[] } | null;
 }
 
-/** Accuracy of one model. */
-export interface ModelSummary {
-  /** Top-1 accuracy over the label set, a fraction. */
-  top1: number;
-  /** Top-5 accuracy over the label set, a fraction. */
-  top5: number;
-  /** ResNet only: top-1 over all 1000 classes. */
-  top1_1000?: number;
-  /** ResNet only: top-5 over all 1000 classes. */
-  top5_1000?: number;
-}
-
-/** A model file and its hash. */
+/** A model file, its hash and its raw initializer element count. */
 export interface ModelFile {
   /** The path. */
   path: string;
   /** Hex sha256. */
   sha256: string;
+  /** Elements in the graph's initializers (raw ONNX count; BatchNorm may be folded). */
+  initializer_elements: number;
 }
 
 /** The whole `compare --json` document (see docs/schemas/compare.schema.json). */
@@ -81,18 +88,32 @@ export interface CompareDocument {
   };
   /** The label set both models were scored on, in index order. */
   label_set: { label: string; index: number; wnid: string }[];
+  /** Per-domain accuracies, in input order. */
+  domains: DomainSummary[];
+  /** Pairs of domains compared on the classes they share. */
+  like_for_like: LikeForLike[];
+  /** Per-class hits per domain. */
+  per_class: ClassRow[];
   /** Per image, in input order. */
   results: CompareResult[];
   /** Inputs that could not be used, with the reason. */
-  skipped: { path: string; reason: string }[];
-  /** Accuracies. */
-  summary: { n: number; skipped: number; clip: ModelSummary | null; resnet: ModelSummary | null };
+  skipped: { path: string; domain: string; reason: string }[];
+  /** Accuracies over all images. */
+  summary: { n: number; skipped: number; clip: Accuracy | null; resnet: Accuracy | null; resnet_1000: Accuracy | null };
+}
+
+/** A named set of images. */
+export interface DomainInput {
+  /** Domain name, e.g. `photo`, `sketch`, or a `--dataset` name. */
+  name: string;
+  /** Image paths. */
+  paths: string[];
 }
 
 /** Options for {@linkcode compareModels}. */
 export interface CompareOptions {
-  /** Image paths; each file's class comes from a WordNet id prefix of its name or its folder's name. */
-  images: string[];
+  /** Domains; each image's class comes from a WordNet id prefix of its name or its folder's name. */
+  domains: DomainInput[];
   /** The CLIP model, or undefined to skip it. */
   clip?: ClipModel;
   /** The ResNet, or undefined to skip it. */
@@ -103,9 +124,14 @@ export interface CompareOptions {
   templates: readonly string[];
   /** EXIF orientation and alpha handling (PIL's defaults when omitted). */
   decode?: DecodeOptions;
+  /** Longest side of report thumbnails; 0 for none. */
+  thumbnails?: number;
   /** Progress messages (stderr). */
   log?: (line: string) => void;
 }
+
+/** Images decoded and scored per chunk. */
+export const COMPARE_CHUNK = 64;
 
 function recipeLine(r: { name: string; resize: number; crop: number; filter: string }): string {
   return `${r.name}: ${r.filter} short side ${r.resize}, centre-crop ${r.crop}`;
@@ -122,104 +148,139 @@ export function classOfPath(path: string): ImagenetClass | undefined {
   return classFromFileName(parts[parts.length - 1] ?? "") ?? classFromFileName(parts[parts.length - 2] ?? "");
 }
 
+async function modelFile(path: string, sha256: string): Promise<ModelFile> {
+  const inits = onnxInitializers(await Deno.readFile(path));
+  return { path, sha256, initializer_elements: inits.reduce((a, t) => a + t.elements, 0) };
+}
+
 /**
  * Runs the comparison.
  *
  * @example
  * ```ts ignore
- * const doc = await compareModels({ images, clip, resnet, device, template: DEFAULT_TEMPLATE });
- * console.log(doc.summary);
+ * const { doc } = await compareModels({ domains: [{ name: "photo", paths }], clip, resnet, device, templates: ["a photo of a {}."] });
+ * console.log(doc.domains);
  * ```
  * @param opts What to compare.
- * @returns The document.
+ * @returns The document, and PNG thumbnails as data URIs keyed by path (when asked for).
  */
-export async function compareModels(opts: CompareOptions): Promise<CompareDocument> {
+export async function compareModels(
+  opts: CompareOptions,
+): Promise<{ doc: CompareDocument; thumbnails: Map<string, string> }> {
   const log = opts.log ?? (() => {});
-  const skipped: { path: string; reason: string }[] = [];
-  const used: { path: string; cls: ImagenetClass; image: RgbaImage }[] = [];
-  for (const path of opts.images) {
-    const cls = classOfPath(path);
-    if (!cls) {
-      skipped.push({
-        path,
-        reason: "cannot tell its class: name the file or its folder by ImageNet WordNet id (e.g. n01614925_x.jpg)",
-      });
-      continue;
-    }
-    try {
-      used.push({ path, cls, image: await decodeImageFile(path, opts.decode) });
-    } catch (err) {
-      skipped.push({ path, reason: firstLine(err) });
+  const skipped: CompareDocument["skipped"] = [];
+  const items: { path: string; domain: string; cls: ImagenetClass }[] = [];
+  for (const d of opts.domains) {
+    for (const path of d.paths) {
+      const cls = classOfPath(path);
+      if (cls) {
+        try {
+          // Unreadable and non-image files are dropped before the label set is made from the rest.
+          await precheckImageFile(path);
+          items.push({ path, domain: d.name, cls });
+        } catch (err) {
+          skipped.push({ path, domain: d.name, reason: firstLine(err) });
+        }
+      } else {
+        skipped.push({
+          path,
+          domain: d.name,
+          reason: "cannot tell its class: name the file or its folder by ImageNet WordNet id (e.g. n01614925_x.jpg)",
+        });
+      }
     }
   }
   const classes = imagenetClasses();
-  const setIdx = [...new Set(used.map((u) => u.cls.index))].sort((a, b) => a - b);
+  const setIdx = [...new Set(items.map((u) => u.cls.index))].sort((a, b) => a - b);
   const labelSet = setIdx.map((i) => ({ label: classes[i]!.clip, index: i, wnid: classes[i]!.wnid }));
-  const images = used.map((u) => u.image);
   const gpu = opts.device.gpu ?? undefined;
-  const n = used.length;
   const m = setIdx.length;
-
   const k = Math.min(5, m);
-  let clipTop: TopKRows | null = null;
-  if (opts.clip && n > 0) {
-    log(`CLIP: encoding ${m * opts.templates.length} prompts and ${n} images`);
-    const text = await buildHead(opts.clip, labelSet.map((l) => l.label), opts.templates);
-    for (const p of text.truncated) log(`warning: prompt truncated to 77 tokens: "${p.slice(0, 60)}…"`);
-    const img = await opts.clip.encodeImages(images);
-    try {
-      clipTop = await zeroShotTopK(img, text.rows, CLIP_LOGIT_SCALE, k, gpu);
-    } finally {
-      releaseRows(img);
-      releaseRows(text.rows);
-    }
-  }
-  let resSet: TopKRows | null = null;
-  let resAll: TopKRows | null = null;
-  if (opts.resnet && n > 0) {
-    log(`ResNet: classifying ${n} images`);
-    const logits = await opts.resnet.logits(images);
-    try {
-      resSet = await classTopK(logits, setIdx, k, gpu);
-      resAll = await classTopK(logits, undefined, 5, gpu);
-    } finally {
-      releaseRows(logits);
-    }
-  }
 
-  const scores = (top: TopKRows, row: number, indexOf: (j: number) => number): Score[] =>
+  let head: Awaited<ReturnType<typeof buildHead>> | null = null;
+  if (opts.clip && m > 0) {
+    log(`CLIP: building the zero-shot head, ${m} labels x ${opts.templates.length} template(s)`);
+    head = await buildHead(opts.clip, labelSet.map((l) => l.label), opts.templates);
+    for (const p of head.truncated) log(`warning: prompt over 77 tokens, truncated: "${p.slice(0, 60)}…"`);
+  }
+  const toScores = (top: TopKRows, row: number, indexOf: (j: number) => number): Score[] =>
     Array.from(top.indices.subarray(row * top.k, (row + 1) * top.k), (j, s) => ({
       label: classes[indexOf(j)]!.clip,
       index: indexOf(j),
       score: top.values[row * top.k + s]!,
     }));
-  const results: CompareResult[] = used.map((u, i) => ({
-    path: u.path,
-    true: { label: u.cls.clip, index: u.cls.index, wnid: u.cls.wnid },
-    clip: clipTop ? { top5: scores(clipTop, i, (j) => setIdx[j]!) } : null,
-    resnet: resSet && resAll
-      ? { top5: scores(resSet, i, (j) => setIdx[j]!), top5_1000: scores(resAll, i, (j) => j) }
-      : null,
-  }));
 
-  const acc = (pick: (r: CompareResult) => Score[] | undefined, k: number) =>
-    n === 0 ? 0 : results.filter((r) => pick(r)!.slice(0, k).some((s) => s.index === r.true.index)).length / n;
-  const summary = {
-    n,
-    skipped: skipped.length,
-    clip: clipTop ? { top1: acc((r) => r.clip?.top5, 1), top5: acc((r) => r.clip?.top5, 5) } : null,
-    resnet: resSet
-      ? {
-        top1: acc((r) => r.resnet?.top5, 1),
-        top5: acc((r) => r.resnet?.top5, 5),
-        top1_1000: acc((r) => r.resnet?.top5_1000, 1),
-        top5_1000: acc((r) => r.resnet?.top5_1000, 5),
+  const results: CompareResult[] = [];
+  const thumbs = new Map<string, string>();
+  try {
+    for (let c0 = 0; c0 < items.length; c0 += COMPARE_CHUNK) {
+      const chunk: { path: string; domain: string; cls: ImagenetClass; image: RgbaImage }[] = [];
+      for (const it of items.slice(c0, c0 + COMPARE_CHUNK)) {
+        try {
+          chunk.push({ ...it, image: await decodeImageFile(it.path, opts.decode) });
+        } catch (err) {
+          skipped.push({ path: it.path, domain: it.domain, reason: firstLine(err) });
+        }
       }
-      : null,
-  };
+      if (chunk.length === 0) continue;
+      const images = chunk.map((c) => c.image);
+      let clipTop: TopKRows | null = null;
+      if (opts.clip && head) {
+        const emb = await opts.clip.encodeImages(images);
+        try {
+          clipTop = await zeroShotTopK(emb, head.rows, CLIP_LOGIT_SCALE, k, gpu);
+        } finally {
+          releaseRows(emb);
+        }
+      }
+      let resSet: TopKRows | null = null;
+      let resAll: TopKRows | null = null;
+      if (opts.resnet) {
+        const logits = await opts.resnet.logits(images);
+        try {
+          resSet = await classTopK(logits, setIdx, k, gpu);
+          resAll = await classTopK(logits, undefined, 5, gpu);
+        } finally {
+          releaseRows(logits);
+        }
+      }
+      for (const [i, c] of chunk.entries()) {
+        results.push({
+          path: c.path,
+          domain: c.domain,
+          true: { label: c.cls.clip, index: c.cls.index, wnid: c.cls.wnid },
+          clip: clipTop ? { top5: toScores(clipTop, i, (j) => setIdx[j]!) } : null,
+          resnet: resSet && resAll
+            ? { top5: toScores(resSet, i, (j) => setIdx[j]!), top5_1000: toScores(resAll, i, (j) => j) }
+            : null,
+        });
+        if (opts.thumbnails) {
+          thumbs.set(
+            c.path,
+            `data:image/png;base64,${encodeBase64(await encodePng(thumbnail(c.image, opts.thumbnails)))}`,
+          );
+        }
+      }
+      log(`scored ${Math.min(items.length, c0 + COMPARE_CHUNK)}/${items.length} images`);
+    }
+  } finally {
+    if (head) releaseRows(head.rows);
+  }
+
+  const models = [...(opts.clip ? ["clip"] : []), ...(opts.resnet ? ["resnet", "resnet_1000"] : [])];
+  const records: EvalRecord[] = results.map((r) => ({
+    domain: r.domain,
+    true: { index: r.true.index, wnid: r.true.wnid },
+    preds: {
+      ...(r.clip ? { clip: r.clip.top5 } : {}),
+      ...(r.resnet ? { resnet: r.resnet.top5, resnet_1000: r.resnet.top5_1000 } : {}),
+    },
+  }));
+  const wnidOf = (i: number) => classes[i]!.wnid;
+  const overall = (key: string) => models.includes(key) && records.length ? accuracy(records, key, wnidOf) : null;
   const clip = opts.clip;
   const resnet = opts.resnet;
-  return {
+  const doc: CompareDocument = {
     tool: "clipcmp",
     version: VERSION,
     task: "compare",
@@ -235,24 +296,33 @@ export async function compareModels(opts: CompareOptions): Promise<CompareDocume
         clip: clip
           ? {
             dir: clip.dir,
-            visual: { path: clip.visual.session.path, sha256: clip.visual.session.sha256 },
-            textual: { path: clip.textual.path, sha256: clip.textual.sha256 },
+            visual: await modelFile(clip.visual.session.path, clip.visual.session.sha256),
+            textual: await modelFile(clip.textual.path, clip.textual.sha256),
             tokenizer: clip.tokenizer.path,
             preprocessing: recipeLine({ name: "clip", resize: 224, crop: 224, filter: "bicubic" }),
           }
           : null,
         resnet: resnet
           ? {
-            path: resnet.graph.session.path,
-            sha256: resnet.graph.session.sha256,
+            ...await modelFile(resnet.graph.session.path, resnet.graph.session.sha256),
             preprocessing: recipeLine(resnet.source.recipe),
           }
           : null,
       },
     },
     label_set: labelSet,
+    domains: records.length ? summarizeDomains(records, models, wnidOf) : [],
+    like_for_like: records.length ? likeForLike(records, models, wnidOf) : [],
+    per_class: perClass(records, models),
     results,
     skipped,
-    summary,
+    summary: {
+      n: results.length,
+      skipped: skipped.length,
+      clip: overall("clip"),
+      resnet: overall("resnet"),
+      resnet_1000: overall("resnet_1000"),
+    },
   };
+  return { doc, thumbnails: thumbs };
 }

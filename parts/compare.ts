@@ -1,29 +1,32 @@
 /**
- * `deno task compare`: ResNet-50 vs CLIP on the same images and the same label set.
+ * `deno task compare` (part 4): ResNet-50 vs CLIP on photo, art and sketch, one label set, and a report.
  *
  * @module
  */
 import { info, oneOf, parseFlags, runTask } from "../lib/cli/run.ts";
-import { UsageError } from "../lib/errors.ts";
+import { ClipcmpError, firstLine, UsageError } from "../lib/errors.ts";
 import { DEVICE_CHOICES, resolveDevice } from "../lib/device.ts";
 import { ClipModel } from "../lib/models/clip.ts";
 import { ResnetModel, resolveResnet } from "../lib/models/resnet.ts";
 import { cacheDir, locateDefaultModel } from "../lib/models/locate.ts";
-import { type CompareDocument, compareModels, type Score } from "../lib/compare.ts";
+import { type CompareDocument, compareModels, type DomainInput, type Score } from "../lib/compare.ts";
 import { resolveTemplates } from "../lib/cli/templates.ts";
 import { DEFAULT_TEMPLATE } from "../lib/zeroshot.ts";
 import { listImages } from "../lib/image/list.ts";
+import { writeReport } from "../lib/report/write.ts";
 
-const HELP = `clipcmp compare: ResNet-50 vs CLIP zero-shot on the same images and the same label set
+const HELP = `clipcmp compare: ResNet-50 vs CLIP zero-shot on photo, art and sketch, scored on one label set
 
 Usage: deno task compare [options] [IMAGE|DIR ...]
 
-Images default to the 10 demo photos in data/samples/photo. Each image's class comes from an ImageNet
-WordNet id at the start of its file name (n01614925_eagle.jpg) or its folder's name (n01614925/x.jpg).
-Both models are scored on the label set made of the classes present; ResNet's 1000 logits are restricted
-to it, and its unrestricted 1000-way top-5 is shown too.
+By default it runs the embedded sets: photo (the 10 demo photos) and the public-domain renditions (93 art,
+27 sketch). Images given as arguments replace them, as one domain "images". Each image's class comes from an
+ImageNet WordNet id at the start of its file name (n01614925_eagle.jpg) or its folder's name (n01614925/x.jpg).
+Both models are scored on the label set made of all classes present; ResNet's 1000 logits are restricted to
+it, and its unrestricted 1000-way top-5 is kept too.
 
 Options:
+  --dataset NAME=DIR      add a domain from an ImageFolder named by wnid (repeatable), e.g. sketch=~/imagenet-sketch
   --clip DIR              CLIP model directory (immich layout: visual/, textual/)
   --resnet FILE|DIR       ResNet model: a .onnx file, or a directory with model.onnx
   --resnet-input MODE     imagenet (graph takes ImageNet-normalised input; default for a bare file)
@@ -35,6 +38,10 @@ Options:
   --dtype fp32|fp16       precision (fp16 is not implemented yet)
   --alpha drop|white      drop alpha like PIL convert("RGB") (default), or composite onto white
   --exif-orientation ignore|apply   ignore EXIF orientation like PIL (default), or apply it
+  --out DIR               report directory (default reports/compare-<time>; the task may write only under
+                          reports/ unless you widen --allow-write)
+  --no-report             do not write a report
+  --per-image             also print every image's top-5 tables
   --offline               never download; fail if a default model is not cached
   --cache-dir DIR         model cache (default $CLIPCMP_CACHE_DIR, else ~/.cache/clipcmp)
   --json                  print one JSON document on stdout (schema: docs/schemas/compare.schema.json)
@@ -43,7 +50,17 @@ Options:
 Without --clip and --resnet the default models come from the cache. Given only one, only that one runs.
 Exit codes: 0 done (skipped inputs are listed), 1 nothing processed or a model/setup/I/O error, 2 usage error.`;
 
-const DEFAULT_IMAGES = "data/samples/photo";
+const DEFAULT_DOMAINS: [string, string][] = [
+  ["photo", "data/samples/photo"],
+  ["art", "data/renditions/art"],
+  ["sketch", "data/renditions/sketch"],
+];
+
+const MODEL_LABEL: Record<string, string> = {
+  clip: "CLIP zero-shot",
+  resnet: "ResNet, same labels",
+  resnet_1000: "ResNet, 1000 classes",
+};
 
 function pct(x: number): string {
   return `${(100 * x).toFixed(1)}%`;
@@ -56,15 +73,18 @@ function cell(s: Score | undefined, trueIndex: number, width: number): string {
   return `${mark}${label.padEnd(width - 8)}${pct(s.score).padStart(6)} `;
 }
 
-function printHuman(doc: CompareDocument): void {
+function printPerImage(doc: CompareDocument): void {
   const w = 30;
+  const m = doc.label_set.length;
   const heads = [
-    doc.results[0]?.clip ? `CLIP (${doc.label_set.length} labels)` : null,
-    doc.results[0]?.resnet ? `ResNet (same ${doc.label_set.length} labels)` : null,
+    doc.results[0]?.clip ? `CLIP (${m} labels)` : null,
+    doc.results[0]?.resnet ? `ResNet (same ${m} labels)` : null,
     doc.results[0]?.resnet ? "ResNet (all 1000 classes)" : null,
   ].filter((h): h is string => h !== null);
   doc.results.forEach((r, i) => {
-    console.log(`\n[${i + 1}/${doc.results.length}] ${r.path}  true: ${r.true.label} (#${r.true.index})`);
+    console.log(
+      `\n[${i + 1}/${doc.results.length}] ${r.path}  (${r.domain})  true: ${r.true.label} (#${r.true.index})`,
+    );
     console.log(`  ${heads.map((h) => h.padEnd(w)).join(" ")}`);
     for (let k = 0; k < 5; k++) {
       const cols = [
@@ -75,28 +95,45 @@ function printHuman(doc: CompareDocument): void {
       console.log(`  ${cols.join(" ")}`);
     }
   });
-  const { summary: s } = doc;
-  console.log(`\nTop-1 accuracy on ${s.n} images (* marks the true class), label set of ${doc.label_set.length}:`);
-  if (s.clip) {
-    console.log(
-      `  CLIP zero-shot          top-1 ${pct(s.clip.top1).padStart(6)}   top-5 ${pct(s.clip.top5).padStart(6)}`,
-    );
+  console.log();
+}
+
+function printSummary(doc: CompareDocument, reportDir: string | null): void {
+  console.log(
+    `Label set: ${doc.label_set.length} classes; * = true class. Top-1 / top-5 with the 95 % interval of top-1:`,
+  );
+  for (const d of doc.domains) {
+    for (const [k, a] of Object.entries(d.models)) {
+      console.log(
+        `  ${d.domain.padEnd(8)} ${(MODEL_LABEL[k] ?? k).padEnd(21)} n=${String(a.n).padEnd(4)} top-1 ${
+          pct(a.top1).padStart(6)
+        } [${pct(a.top1_ci[0])}–${pct(a.top1_ci[1])}]  top-5 ${pct(a.top5).padStart(6)}`,
+      );
+    }
   }
-  if (s.resnet) {
-    console.log(
-      `  ResNet, same labels     top-1 ${pct(s.resnet.top1).padStart(6)}   top-5 ${pct(s.resnet.top5).padStart(6)}`,
-    );
-    console.log(
-      `  ResNet, 1000 classes    top-1 ${pct(s.resnet.top1_1000!).padStart(6)}   top-5 ${
-        pct(s.resnet.top5_1000!).padStart(6)
-      }`,
-    );
+  const small = doc.domains.filter((d) => d.inconclusive).map((d) => d.domain);
+  if (small.length) {
+    console.log(`  Too few images to conclude for ${small.join(", ")}: use deno task eval on a full dataset.`);
   }
-  if (s.skipped) console.log(`  ${s.skipped} input(s) skipped`);
+  if (doc.summary.skipped) console.log(`  ${doc.summary.skipped} input(s) skipped (listed on stderr)`);
+  if (reportDir) console.log(`Report: ${reportDir}/report.html (also report.md, results.json, results.csv)`);
+}
+
+function parseDatasets(values: string[]): [string, string][] {
+  return values.map((v) => {
+    const i = v.indexOf("=");
+    if (i <= 0 || i === v.length - 1) throw new UsageError(`--dataset must be NAME=DIR, got "${v}"`);
+    const name = v.slice(0, i);
+    if (!/^[\w.-]+$/.test(name)) {
+      throw new UsageError(`--dataset name must be letters, digits, _ . or -, got "${name}"`);
+    }
+    return [name, v.slice(i + 1)];
+  });
 }
 
 runTask("compare", async (args) => {
   const { values: v, positionals } = parseFlags(args, {
+    dataset: { type: "string", multiple: true },
     clip: { type: "string" },
     resnet: { type: "string" },
     "resnet-input": { type: "string" },
@@ -106,6 +143,9 @@ runTask("compare", async (args) => {
     dtype: { type: "string", default: "fp32" },
     alpha: { type: "string", default: "drop" },
     "exif-orientation": { type: "string", default: "ignore" },
+    out: { type: "string" },
+    "no-report": { type: "boolean", default: false },
+    "per-image": { type: "boolean", default: false },
     offline: { type: "boolean", default: false },
     "cache-dir": { type: "string" },
     json: { type: "boolean", default: false },
@@ -118,17 +158,19 @@ runTask("compare", async (args) => {
   const deviceChoice = oneOf("--device", v.device as string, DEVICE_CHOICES);
   const dtype = oneOf("--dtype", v.dtype as string, ["fp32", "fp16"] as const);
   if (dtype === "fp16") throw new UsageError("--dtype fp16 is not implemented yet for compare; use --dtype fp32");
-  const resnetInput = v["resnet-input"] === undefined
-    ? undefined
-    : oneOf("--resnet-input", v["resnet-input"] as string, ["imagenet", "unit"] as const);
   const decode = {
     alpha: oneOf("--alpha", v.alpha as string, ["drop", "white"] as const),
     exifOrientation: oneOf("--exif-orientation", v["exif-orientation"] as string, ["ignore", "apply"] as const),
   };
-  const templates = await resolveTemplates(v.template as string | undefined, v.templates as string | undefined);
+  const resnetInput = v["resnet-input"] === undefined
+    ? undefined
+    : oneOf("--resnet-input", v["resnet-input"] as string, ["imagenet", "unit"] as const);
   if (resnetInput && v.resnet === undefined) throw new UsageError("--resnet-input needs --resnet");
+  if (v.out !== undefined && v["no-report"]) throw new UsageError("--out and --no-report exclude each other");
+  const datasets = parseDatasets((v.dataset as string[] | undefined) ?? []);
+  const templates = await resolveTemplates(v.template as string | undefined, v.templates as string | undefined);
 
-  // Resolve models before touching the GPU, so a missing model fails fast.
+  // Resolve models and inputs before touching the GPU, so a missing model or folder fails fast.
   let clipDir = v.clip as string | undefined;
   let resnetPath = v.resnet as string | undefined;
   if (clipDir === undefined && resnetPath === undefined) {
@@ -137,20 +179,53 @@ runTask("compare", async (args) => {
     resnetPath = await locateDefaultModel("resnet", opts);
   }
   const resnetSource = resnetPath !== undefined ? await resolveResnet(resnetPath, resnetInput) : undefined;
-  const images = await listImages(positionals.length ? positionals : [DEFAULT_IMAGES]);
+  const sources: [string, string[]][] = positionals.length
+    ? [["images", positionals]]
+    : DEFAULT_DOMAINS.map(([n, d]) => [n, [d]]);
+  for (const [name, dir] of datasets) {
+    if (sources.some(([n]) => n === name)) throw new UsageError(`--dataset name "${name}" is used twice`);
+    sources.push([name, [dir]]);
+  }
+  const domains: DomainInput[] = [];
+  for (const [name, paths] of sources) domains.push({ name, paths: await listImages(paths) });
 
   const device = await resolveDevice(deviceChoice);
   info(device.reason);
   const clip = clipDir !== undefined ? await ClipModel.load(clipDir, device) : undefined;
   const resnet = resnetSource ? await ResnetModel.load(resnetSource, device) : undefined;
   try {
-    const doc = await compareModels({ images, clip, resnet, device, templates, decode, log: info });
-    if (v.json) console.log(JSON.stringify(doc, null, 2));
-    else printHuman(doc);
+    const writeIt = !v["no-report"];
+    const { doc, thumbnails } = await compareModels({
+      domains,
+      clip,
+      resnet,
+      device,
+      templates,
+      decode,
+      thumbnails: writeIt ? 80 : 0,
+      log: info,
+    });
     for (const s of doc.skipped) info(`skipped ${s.path}: ${s.reason}`);
-    if (doc.summary.n === 0) {
-      info("nothing was processed");
-      return 1;
+    if (doc.summary.n === 0) throw new ClipcmpError("Nothing was processed: every input was skipped");
+    let reportDir: string | null = null;
+    if (writeIt) {
+      reportDir = (v.out as string | undefined) ?? `reports/compare-${doc.provenance.time.replace(/[:.]/g, "-")}`;
+      try {
+        await writeReport(reportDir, doc, thumbnails);
+      } catch (err) {
+        if (err instanceof Deno.errors.NotCapable || err instanceof Deno.errors.PermissionDenied) {
+          throw new ClipcmpError(
+            `Cannot write the report to "${reportDir}": this task may write only under reports/; use --out reports/NAME, or run deno run with --allow-write=DIR to widen it`,
+          );
+        }
+        throw new ClipcmpError(`Cannot write the report to "${reportDir}": ${firstLine(err)}`);
+      }
+      info(`report written to ${reportDir}`);
+    }
+    if (v.json) console.log(JSON.stringify(doc, null, 2));
+    else {
+      if (v["per-image"]) printPerImage(doc);
+      printSummary(doc, reportDir);
     }
     return 0;
   } finally {

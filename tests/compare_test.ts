@@ -6,10 +6,11 @@ import { schemaValidator } from "./_schema.ts";
 
 const validate = await schemaValidator("compare");
 
-const FIXTURES = ["--clip", "models/fixtures/clip-tiny", "--resnet", "models/fixtures/resnet-tiny"];
+const FIXTURES = ["--clip", "models/fixtures/clip-tiny", "--resnet", "models/fixtures/resnet-tiny", "--no-report"];
+const PHOTOS = "data/samples/photo";
 
 async function compareJson(device: "wasm" | "webgpu", extra: string[] = []): Promise<CompareDocument> {
-  const run = await runTaskCli("compare", [...FIXTURES, "--device", device, "--json", ...extra]);
+  const run = await runTaskCli("compare", [...FIXTURES, PHOTOS, "--device", device, "--json", ...extra]);
   assert(run.code === 0, `exit ${run.code}: ${run.stderr}`);
   const doc: CompareDocument = JSON.parse(run.stdout);
   assert(validate(doc), validate.errors);
@@ -53,9 +54,11 @@ function checkAgainstReference(doc: CompareDocument) {
   const n = doc.results.length;
   const hit = (pick: (r: CompareDocument["results"][number]) => { index: number }[], k: number) =>
     doc.results.filter((r) => pick(r).slice(0, k).some((s) => s.index === r.true.index)).length / n;
-  assertEquals(doc.summary.clip, { top1: hit((r) => r.clip!.top5, 1), top5: hit((r) => r.clip!.top5, 5) });
+  assertEquals(doc.summary.clip!.top1, hit((r) => r.clip!.top5, 1));
+  assertEquals(doc.summary.clip!.top5, hit((r) => r.clip!.top5, 5));
   assertEquals(doc.summary.resnet!.top1, hit((r) => r.resnet!.top5, 1));
-  assertEquals(doc.summary.resnet!.top5_1000, hit((r) => r.resnet!.top5_1000, 5));
+  assertEquals(doc.summary.resnet_1000!.top5, hit((r) => r.resnet!.top5_1000, 5));
+  assertEquals(doc.domains.map((d) => [d.domain, d.n]), [["images", 10]]);
   assertEquals(doc.summary.n, 10);
 }
 
@@ -84,13 +87,13 @@ Deno.test({
   },
 });
 
-Deno.test("compare prints per-image tables and accuracies for humans", async () => {
-  const run = await runTaskCli("compare", [...FIXTURES, "--device", "wasm"]);
+Deno.test("compare --per-image prints per-image tables, then one line per domain per model", async () => {
+  const run = await runTaskCli("compare", [...FIXTURES, PHOTOS, "--device", "wasm", "--per-image"]);
   assertEquals(run.code, 0, run.stderr);
-  assert(run.stdout.includes("[1/10] data/samples/photo/n01614925_bald_eagle.jpg  true: bald eagle (#22)"));
+  assert(run.stdout.includes("[1/10] data/samples/photo/n01614925_bald_eagle.jpg  (images)  true: bald eagle (#22)"));
   assert(run.stdout.includes("CLIP (10 labels)"));
   assert(run.stdout.includes("ResNet (all 1000 classes)"));
-  assert(/CLIP zero-shot\s+top-1\s+\d+\.\d%/.test(run.stdout));
+  assert(/images +CLIP zero-shot +n=10 +top-1 +\d+\.\d%/.test(run.stdout), run.stdout);
   assert(run.stderr.includes("device: wasm (requested"));
 });
 
@@ -98,6 +101,8 @@ Deno.test("compare with only --resnet runs only ResNet, and the JSON says so", a
   const run = await runTaskCli("compare", [
     "--resnet",
     "models/fixtures/resnet-tiny-dyn",
+    "data/samples/photo",
+    "--no-report",
     "--device",
     "wasm",
     "--json",

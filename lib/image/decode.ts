@@ -103,18 +103,28 @@ export async function decodeImageFile(path: string, options: DecodeOptions = {})
 }
 
 /**
- * Decodes image bytes.
+ * Cheap checks before decoding: the file is readable, a JPEG or PNG by its magic bytes, and not over the pixel
+ * limit by its header. Throws the same one-line errors as {@linkcode decodeImageFile}; corrupt pixel data is
+ * only found by decoding.
  *
- * @param bytes The encoded image.
- * @param name The file name, for messages.
- * @param options EXIF orientation and alpha handling.
- * @returns RGBA8 pixels; with `alpha: "white"` the alpha channel is composited and set to 255.
+ * @param path The file.
  */
-export async function decodeImage(
-  bytes: Uint8Array<ArrayBuffer>,
-  name: string,
-  options: DecodeOptions = {},
-): Promise<RgbaImage> {
+export async function precheckImageFile(path: string): Promise<void> {
+  let head: Uint8Array<ArrayBuffer>;
+  try {
+    using f = await Deno.open(path);
+    head = new Uint8Array(64 * 1024);
+    const n = (await f.read(head)) ?? 0;
+    head = head.slice(0, n);
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) throw new ClipcmpError(`Cannot read image "${path}": file not found`);
+    if (err instanceof Deno.errors.IsADirectory) throw new ClipcmpError(`Cannot read image "${path}": is a directory`);
+    throw new ClipcmpError(`Cannot read image "${path}": ${firstLine(err)}`);
+  }
+  checkHeader(head, path);
+}
+
+function checkHeader(bytes: Uint8Array, name: string): "jpeg" | "png" {
   if (bytes.length === 0) throw new ClipcmpError(`Cannot decode image "${name}": empty file`);
   const format = sniffFormat(bytes);
   if (format !== "jpeg" && format !== "png") {
@@ -129,6 +139,23 @@ export async function decodeImage(
       `Cannot decode image "${name}": ${dims.width}x${dims.height} exceeds the ${MAX_PIXELS}-pixel limit (decompression bomb?)`,
     );
   }
+  return format;
+}
+
+/**
+ * Decodes image bytes.
+ *
+ * @param bytes The encoded image.
+ * @param name The file name, for messages.
+ * @param options EXIF orientation and alpha handling.
+ * @returns RGBA8 pixels; with `alpha: "white"` the alpha channel is composited and set to 255.
+ */
+export async function decodeImage(
+  bytes: Uint8Array<ArrayBuffer>,
+  name: string,
+  options: DecodeOptions = {},
+): Promise<RgbaImage> {
+  const format = checkHeader(bytes, name);
   let img: ImageData;
   try {
     const buf = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);

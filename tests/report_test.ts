@@ -1,0 +1,182 @@
+import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
+import { accuracy, type EvalRecord, likeForLike, perClass, summarizeDomains, wilson } from "../lib/report/metrics.ts";
+import { imagenetClasses } from "../lib/data/imagenet.ts";
+import type { CompareDocument } from "../lib/compare.ts";
+import { ROOT, runTaskCli } from "./_helpers.ts";
+import { schemaValidator } from "./_schema.ts";
+
+const validate = await schemaValidator("compare");
+const wnidOf = (i: number) => imagenetClasses()[i]!.wnid;
+const rec = (domain: string, t: number, clip: number[], resnet: number[]): EvalRecord => ({
+  domain,
+  true: { index: t, wnid: wnidOf(t) },
+  preds: { clip: clip.map((index) => ({ index })), resnet: resnet.map((index) => ({ index })) },
+});
+
+// Known predictions: leopard 288, tiger 292, bald eagle 22, scorpion 71.
+const RECORDS: EvalRecord[] = [
+  rec("photo", 288, [288, 292], [292, 288]),
+  rec("photo", 22, [22, 71], [22, 288]),
+  rec("photo", 71, [288, 71], [71, 22]),
+  rec("sketch", 288, [292, 288], [22, 71]),
+  rec("sketch", 71, [71, 22], [288, 292]),
+];
+
+Deno.test("accuracy() computes top-1, top-5, Wilson intervals, per-class recall and mistake severity", () => {
+  const photo = RECORDS.filter((r) => r.domain === "photo");
+  const clip = accuracy(photo, "clip", wnidOf);
+  assertEquals([clip.n, clip.top1, clip.top5], [3, 2 / 3, 1]);
+  assertEquals(clip.top1_ci, wilson(2, 3));
+  assertEquals(clip.mean_per_class_recall, 2 / 3);
+  // The one CLIP mistake: scorpion predicted as leopard; they share "animal" 4 edges up from scorpion
+  // (scorpion → arachnid → arthropod → invertebrate → animal).
+  assertEquals(clip.mistake_severity, 4);
+  const resnet = accuracy(photo, "resnet", wnidOf);
+  assertEquals([resnet.top1, resnet.top5], [2 / 3, 1]);
+  assertEquals(resnet.mistake_severity, 1); // leopard predicted as tiger: both big cats
+});
+
+Deno.test("summarizeDomains() gives CLIP minus ResNet and flags small counts as inconclusive", () => {
+  const d = summarizeDomains(RECORDS, ["clip", "resnet"], wnidOf);
+  assertEquals(d.map((x) => [x.domain, x.n, x.classes]), [["photo", 3, 3], ["sketch", 2, 2]]);
+  assertEquals(d[1]!.clip_minus_resnet, { top1: 0.5, top5: 1 });
+  assert(d.every((x) => x.inconclusive));
+});
+
+Deno.test("likeForLike() compares two domains on the classes they share only", () => {
+  const l = likeForLike(RECORDS, ["clip", "resnet"], wnidOf);
+  assertEquals(l.length, 1);
+  assertEquals(l[0]!.domains, ["photo", "sketch"]);
+  assertEquals(l[0]!.classes, [71, 288]);
+  assertEquals(l[0]!.accuracy.photo!.clip, { n: 2, top1: 0.5, top5: 1 });
+  assertEquals(l[0]!.accuracy.sketch!.resnet, { n: 2, top1: 0, top5: 0 });
+});
+
+Deno.test("perClass() counts images and top-1 hits per class and domain", () => {
+  const rows = perClass(RECORDS, ["clip", "resnet"]);
+  assertEquals(rows.map((r) => r.index), [22, 71, 288]);
+  assertEquals(rows[2]!.domains, {
+    photo: { n: 1, hits: { clip: 1, resnet: 0 } },
+    sketch: { n: 1, hits: { clip: 0, resnet: 0 } },
+  });
+});
+
+const OUT = `reports/test-${crypto.randomUUID().slice(0, 8)}`;
+let doc: CompareDocument | undefined;
+
+async function defaultRun(): Promise<CompareDocument> {
+  if (doc) return doc;
+  const run = await runTaskCli("compare", [
+    "--clip",
+    "models/fixtures/clip-tiny",
+    "--resnet",
+    "models/fixtures/resnet-tiny",
+    "--device",
+    "wasm",
+    "--out",
+    OUT,
+    "--json",
+  ]);
+  assert(run.code === 0, run.stderr);
+  doc = JSON.parse(run.stdout) as CompareDocument;
+  assert(validate(doc), validate.errors);
+  return doc;
+}
+
+Deno.test("compare on the embedded sets scores photo, art and sketch on one 109-class label set", async () => {
+  const d = await defaultRun();
+  assertEquals(d.label_set.length, 109);
+  assertEquals(d.domains.map((x) => [x.domain, x.n]), [["photo", 10], ["art", 93], ["sketch", 27]]);
+  const artSketch = d.like_for_like.find((l) => l.domains.join() === "art,sketch")!;
+  assertEquals(artSketch.classes.length, 14);
+  assertEquals(d.per_class.length, 109);
+  assert(d.domains.every((x) => x.inconclusive));
+});
+
+Deno.test("the report directory holds report.md, results.json, results.csv and a self-contained report.html", async () => {
+  const d = await defaultRun();
+  const md = await Deno.readTextFile(`${ROOT}/${OUT}/report.md`);
+  for (const h of ["## Accuracy per domain", "## Like-for-like", "## Per class", "## Provenance"]) {
+    assert(md.includes(h), h);
+  }
+  assert(md.includes(d.provenance.models.resnet!.sha256));
+  const csv = (await Deno.readTextFile(`${ROOT}/${OUT}/results.csv`)).trim().split("\n");
+  assertEquals(
+    csv[0],
+    "model,domain,n,top1,top1_err,top5,top5_err,top1_diff,top5_diff,mean_per_class_recall,param_count,img_size,interpolation",
+  );
+  assertEquals(csv.length, 1 + 3 * 3);
+  const photoClip = csv.find((l) => l.startsWith("clip,photo,"))!.split(",");
+  assertEquals(photoClip[3], (100 * d.domains[0]!.models.clip!.top1).toFixed(1));
+  assertEquals(photoClip[7], "0.0"); // diff against photo itself
+  const json = JSON.parse(await Deno.readTextFile(`${ROOT}/${OUT}/results.json`));
+  assertEquals(json.benchmark.length, 9);
+  assertEquals(Object.keys(json.benchmark[0].metrics), ["acc1", "acc5", "mean_per_class_recall"]);
+  const html = await Deno.readTextFile(`${ROOT}/${OUT}/report.html`);
+  assert(
+    !/(src|href)=["']?(https?:)?\/\//i.test(html) && !/url\(\s*["']?https?:/i.test(html),
+    "network reference in report.html",
+  );
+  assertEquals((html.match(/<img src="data:image\/png;base64,/g) ?? []).length, 130);
+});
+
+const chromium = await (async () => {
+  try {
+    const out = await new Deno.Command("chromium", { args: ["--version"], stdout: "piped", stderr: "null" }).output();
+    return out.success;
+  } catch {
+    return false;
+  }
+})();
+if (!chromium) console.warn("SKIP report browser test: chromium is not installed (apt-get install chromium)");
+
+async function headless(args: string[]): Promise<{ stdout: string; stderr: string }> {
+  const out = await new Deno.Command("chromium", {
+    args: [
+      "--headless=new",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--hide-scrollbars",
+      "--enable-logging=stderr",
+      "--v=0",
+      ...args,
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  return { stdout: new TextDecoder().decode(out.stdout), stderr: new TextDecoder().decode(out.stderr) };
+}
+
+const consoleErrors = (stderr: string) => stderr.split("\n").filter((l) => /:CONSOLE[:(]\d+\)?\]|Uncaught/.test(l));
+
+Deno.test({
+  name: "report.html opens in headless Chromium with no console errors, and shows its sections and numbers",
+  ignore: !chromium,
+  fn: async () => {
+    const d = await defaultRun();
+    const url = `file://${ROOT}/${OUT}/report.html`;
+    // The console check must be able to fail: a probe page that logs an error is seen.
+    const probe = `${ROOT}/${OUT}/probe.html`;
+    await Deno.writeTextFile(probe, "<!doctype html><script>console.error('probe-error')</script>");
+    assert(
+      consoleErrors((await headless(["--dump-dom", `file://${probe}`])).stderr).some((l) => l.includes("probe-error")),
+    );
+    const { stdout, stderr } = await headless(["--dump-dom", url]);
+    assertEquals(consoleErrors(stderr), []);
+    for (const id of ["summary", "like-for-like", "per-class", "images", "provenance"]) {
+      assert(stdout.includes(`id="${id}"`), id);
+    }
+    assert(stdout.includes("<svg"));
+    assert(stdout.includes(`${(100 * d.domains[1]!.models.clip!.top1).toFixed(1)}`));
+    assert(stdout.includes("art (n=93)"));
+    await Deno.mkdir(`${ROOT}/tests/.tmp/artifacts`, { recursive: true });
+    const shot = `${ROOT}/tests/.tmp/artifacts/report.png`;
+    await headless(["--window-size=1280,2400", `--screenshot=${shot}`, url]);
+    assert((await Deno.stat(shot)).size > 10_000, "screenshot too small");
+  },
+});
+
+Deno.test("cleanup: remove the test report", async () => {
+  await Deno.remove(`${ROOT}/${OUT}`, { recursive: true }).catch(() => {});
+  assert(!(await Deno.stat(`${ROOT}/${OUT}`).then(() => true, () => false)));
+});
