@@ -246,7 +246,9 @@ function barChart(doc: CompareDocument): string {
       parts.push(
         `<line x1="${x + 18}" x2="${x + 18}" y1="${base - lo * scale}" y2="${base - hi * scale}" stroke="#222"/>`,
       );
-      parts.push(`<text x="${x + 18}" y="${y - 4}" text-anchor="middle" font-size="10">${pct(a.top1)}</text>`);
+      parts.push(
+        `<text x="${x + 18}" y="${base - hi * scale - 4}" text-anchor="middle" font-size="10">${pct(a.top1)}</text>`,
+      );
     });
     parts.push(
       `<text x="${x0 + (44 * keys.length) / 2}" y="${base + 18}" text-anchor="middle" font-size="12">${
