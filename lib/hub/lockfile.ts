@@ -1,0 +1,58 @@
+/**
+ * The cache's lock file, `clipcmp-lock.json`: the sha256 and size of every file downloaded, recorded on first
+ * download (from Hugging Face's `X-Linked-Etag` where present), so later loads are verified.
+ *
+ * @module
+ */
+import { writeFileAtomic } from "../fs.ts";
+
+/** One recorded file. */
+export interface LockEntry {
+  /** Hex sha256. */
+  sha256: string;
+  /** Size in bytes. */
+  size: number;
+  /** Where the hash came from. */
+  source: "x-linked-etag" | "first-download";
+}
+
+/** The lock file's path in a cache directory. */
+export function lockPath(cacheDir: string): string {
+  return `${cacheDir}/clipcmp-lock.json`;
+}
+
+/**
+ * Reads the lock file (empty when absent).
+ *
+ * @param cacheDir The cache directory.
+ * @returns Entries keyed by `repo@revision/path`.
+ */
+export async function readLock(cacheDir: string): Promise<Record<string, LockEntry>> {
+  try {
+    const doc = JSON.parse(await Deno.readTextFile(lockPath(cacheDir)));
+    return (doc.files ?? {}) as Record<string, LockEntry>;
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return {};
+    throw err;
+  }
+}
+
+/**
+ * Records one entry, under an exclusive file lock so concurrent processes do not lose each other's entries.
+ *
+ * @param cacheDir The cache directory.
+ * @param key `repo@revision/path`.
+ * @param entry The entry.
+ */
+export async function recordLock(cacheDir: string, key: string, entry: LockEntry): Promise<void> {
+  using guard = await Deno.open(`${lockPath(cacheDir)}.guard`, { create: true, write: true });
+  await guard.lock(true);
+  try {
+    const files = await readLock(cacheDir);
+    files[key] = entry;
+    const sorted = Object.fromEntries(Object.entries(files).sort(([a], [b]) => (a < b ? -1 : 1)));
+    await writeFileAtomic(lockPath(cacheDir), JSON.stringify({ version: 1, files: sorted }, null, 2) + "\n");
+  } finally {
+    await guard.unlock();
+  }
+}
