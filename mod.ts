@@ -46,3 +46,5 @@ export * from "./lib/report/metrics.ts";
 export * from "./lib/report/write.ts";
 export * from "./lib/onnx/proto.ts";
 export * from "./lib/image/png.ts";
+export * from "./lib/models/manifest.ts";
+export * from "./lib/hub/download.ts";

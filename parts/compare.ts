@@ -7,8 +7,8 @@ import { info, oneOf, parseFlags, runTask } from "../lib/cli/run.ts";
 import { ClipcmpError, firstLine, UsageError } from "../lib/errors.ts";
 import { DEVICE_CHOICES, resolveDevice } from "../lib/device.ts";
 import { ClipModel } from "../lib/models/clip.ts";
-import { ResnetModel, resolveResnet } from "../lib/models/resnet.ts";
-import { cacheDir, locateDefaultModel } from "../lib/models/locate.ts";
+import { ResnetModel } from "../lib/models/resnet.ts";
+import { checkAgainstManifest, chooseModels, MODEL_FLAGS, MODEL_HELP } from "../lib/cli/models.ts";
 import { type CompareDocument, compareModels, type DomainInput, type Score } from "../lib/compare.ts";
 import { resolveTemplates } from "../lib/cli/templates.ts";
 import { DEFAULT_TEMPLATE } from "../lib/zeroshot.ts";
@@ -27,10 +27,7 @@ it, and its unrestricted 1000-way top-5 is kept too.
 
 Options:
   --dataset NAME=DIR      add a domain from an ImageFolder named by wnid (repeatable), e.g. sketch=~/imagenet-sketch
-  --clip DIR              CLIP model directory (immich layout: visual/, textual/)
-  --resnet FILE|DIR       ResNet model: a .onnx file, or a directory with model.onnx
-  --resnet-input MODE     imagenet (graph takes ImageNet-normalised input; default for a bare file)
-                          or unit (graph normalises [0,1] RGB itself)
+${MODEL_HELP}
   --template TEXT         prompt template with {} (default "${DEFAULT_TEMPLATE}")
   --templates SET         clip80 (CLIP's 80 ImageNet templates), simple7, or a file with one per line;
                           the head averages them. Not together with --template
@@ -42,8 +39,6 @@ Options:
                           reports/ unless you widen --allow-write)
   --no-report             do not write a report
   --per-image             also print every image's top-5 tables
-  --offline               never download; fail if a default model is not cached
-  --cache-dir DIR         model cache (default $CLIPCMP_CACHE_DIR, else ~/.cache/clipcmp)
   --json                  print one JSON document on stdout (schema: docs/schemas/compare.schema.json)
   -h, --help              this help
 
@@ -134,9 +129,7 @@ function parseDatasets(values: string[]): [string, string][] {
 runTask("compare", async (args) => {
   const { values: v, positionals } = parseFlags(args, {
     dataset: { type: "string", multiple: true },
-    clip: { type: "string" },
-    resnet: { type: "string" },
-    "resnet-input": { type: "string" },
+    ...MODEL_FLAGS,
     template: { type: "string" },
     templates: { type: "string" },
     device: { type: "string", default: "auto" },
@@ -146,8 +139,6 @@ runTask("compare", async (args) => {
     out: { type: "string" },
     "no-report": { type: "boolean", default: false },
     "per-image": { type: "boolean", default: false },
-    offline: { type: "boolean", default: false },
-    "cache-dir": { type: "string" },
     json: { type: "boolean", default: false },
     help: { type: "boolean", short: "h", default: false },
   }, true);
@@ -170,15 +161,8 @@ runTask("compare", async (args) => {
   const datasets = parseDatasets((v.dataset as string[] | undefined) ?? []);
   const templates = await resolveTemplates(v.template as string | undefined, v.templates as string | undefined);
 
-  // Resolve models and inputs before touching the GPU, so a missing model or folder fails fast.
-  let clipDir = v.clip as string | undefined;
-  let resnetPath = v.resnet as string | undefined;
-  if (clipDir === undefined && resnetPath === undefined) {
-    const opts = { cacheDir: cacheDir(v["cache-dir"] as string | undefined), offline: v.offline as boolean };
-    clipDir = await locateDefaultModel("clip", opts);
-    resnetPath = await locateDefaultModel("resnet", opts);
-  }
-  const resnetSource = resnetPath !== undefined ? await resolveResnet(resnetPath, resnetInput) : undefined;
+  // Resolve (and fetch) models and inputs before touching the GPU, so a missing model or folder fails fast.
+  const chosen = await chooseModels(v, { clip: true, resnet: true });
   const sources: [string, string[]][] = positionals.length
     ? [["images", positionals]]
     : DEFAULT_DOMAINS.map(([n, d]) => [n, [d]]);
@@ -191,8 +175,9 @@ runTask("compare", async (args) => {
 
   const device = await resolveDevice(deviceChoice);
   info(device.reason);
-  const clip = clipDir !== undefined ? await ClipModel.load(clipDir, device) : undefined;
-  const resnet = resnetSource ? await ResnetModel.load(resnetSource, device) : undefined;
+  const clip = chosen.clip ? await ClipModel.load(chosen.clip.dir, device) : undefined;
+  const resnet = chosen.resnet ? await ResnetModel.load(chosen.resnet.source, device) : undefined;
+  checkAgainstManifest(chosen, clip, resnet);
   try {
     const writeIt = !v["no-report"];
     const { doc, thumbnails } = await compareModels({

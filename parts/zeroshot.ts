@@ -7,7 +7,7 @@ import { info, oneOf, parseFlags, runTask } from "../lib/cli/run.ts";
 import { ClipcmpError, firstLine, UsageError } from "../lib/errors.ts";
 import { DEVICE_CHOICES, resolveDevice } from "../lib/device.ts";
 import { CLIP_LOGIT_SCALE, ClipModel } from "../lib/models/clip.ts";
-import { cacheDir, locateDefaultModel } from "../lib/models/locate.ts";
+import { checkAgainstManifest, chooseModels, MODEL_FLAGS, MODEL_HELP } from "../lib/cli/models.ts";
 import { decodeImageFile, type RgbaImage } from "../lib/image/decode.ts";
 import { listImages } from "../lib/image/list.ts";
 import { imagenetClasses } from "../lib/data/imagenet.ts";
@@ -33,10 +33,9 @@ Options:
   --top-k K               how many labels per image (1..10, default 5)
   --no-logit-scale        softmax over raw cosines, the seed's mistake (near-uniform probabilities), for
                           comparison only; CLIP multiplies by its logit scale, 100
-  --clip DIR              CLIP model directory (immich layout); default: the cached clip-rn50
+${MODEL_HELP}
   --device auto|webgpu|wasm   (default auto)
   --alpha drop|white, --exif-orientation ignore|apply   as PIL by default
-  --offline, --cache-dir DIR
   --json                  one JSON document on stdout (schema: docs/schemas/zeroshot.schema.json)
   -h, --help              this help
 
@@ -75,13 +74,11 @@ runTask("zeroshot", async (args) => {
     templates: { type: "string" },
     "top-k": { type: "string", default: "5" },
     "no-logit-scale": { type: "boolean", default: false },
-    clip: { type: "string" },
+    ...MODEL_FLAGS,
     device: { type: "string", default: "auto" },
     dtype: { type: "string", default: "fp32" },
     alpha: { type: "string", default: "drop" },
     "exif-orientation": { type: "string", default: "ignore" },
-    offline: { type: "boolean", default: false },
-    "cache-dir": { type: "string" },
     json: { type: "boolean", default: false },
     help: { type: "boolean", short: "h", default: false },
   }, true);
@@ -107,11 +104,11 @@ runTask("zeroshot", async (args) => {
   const k = Math.min(topK, labels.length);
   const scale = v["no-logit-scale"] ? 1 : CLIP_LOGIT_SCALE;
 
-  const clipDir = (v.clip as string | undefined) ??
-    await locateDefaultModel("clip", {
-      cacheDir: cacheDir(v["cache-dir"] as string | undefined),
-      offline: v.offline as boolean,
-    });
+  if (v.resnet !== undefined || v["resnet-input"] !== undefined) {
+    throw new UsageError("zeroshot uses CLIP only: drop --resnet");
+  }
+  const chosen = await chooseModels(v, { clip: true, resnet: false });
+  const clipDir = chosen.clip!.dir;
   const files = await listImages(positionals);
   const skipped: { path: string; reason: string }[] = [];
   const used: { path: string; image: RgbaImage }[] = [];
@@ -128,6 +125,7 @@ runTask("zeroshot", async (args) => {
   const device = await resolveDevice(deviceChoice);
   info(device.reason);
   const clip = await ClipModel.load(clipDir, device);
+  checkAgainstManifest(chosen, clip);
   try {
     info(`Testing CLIP on ${used.length} images`);
     info(

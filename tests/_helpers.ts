@@ -121,7 +121,9 @@ export interface TaskRun {
  * Runs a `deno run ...` task with exactly its declared flags and extra arguments, from the repo root.
  */
 export async function runTaskCli(name: string, args: string[], env: Record<string, string> = {}): Promise<TaskRun> {
-  const words = taskCommand(name).split(/\s+/);
+  const childEnv: Record<string, string> = { ...Deno.env.toObject(), ...env };
+  // deno task expands $VARS (e.g. --allow-write=$HOME/.cache/clipcmp); do the same with the child's env.
+  const words = taskCommand(name).split(/\s+/).map((w) => w.replace(/\$(\w+)/g, (_, v: string) => childEnv[v] ?? ""));
   if (words[0] !== "deno" || words[1] !== "run") throw new Error(`task ${name} is not a deno run task`);
   // "deno" by name, so that `--allow-run=deno` (resolved through PATH) covers it.
   const cmd = new Deno.Command("deno", {

@@ -23,6 +23,8 @@ What it builds (all random weights, real layouts):
   parity/             five inputs (landscape JPEG, portrait PNG, already-224 PNG, tiny 7x300 PNG, 1600x1200
                       JPEG) and PIL's resized + centre-cropped 224x224 uint8 crops for both recipes, plus
                       torchvision's ToTensor + Normalize values for every uint8 level (parity.json).
+  hub/ResNet50_float.onnx.zip  resnet-tiny packed like Qualcomm's ResNet50_float.onnx.zip (a folder holding
+                      model.onnx), for the hub download and unzip tests.
   decode/             small JPEG/PNG variants (progressive, grayscale, CMYK, 16-bit, palette, alpha, EXIF)
                       and PIL's `convert("RGB")` pixels for each as raw .rgb bytes.
 
@@ -442,6 +444,16 @@ def gen_decode(src):
     white.tofile(os.path.join(out, "rgba.png.white.rgb"))
 
 
+def gen_hub_zip():
+    """resnet-tiny in the archive layout of qualcomm/ResNet50 (deflated, like the real one)."""
+    import zipfile
+    os.makedirs(os.path.join(OUT, "hub"), exist_ok=True)
+    with zipfile.ZipFile(os.path.join(OUT, "hub", "ResNet50_float.onnx.zip"), "w", zipfile.ZIP_DEFLATED) as z:
+        info = zipfile.ZipInfo("ResNet50_float.onnx/model.onnx", date_time=(2026, 1, 1, 0, 0, 0))
+        info.compress_type = zipfile.ZIP_DEFLATED
+        z.writestr(info, open(os.path.join(OUT, "resnet-tiny", "model.onnx"), "rb").read())
+
+
 def write_png16(path, arr):
     """A 16-bit RGB PNG (PIL cannot write one)."""
     import struct
@@ -532,6 +544,7 @@ def main():
 
     gen_parity(pil, photos)
     gen_decode(pil[0])
+    gen_hub_zip()
 
     def r(a):
         return np.round(np.asarray(a, dtype=np.float64), 7).tolist()

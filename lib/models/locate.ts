@@ -1,6 +1,5 @@
 /**
- * Where the default (real) models live: the model cache. Downloading them is the "Real models" work; until it
- * lands, a missing model is reported plainly with how to pass local ones.
+ * Where the model cache is.
  *
  * @module
  */
@@ -42,38 +41,4 @@ export function cacheDir(flag?: string): string {
   const home = env("HOME") ?? env("USERPROFILE");
   if (!home) throw new ClipcmpError(`Cannot find a cache directory: set ${CACHE_ENV} or pass --cache-dir`);
   return Deno.build.os === "darwin" ? `${home}/Library/Caches/clipcmp` : `${home}/.cache/clipcmp`;
-}
-
-/** The default models and where they are cached. */
-export const DEFAULT_MODELS = {
-  clip: { id: "clip-rn50", repo: "immich-app/RN50__openai", flag: "--clip DIR" },
-  resnet: { id: "resnet50", repo: "qualcomm/ResNet50", flag: "--resnet FILE|DIR" },
-} as const;
-
-async function isDir(path: string): Promise<boolean> {
-  try {
-    return (await Deno.stat(path)).isDirectory;
-  } catch {
-    return false;
-  }
-}
-
-/**
- * Finds a default model in the cache, or explains in one line why it is not available.
- *
- * @param which `clip` or `resnet`.
- * @param opts The cache directory and whether `--offline` was given.
- * @returns The model's directory in the cache.
- */
-export async function locateDefaultModel(
-  which: "clip" | "resnet",
-  opts: { cacheDir: string; offline: boolean },
-): Promise<string> {
-  const m = DEFAULT_MODELS[which];
-  const dir = `${opts.cacheDir}/models/${m.id}`;
-  if (await isDir(dir)) return dir;
-  const why = opts.offline ? `--offline forbids downloading it` : `automatic download is not available in this version`;
-  throw new ClipcmpError(
-    `Model ${m.id} (${m.repo}) is not in the cache at ${dir} and ${why}; pass a local model with ${m.flag}`,
-  );
 }

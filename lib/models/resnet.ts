@@ -52,6 +52,9 @@ export async function resolveResnet(path: string, input?: ResnetInput): Promise<
   let model = path;
   let normalize = true;
   let mean = TORCHVISION_RECIPE.mean;
+  let filter = TORCHVISION_RECIPE.filter;
+  let resize = TORCHVISION_RECIPE.resize;
+  let crop = TORCHVISION_RECIPE.crop;
   let std = TORCHVISION_RECIPE.std;
   if (st.isDirectory) {
     const candidates = [`${path}/model.onnx`, `${path}/onnx/model.onnx`];
@@ -70,6 +73,20 @@ export async function resolveResnet(path: string, input?: ResnetInput): Promise<
         throw new ClipcmpError(`Cannot read "${cfgPath}": ${firstLine(err)}`);
       }
       if (cfg.do_normalize === false) normalize = false;
+      // Hugging Face image processors: resample 2 is bilinear, 3 bicubic; ConvNext-style processors resize the
+      // short side to shortest_edge / crop_pct and centre-crop shortest_edge (PIL underneath, as here).
+      if (cfg.resample === 3) filter = "bicubic";
+      else if (cfg.resample === 2) filter = "bilinear";
+      const size = cfg.size as { shortest_edge?: number } | undefined;
+      const cropPct = cfg.crop_pct as number | undefined;
+      if (size?.shortest_edge && cropPct) {
+        crop = size.shortest_edge;
+        resize = Math.trunc(size.shortest_edge / cropPct);
+      } else if (size?.shortest_edge) {
+        resize = size.shortest_edge;
+        const cs = cfg.crop_size as { height?: number } | undefined;
+        crop = cs?.height ?? TORCHVISION_RECIPE.crop;
+      }
       const triple = (v: unknown) => Array.isArray(v) && v.length === 3 && v.every((x) => typeof x === "number");
       if (cfg.image_mean !== undefined) {
         if (!triple(cfg.image_mean)) throw new ClipcmpError(`"${cfgPath}": image_mean must be three numbers`);
@@ -84,7 +101,8 @@ export async function resolveResnet(path: string, input?: ResnetInput): Promise<
     throw new ClipcmpError(`--resnet "${path}": expected a .onnx file or a model directory`);
   }
   if (input) normalize = input === "imagenet";
-  const recipe = normalize ? { ...TORCHVISION_RECIPE, mean, std } : unitRecipe(TORCHVISION_RECIPE);
+  const base = { ...TORCHVISION_RECIPE, filter, resize, crop };
+  const recipe = normalize ? { ...base, mean, std } : unitRecipe(base);
   return { model, recipe };
 }
 

@@ -1,0 +1,121 @@
+/**
+ * Model flags shared by the tasks: `--clip DIR|ID`, `--resnet FILE|DIR|ID`, `--resnet-input`, `--offline`,
+ * `--cache-dir`, `--hub-url`. A value that names a manifest model (and no existing path) is fetched into the
+ * cache; with no model flags the manifest's defaults are used.
+ *
+ * @module
+ */
+import { cacheDir } from "../models/locate.ts";
+import { DEFAULT_ENDPOINT, type HubOptions } from "../hub/download.ts";
+import { type CachedModel, checkIo, defaultModelId, ensureModel, manifest } from "../models/manifest.ts";
+import { type ResnetInput, type ResnetSource, resolveResnet } from "../models/resnet.ts";
+import type { ClipModel } from "../models/clip.ts";
+import type { ResnetModel } from "../models/resnet.ts";
+
+/** The flags' parseArgs options. */
+export const MODEL_FLAGS = {
+  clip: { type: "string" },
+  resnet: { type: "string" },
+  "resnet-input": { type: "string" },
+  offline: { type: "boolean", default: false },
+  "cache-dir": { type: "string" },
+  "hub-url": { type: "string" },
+} as const;
+
+/** Help text for the flags. */
+export const MODEL_HELP =
+  `  --clip DIR|NAME         CLIP model directory (immich layout: visual/, textual/) or a manifest name
+                          (clip-rn50, clip-vit-b32); default clip-rn50, fetched into the cache
+  --resnet FILE|DIR|NAME  ResNet: a .onnx file, a directory with model.onnx, or a manifest name
+                          (resnet50, resnet50-a1); default resnet50
+  --resnet-input MODE     imagenet (graph takes ImageNet-normalised input; default for a bare file)
+                          or unit (graph normalises [0,1] RGB itself)
+  --offline               never download; fail with the missing files named if a model is not cached
+  --cache-dir DIR         model cache (default $CLIPCMP_CACHE_DIR, else ~/.cache/clipcmp)
+  --hub-url URL           model hub (default $HF_ENDPOINT, else ${DEFAULT_ENDPOINT})`;
+
+function env(name: string): string | undefined {
+  try {
+    return Deno.env.get(name) || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function pathExists(p: string): Promise<boolean> {
+  try {
+    await Deno.stat(p);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Models chosen by the flags, resolved to local paths (fetching manifest models as needed). */
+export interface ChosenModels {
+  /** CLIP directory and, for manifest models, the entry to validate against. */
+  clip?: { dir: string; cached?: CachedModel };
+  /** ResNet source and, for manifest models, the entry. */
+  resnet?: { source: ResnetSource; cached?: CachedModel };
+}
+
+/**
+ * Resolves the model flags.
+ *
+ * @param v Parsed flag values.
+ * @param want Which models the task uses by default when none is named.
+ * @returns The models.
+ */
+export async function chooseModels(
+  v: Record<string, unknown>,
+  want: { clip: boolean; resnet: boolean },
+): Promise<ChosenModels> {
+  const hub: HubOptions = {
+    endpoint: (v["hub-url"] as string | undefined) ?? env("HF_ENDPOINT") ?? DEFAULT_ENDPOINT,
+    cacheDir: cacheDir(v["cache-dir"] as string | undefined),
+    offline: v.offline as boolean,
+  };
+  let clipArg = v.clip as string | undefined;
+  let resnetArg = v.resnet as string | undefined;
+  if (clipArg === undefined && resnetArg === undefined) {
+    if (want.clip) clipArg = defaultModelId("clip");
+    if (want.resnet) resnetArg = defaultModelId("resnet");
+  }
+  const isManifest = async (arg: string, kind: "clip" | "resnet") =>
+    manifest()[arg]?.kind === kind && !(await pathExists(arg));
+  const out: ChosenModels = {};
+  if (clipArg !== undefined) {
+    if (await isManifest(clipArg, "clip")) {
+      const cached = await ensureModel(clipArg, hub);
+      out.clip = { dir: cached.path, cached };
+    } else out.clip = { dir: clipArg };
+  }
+  if (resnetArg !== undefined) {
+    const input = v["resnet-input"] as ResnetInput | undefined;
+    if (await isManifest(resnetArg, "resnet")) {
+      const cached = await ensureModel(resnetArg, hub);
+      out.resnet = { source: await resolveResnet(cached.path, input ?? cached.entry.input), cached };
+    } else out.resnet = { source: await resolveResnet(resnetArg, input) };
+  }
+  return out;
+}
+
+/**
+ * Validates loaded models against their manifest entries (local models are validated by shape only).
+ *
+ * @param chosen The chosen models.
+ * @param clip The loaded CLIP model.
+ * @param resnet The loaded ResNet.
+ */
+export function checkAgainstManifest(chosen: ChosenModels, clip?: ClipModel, resnet?: ResnetModel): void {
+  const c = chosen.clip?.cached;
+  if (c && clip) {
+    if (c.entry.io["visual/model.onnx"]) checkIo(clip.visual.session, c.entry.io["visual/model.onnx"]);
+    if (c.entry.io["textual/model.onnx"]) checkIo(clip.textual, c.entry.io["textual/model.onnx"]);
+  }
+  const r = chosen.resnet?.cached;
+  if (r && resnet) {
+    const spec = r.entry.io.model ?? Object.values(r.entry.io)[0];
+    if (spec) checkIo(resnet.graph.session, spec);
+  }
+}
