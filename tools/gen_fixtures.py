@@ -542,6 +542,12 @@ def main():
             json.dump({"size": [224, 224], "mode": "RGB", "mean": CLIP_MEAN, "std": CLIP_STD,
                        "interpolation": "bicubic", "resize_mode": "shortest"}, fh, indent=2)
 
+    shipped = os.path.join(ROOT, "models", "clip-tokenizer")  # used when no --clip model is given
+    os.makedirs(shipped, exist_ok=True)
+    with open(os.path.join(shipped, "tokenizer.json"), "w") as fh:
+        json.dump(tok.tokenizer_json(), fh, ensure_ascii=False)
+    with open(os.path.join(shipped, "tokenizer_config.json"), "w") as fh:
+        json.dump(TOKENIZER_CONFIG, fh, indent=2)
     gen_parity(pil, photos)
     gen_decode(pil[0])
     gen_hub_zip()
