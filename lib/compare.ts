@@ -11,7 +11,7 @@ import { decodeImageFile, type DecodeOptions, precheckImageFile, type RgbaImage 
 import { CLIP_LOGIT_SCALE, type ClipModel } from "./models/clip.ts";
 import type { ResnetModel } from "./models/resnet.ts";
 import { classTopK, releaseRows, type TopKRows, zeroShotTopK } from "./scoring.ts";
-import { buildHead } from "./zeroshot.ts";
+import { buildHead, type HeadCache } from "./zeroshot.ts";
 import { firstLine } from "./errors.ts";
 import type { ResolvedDevice } from "./device.ts";
 import { VERSION } from "./version.ts";
@@ -124,6 +124,8 @@ export interface CompareOptions {
   templates: readonly string[];
   /** EXIF orientation and alpha handling (PIL's defaults when omitted). */
   decode?: DecodeOptions;
+  /** Where to cache the zero-shot head. */
+  headCache?: HeadCache;
   /** Longest side of report thumbnails; 0 for none. */
   thumbnails?: number;
   /** Progress messages (stderr). */
@@ -200,7 +202,7 @@ export async function compareModels(
   let head: Awaited<ReturnType<typeof buildHead>> | null = null;
   if (opts.clip && m > 0) {
     log(`CLIP: building the zero-shot head, ${m} labels x ${opts.templates.length} template(s)`);
-    head = await buildHead(opts.clip, labelSet.map((l) => l.label), opts.templates);
+    head = await buildHead(opts.clip, labelSet.map((l) => l.label), opts.templates, undefined, opts.headCache);
     for (const p of head.truncated) log(`warning: prompt over 77 tokens, truncated: "${p.slice(0, 60)}…"`);
   }
   const toScores = (top: TopKRows, row: number, indexOf: (j: number) => number): Score[] =>

@@ -10,7 +10,10 @@ import type { ClipModel } from "./models/clip.ts";
 import type { Rows } from "./models/vision.ts";
 import { releaseRows, rowsToHost } from "./scoring.ts";
 import { createBufferWith } from "./gpu/readback.ts";
-import { UsageError } from "./errors.ts";
+import { firstLine, UsageError } from "./errors.ts";
+import { decodeNpy, encodeNpy } from "./npy.ts";
+import { writeFileAtomic } from "./fs.ts";
+import { createHash } from "node:crypto";
 
 /** The seed's single prompt, and our default. */
 export const DEFAULT_TEMPLATE = "a photo of a {}.";
@@ -91,6 +94,28 @@ export function parseLabelsFile(text: string): Label[] {
 /** Progress of a head build. */
 export type HeadProgress = (done: number, total: number) => void;
 
+/** Where zero-shot heads are cached on disk, and where to report hits and misses. */
+export interface HeadCache {
+  /** The model cache directory; heads go to `<dir>/heads/<key>.npy`. */
+  dir: string;
+  /** One-line messages (stderr). */
+  log?: (line: string) => void;
+}
+
+/**
+ * The cache key of a head: the text tower's sha256, the labels and the templates.
+ *
+ * @param modelSha256 The text tower's file hash.
+ * @param labels The labels.
+ * @param templates The templates.
+ * @returns A hex key.
+ */
+export function headKey(modelSha256: string, labels: readonly string[], templates: readonly string[]): string {
+  return createHash("sha256").update(`${modelSha256}\n${JSON.stringify(labels)}\n${JSON.stringify(templates)}`).digest(
+    "hex",
+  );
+}
+
 /**
  * Builds the zero-shot head: for each label, the prompts from every template are embedded, each embedding
  * L2-normalised, averaged, and the mean normalised again (CLIP's recipe). With one template it is the
@@ -104,15 +129,33 @@ export type HeadProgress = (done: number, total: number) => void;
  * @param labels Prompting texts, one per class.
  * @param templates Templates with `{}`.
  * @param progress Called after each chunk of classes.
- * @returns [labels, dim] rows (on the GPU for webgpu) and the prompts that were truncated to 77 tokens.
+ * @param cache Where to keep heads as `.npy`, keyed by model hash, labels and templates; a hit skips the text
+ *   tower entirely. An unwritable cache only costs a warning.
+ * @returns [labels, dim] rows (on the GPU for webgpu), the prompts truncated to 77 tokens, and whether the
+ *   head came from the cache.
  */
 export async function buildHead(
   clip: ClipModel,
   labels: readonly string[],
   templates: readonly string[],
   progress?: HeadProgress,
-): Promise<{ rows: Rows; truncated: string[] }> {
+  cache?: HeadCache,
+): Promise<{ rows: Rows; truncated: string[]; cached: boolean }> {
   const d = clip.dim;
+  const file = cache ? `${cache.dir}/heads/${headKey(clip.textual.sha256, labels, templates)}.npy` : null;
+  if (file) {
+    try {
+      const npy = decodeNpy(await Deno.readFile(file));
+      if (npy.shape.join() === `${labels.length},${d}`) {
+        cache!.log?.(`zero-shot head: cache hit ${file}`);
+        return { rows: upload(clip, npy.data, labels.length), truncated: [], cached: true };
+      }
+    } catch (err) {
+      if (!(err instanceof Deno.errors.NotFound)) {
+        cache!.log?.(`zero-shot head: ignoring unreadable cache file ${file} (${firstLine(err)})`);
+      }
+    }
+  }
   const t = templates.length;
   const head = new Float32Array(labels.length * d);
   const truncated: string[] = [];
@@ -141,15 +184,29 @@ export async function buildHead(
     });
     progress?.(Math.min(labels.length, c0 + perChunk), labels.length);
   }
+  if (file) {
+    try {
+      await Deno.mkdir(file.slice(0, file.lastIndexOf("/")), { recursive: true });
+      await writeFileAtomic(file, encodeNpy(head, "<f4", [labels.length, d]));
+      cache!.log?.(`zero-shot head: cached ${file}`);
+    } catch (err) {
+      cache!.log?.(`warning: could not cache the zero-shot head in ${cache!.dir} (${firstLine(err)})`);
+    }
+  }
+  return { rows: upload(clip, head, labels.length), truncated, cached: false };
+}
+
+function upload(clip: ClipModel, head: Float32Array, n: number): Rows {
+  const d = clip.dim;
   const gpu = clip.textual.gpuContext;
   if (gpu) {
-    const buffer = createBufferWith(
-      gpu.device,
-      `zero-shot head ${labels.length}x${d}`,
-      head,
-      GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC,
-    );
-    return { rows: { where: "gpu", buffer, rows: labels.length, width: d }, truncated };
+    const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC;
+    return {
+      where: "gpu",
+      buffer: createBufferWith(gpu.device, `zero-shot head ${n}x${d}`, head, usage),
+      rows: n,
+      width: d,
+    };
   }
-  return { rows: { where: "cpu", data: head, rows: labels.length, width: d }, truncated };
+  return { where: "cpu", data: head, rows: n, width: d };
 }

@@ -50,14 +50,20 @@ runTask("cache", async (args) => {
   }
   const dir = cacheDir(v["cache-dir"] as string | undefined);
   const lock = await readLock(dir);
-  const files = (await walk(dir)).filter((f) => !/\.(lock|guard)$/.test(f.path) && !f.path.endsWith("clipcmp-lock.json"));
+  const files = (await walk(dir)).filter((f) =>
+    !/\.(lock|guard)$/.test(f.path) && !f.path.endsWith("clipcmp-lock.json")
+  );
   const byPath = new Map(
     Object.entries(lock).map(([key, e]) => {
       const m = /^(.+?)\/(.+?)@([^/]+)\/(.+)$/.exec(key)!;
       return [`hub/${m[1]}--${m[2]}/${m[3]}/${m[4]}`, { key, ...e }];
     }),
   );
-  const rows = files.map((f) => ({ ...f, sha256: byPath.get(f.path)?.sha256 ?? null, source: byPath.get(f.path)?.key ?? null }));
+  const rows = files.map((f) => ({
+    ...f,
+    sha256: byPath.get(f.path)?.sha256 ?? null,
+    source: byPath.get(f.path)?.key ?? null,
+  }));
   const total = rows.reduce((a, r) => a + r.size, 0);
   if (v.clear) {
     for (const sub of ["hub", "heads", "clipcmp-lock.json", "clipcmp-lock.json.guard"]) {
@@ -72,13 +78,23 @@ runTask("cache", async (args) => {
     return 0;
   }
   if (v.json) {
-    console.log(JSON.stringify({ tool: "clipcmp", version: VERSION, task: "cache", dir, files: rows, total_bytes: total }, null, 2));
+    console.log(
+      JSON.stringify(
+        { tool: "clipcmp", version: VERSION, task: "cache", dir, files: rows, total_bytes: total },
+        null,
+        2,
+      ),
+    );
     return 0;
   }
   console.log(`Cache: ${dir}`);
   if (rows.length === 0) console.log("  (empty)");
   for (const r of rows) {
-    console.log(`  ${formatBytes(r.size).padStart(9)}  ${r.sha256 ? r.sha256.slice(0, 16) + "…" : "(no hash recorded)".padEnd(17)}  ${r.path}`);
+    console.log(
+      `  ${formatBytes(r.size).padStart(9)}  ${
+        r.sha256 ? r.sha256.slice(0, 16) + "…" : "(no hash recorded)".padEnd(17)
+      }  ${r.path}`,
+    );
   }
   console.log(`  ${rows.length} file(s), ${formatBytes(total)}`);
   return 0;

@@ -9,6 +9,7 @@ import { DEVICE_CHOICES, resolveDevice } from "../lib/device.ts";
 import { ClipModel } from "../lib/models/clip.ts";
 import { ResnetModel } from "../lib/models/resnet.ts";
 import { checkAgainstManifest, chooseModels, MODEL_FLAGS, MODEL_HELP } from "../lib/cli/models.ts";
+import { cacheDir } from "../lib/models/locate.ts";
 import { type CompareDocument, compareModels, type DomainInput, type Score } from "../lib/compare.ts";
 import { resolveTemplates } from "../lib/cli/templates.ts";
 import { DEFAULT_TEMPLATE } from "../lib/zeroshot.ts";
@@ -188,6 +189,7 @@ runTask("compare", async (args) => {
       templates,
       decode,
       thumbnails: writeIt ? 80 : 0,
+      headCache: { dir: cacheDir(v["cache-dir"] as string | undefined), log: info },
       log: info,
     });
     for (const s of doc.skipped) info(`skipped ${s.path}: ${s.reason}`);

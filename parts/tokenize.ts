@@ -65,7 +65,10 @@ runTask("tokenize", async (args) => {
     if (truncated) info(`warning: "${text.slice(0, 40)}…" is over 77 tokens; truncated with <|endoftext|> kept last`);
     return { text, ids };
   });
-  if (v.json) console.log(JSON.stringify({ tool: "clipcmp", version: VERSION, task: "tokenize", tokenizer: path, results }, null, 2));
-  else for (const r of results) console.log(`${JSON.stringify(r.text)}\n  ${r.ids.join(" ")}`);
+  if (v.json) {
+    console.log(
+      JSON.stringify({ tool: "clipcmp", version: VERSION, task: "tokenize", tokenizer: path, results }, null, 2),
+    );
+  } else for (const r of results) console.log(`${JSON.stringify(r.text)}\n  ${r.ids.join(" ")}`);
   return 0;
 });

@@ -8,6 +8,7 @@ import { ClipcmpError, firstLine, UsageError } from "../lib/errors.ts";
 import { DEVICE_CHOICES, resolveDevice } from "../lib/device.ts";
 import { CLIP_LOGIT_SCALE, ClipModel } from "../lib/models/clip.ts";
 import { checkAgainstManifest, chooseModels, MODEL_FLAGS, MODEL_HELP } from "../lib/cli/models.ts";
+import { cacheDir } from "../lib/models/locate.ts";
 import { decodeImageFile, type RgbaImage } from "../lib/image/decode.ts";
 import { listImages } from "../lib/image/list.ts";
 import { imagenetClasses } from "../lib/data/imagenet.ts";
@@ -135,7 +136,7 @@ runTask("zeroshot", async (args) => {
     );
     const head = await buildHead(clip, labels.map((l) => l.label), templates, (done, total) => {
       if (total >= 50) info(`  text features: ${done}/${total} classes`);
-    });
+    }, { dir: cacheDir(v["cache-dir"] as string | undefined), log: info });
     for (const p of head.truncated) info(`warning: prompt over 77 tokens, truncated: "${p.slice(0, 60)}…"`);
     const img = await clip.encodeImages(used.map((u) => u.image));
     info(`Text features: [${labels.length}, ${clip.dim}]  Image features: [${used.length}, ${clip.dim}]`);

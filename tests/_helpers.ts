@@ -121,7 +121,19 @@ export interface TaskRun {
  * Runs a `deno run ...` task with exactly its declared flags and extra arguments, from the repo root.
  */
 export async function runTaskCli(name: string, args: string[], env: Record<string, string> = {}): Promise<TaskRun> {
-  const childEnv: Record<string, string> = { ...Deno.env.toObject(), ...env };
+  // Children get a private HOME under tests/.tmp, so the tests never touch the user's model cache; Deno's own
+  // cache stays where it is.
+  const realHome = Deno.env.get("HOME") ?? "";
+  const home = `${ROOT}/tests/.tmp/home`;
+  await Deno.mkdir(home, { recursive: true });
+  const childEnv: Record<string, string> = {
+    ...Deno.env.toObject(),
+    DENO_DIR: Deno.env.get("DENO_DIR") ?? `${realHome}/.cache/deno`,
+    HOME: home,
+    XDG_CACHE_HOME: "",
+    CLIPCMP_CACHE_DIR: "",
+    ...env,
+  };
   // deno task expands $VARS (e.g. --allow-write=$HOME/.cache/clipcmp); do the same with the child's env.
   const words = taskCommand(name).split(/\s+/).map((w) => w.replace(/\$(\w+)/g, (_, v: string) => childEnv[v] ?? ""));
   if (words[0] !== "deno" || words[1] !== "run") throw new Error(`task ${name} is not a deno run task`);
@@ -129,7 +141,7 @@ export async function runTaskCli(name: string, args: string[], env: Record<strin
   const cmd = new Deno.Command("deno", {
     args: [...words.slice(1), ...args],
     cwd: ROOT,
-    env: { XDG_RUNTIME_DIR: Deno.env.get("XDG_RUNTIME_DIR") ?? "/tmp", NO_COLOR: "1", ...env },
+    env: { ...childEnv, XDG_RUNTIME_DIR: Deno.env.get("XDG_RUNTIME_DIR") ?? "/tmp", NO_COLOR: "1" },
     stdout: "piped",
     stderr: "piped",
     stdin: "null",

@@ -31,7 +31,10 @@ Deno.test("tokenize --clip DIR uses that model's tokenizer.json; errors are one 
   assert(JSON.parse(run.stdout).tokenizer.includes("clip-tiny/textual/tokenizer.json"));
   const missing = await runTaskCli("tokenize", ["--clip", "models/fixtures/nope", "x"]);
   assertEquals(missing.code, 1);
-  assert(/Cannot read tokenizer "models\/fixtures\/nope\/textual\/tokenizer.json": file not found/.test(missing.stderr), missing.stderr);
+  assert(
+    /Cannot read tokenizer "models\/fixtures\/nope\/textual\/tokenizer.json": file not found/.test(missing.stderr),
+    missing.stderr,
+  );
   const none = await runTaskCli("tokenize", []);
   assertEquals(none.code, 2);
 });
@@ -39,15 +42,24 @@ Deno.test("tokenize --clip DIR uses that model's tokenizer.json; errors are one 
 Deno.test("cache lists cached files with sizes and hashes, and --clear empties it", async () => {
   const home = await tempDir();
   const env = { HOME: home, XDG_CACHE_HOME: "", CLIPCMP_CACHE_DIR: "" };
-  const hub = startHub({ "qualcomm/ResNet50/ResNet50_float.onnx.zip": Deno.readFileSync(`${FIX}/hub/ResNet50_float.onnx.zip`) });
+  const hub = startHub({
+    "qualcomm/ResNet50/ResNet50_float.onnx.zip": Deno.readFileSync(`${FIX}/hub/ResNet50_float.onnx.zip`),
+  });
   try {
     const cacheDir = `${home}/.cache/clipcmp`;
-    await ensureModel("resnet50", { endpoint: hub.endpoint, cacheDir, offline: false, progress: () => ({ update() {}, finish() {} }) });
+    await ensureModel("resnet50", {
+      endpoint: hub.endpoint,
+      cacheDir,
+      offline: false,
+      progress: () => ({ update() {}, finish() {} }),
+    });
     const list = await runTaskCli("cache", ["--json"], env);
     assertEquals(list.code, 0, list.stderr);
     const doc = JSON.parse(list.stdout);
     assertEquals(doc.dir, cacheDir);
-    const zip = doc.files.find((f: { path: string }) => f.path === "hub/qualcomm--ResNet50/main/ResNet50_float.onnx.zip");
+    const zip = doc.files.find((f: { path: string }) =>
+      f.path === "hub/qualcomm--ResNet50/main/ResNet50_float.onnx.zip"
+    );
     assert(zip && /^[0-9a-f]{64}$/.test(zip.sha256) && zip.size > 100_000, JSON.stringify(doc.files));
     const human = await runTaskCli("cache", [], env);
     assert(human.stdout.includes("ResNet50_float.onnx.zip") && /file\(s\), [\d.]+ KB/.test(human.stdout), human.stdout);

@@ -177,3 +177,48 @@ for (
     assert(pattern.test(run.stderr), run.stderr);
   });
 }
+
+Deno.test("the zero-shot head is cached on disk, reused on a second run, and rebuilt when templates change", async () => {
+  const home = await tempDir();
+  const env = { HOME: home, XDG_CACHE_HOME: "", CLIPCMP_CACHE_DIR: "" };
+  const args = [
+    refs.images[0]!,
+    "--clip",
+    "models/fixtures/clip-tiny",
+    "--labels",
+    LABELS.join(","),
+    "--device",
+    "wasm",
+    "--json",
+  ];
+  try {
+    const first = await runTaskCli("zeroshot", args, env);
+    assertEquals(first.code, 0, first.stderr);
+    assert(/zero-shot head: cached .*\/heads\/[0-9a-f]{64}\.npy/.test(first.stderr), first.stderr);
+    const second = await runTaskCli("zeroshot", args, env);
+    assert(/zero-shot head: cache hit /.test(second.stderr), second.stderr);
+    assertEquals(JSON.parse(second.stdout).results, JSON.parse(first.stdout).results);
+    const other = await runTaskCli("zeroshot", [...args, "--templates", "simple7"], env);
+    assert(/zero-shot head: cached /.test(other.stderr) && !/cache hit/.test(other.stderr), other.stderr);
+    const heads = [...Deno.readDirSync(`${home}/.cache/clipcmp/heads`)];
+    assertEquals(heads.length, 2);
+  } finally {
+    await Deno.remove(home, { recursive: true });
+  }
+});
+
+Deno.test("an unwritable head cache costs a warning, not the run", async () => {
+  const run = await runTaskCli("zeroshot", [
+    refs.images[0]!,
+    "--clip",
+    "models/fixtures/clip-tiny",
+    "--labels",
+    "cat,dog",
+    "--device",
+    "wasm",
+    "--cache-dir",
+    "/proc/clipcmp-cache",
+  ]);
+  assertEquals(run.code, 0, run.stderr);
+  assert(/warning: could not cache the zero-shot head in \/proc\/clipcmp-cache/.test(run.stderr), run.stderr);
+});
