@@ -23,6 +23,7 @@ export interface Refs {
     logits: number[][];
   };
   tokenizer: { text: string; ids: number[] }[];
+  params: { resnet: number; clip_visual: number; clip_textual: number };
 }
 
 export const refs: Refs = JSON.parse(await Deno.readTextFile(`${FIX}/refs.json`));

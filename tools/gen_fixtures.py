@@ -570,6 +570,13 @@ def main():
             "logits": r(sims),
         },
         "tokenizer": [{"text": s, "ids": tok.tokenize(s)} for s in TOKENIZER_CASES],
+        # PyTorch's own counts (sum of parameter numels; BatchNorm running stats are buffers), which
+        # `deno task params` must reproduce from the ONNX files.
+        "params": {
+            "resnet": sum(p.numel() for p in resnet.parameters()),
+            "clip_visual": sum(p.numel() for p in visual.parameters()),
+            "clip_textual": sum(p.numel() for p in text.parameters()),
+        },
     }
     with open(os.path.join(OUT, "refs.json"), "w") as fh:
         json.dump(refs, fh, ensure_ascii=False)
