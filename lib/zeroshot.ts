@@ -142,13 +142,17 @@ export async function buildHead(
   cache?: HeadCache,
 ): Promise<{ rows: Rows; truncated: string[]; cached: boolean }> {
   const d = clip.dim;
+  // Over-long prompts are reported whether or not the head comes from the cache.
+  const truncated = labels.flatMap((l) => templates.map((t) => t.replaceAll("{}", l))).filter((p) =>
+    clip.tokenizer.encode(p).truncated
+  );
   const file = cache ? `${cache.dir}/heads/${headKey(clip.textual.sha256, labels, templates)}.npy` : null;
   if (file) {
     try {
       const npy = decodeNpy(await Deno.readFile(file));
       if (npy.shape.join() === `${labels.length},${d}`) {
         cache!.log?.(`zero-shot head: cache hit ${file}`);
-        return { rows: upload(clip, npy.data, labels.length), truncated: [], cached: true };
+        return { rows: upload(clip, npy.data, labels.length), truncated, cached: true };
       }
     } catch (err) {
       if (!(err instanceof Deno.errors.NotFound)) {
@@ -158,13 +162,11 @@ export async function buildHead(
   }
   const t = templates.length;
   const head = new Float32Array(labels.length * d);
-  const truncated: string[] = [];
   const perChunk = Math.max(1, Math.floor(256 / t));
   for (let c0 = 0; c0 < labels.length; c0 += perChunk) {
     const chunk = labels.slice(c0, c0 + perChunk);
     const prompts = chunk.flatMap((l) => templates.map((tpl) => tpl.replaceAll("{}", l)));
     const enc = await clip.encodeTexts(prompts);
-    for (const i of enc.truncated) truncated.push(prompts[i]!);
     const gpu = clip.textual.gpuContext;
     const emb = await rowsToHost(enc.rows, gpu ? { device: gpu.device } : undefined);
     releaseRows(enc.rows);

@@ -33,7 +33,9 @@ async function count(path: string): Promise<ParamCount & { path: string; sha256:
   try {
     bytes = await Deno.readFile(path);
   } catch (err) {
-    throw new ClipcmpError(`Cannot read model "${path}": ${err instanceof Deno.errors.NotFound ? "file not found" : firstLine(err)}`);
+    throw new ClipcmpError(
+      `Cannot read model "${path}": ${err instanceof Deno.errors.NotFound ? "file not found" : firstLine(err)}`,
+    );
   }
   try {
     return { path, sha256: await sha256File(bytes), ...countParams(bytes) };
@@ -72,7 +74,9 @@ runTask("params", async (args) => {
   const clipTotal = models.clip_visual && models.clip_textual
     ? models.clip_visual.pytorch_equivalent + models.clip_textual.pytorch_equivalent
     : null;
-  const difference = models.clip_visual && models.resnet ? models.clip_visual.pytorch_equivalent - models.resnet.pytorch_equivalent : null;
+  const difference = models.clip_visual && models.resnet
+    ? models.clip_visual.pytorch_equivalent - models.resnet.pytorch_equivalent
+    : null;
   if (v.json) {
     console.log(JSON.stringify(
       {
@@ -89,10 +93,24 @@ runTask("params", async (args) => {
     return 0;
   }
   const rows: [string, string, string][] = [["Model", "Parameters", "ONNX initializers"]];
-  if (models.clip_visual) rows.push(["CLIP visual encoder (RN50)", n(models.clip_visual.pytorch_equivalent), n(models.clip_visual.raw_initializer_elements)]);
-  if (models.resnet) rows.push(["ResNet-50 (ImageNet)", n(models.resnet.pytorch_equivalent), n(models.resnet.raw_initializer_elements)]);
+  if (models.clip_visual) {
+    rows.push([
+      "CLIP visual encoder (RN50)",
+      n(models.clip_visual.pytorch_equivalent),
+      n(models.clip_visual.raw_initializer_elements),
+    ]);
+  }
+  if (models.resnet) {
+    rows.push(["ResNet-50 (ImageNet)", n(models.resnet.pytorch_equivalent), n(models.resnet.raw_initializer_elements)]);
+  }
   if (difference !== null) rows.push(["Difference (CLIP visual − ResNet)", n(difference), ""]);
-  if (models.clip_textual) rows.push(["CLIP text encoder", n(models.clip_textual.pytorch_equivalent), n(models.clip_textual.raw_initializer_elements)]);
+  if (models.clip_textual) {
+    rows.push([
+      "CLIP text encoder",
+      n(models.clip_textual.pytorch_equivalent),
+      n(models.clip_textual.raw_initializer_elements),
+    ]);
+  }
   if (clipTotal !== null) rows.push(["CLIP total (visual + text)", n(clipTotal), ""]);
   console.log(box(rows));
   for (const [key, m] of Object.entries(models)) {

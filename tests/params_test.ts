@@ -31,7 +31,13 @@ Deno.test("countParams() detects BatchNorm folding, Identity-shared copies, mask
 });
 
 Deno.test("params --json on the fixtures validates and gives exact counts and the difference", async () => {
-  const run = await runTaskCli("params", ["--clip", "models/fixtures/clip-tiny", "--resnet", "models/fixtures/resnet-tiny", "--json"]);
+  const run = await runTaskCli("params", [
+    "--clip",
+    "models/fixtures/clip-tiny",
+    "--resnet",
+    "models/fixtures/resnet-tiny",
+    "--json",
+  ]);
   assertEquals(run.code, 0, run.stderr);
   const doc = JSON.parse(run.stdout);
   assert(validate(doc), validate.errors);
@@ -45,7 +51,12 @@ Deno.test("params --json on the fixtures validates and gives exact counts and th
 });
 
 Deno.test("params prints the seed's boxed table with the text tower and totals", async () => {
-  const run = await runTaskCli("params", ["--clip", "models/fixtures/clip-tiny", "--resnet", "models/fixtures/resnet-tiny"]);
+  const run = await runTaskCli("params", [
+    "--clip",
+    "models/fixtures/clip-tiny",
+    "--resnet",
+    "models/fixtures/resnet-tiny",
+  ]);
   assertEquals(run.code, 0, run.stderr);
   assert(/│ CLIP visual encoder \(RN50\)\s+│\s+40,472 │/.test(run.stdout), run.stdout);
   assert(/│ ResNet-50 \(ImageNet\)\s+│\s+40,056 │/.test(run.stdout));
@@ -57,7 +68,10 @@ Deno.test("params prints the seed's boxed table with the text tower and totals",
 Deno.test("params names a missing or broken model file in one line", async () => {
   const run = await runTaskCli("params", ["--resnet", "models/fixtures/refs.json"]);
   assertEquals(run.code, 1);
-  assert(/--resnet "models\/fixtures\/refs.json": expected a .onnx file or a model directory/.test(run.stderr), run.stderr);
+  assert(
+    /--resnet "models\/fixtures\/refs.json": expected a .onnx file or a model directory/.test(run.stderr),
+    run.stderr,
+  );
   const clip = await runTaskCli("params", ["--clip", "models/fixtures"]);
   assertEquals(clip.code, 1);
   assertEquals(clip.stderr.trim().split("\n").length, 1, clip.stderr);

@@ -134,7 +134,32 @@ Deno.test("zeroshot --templates simple7 averages seven prompts per label", async
   assert(Math.abs(sum - 1) < 1e-4, `10 of 10 labels should sum to 1, got ${sum}`);
 });
 
-Deno.test("zeroshot warns about a prompt over 77 tokens and truncates it", async () => {
+Deno.test("zeroshot warns about a prompt over 77 tokens and truncates it, also when the head is cached", async () => {
+  const home = await tempDir();
+  const long = "a photo of a {} " + "very ".repeat(90);
+  try {
+    for (const expect of [/zero-shot head: cached/, /zero-shot head: cache hit/]) {
+      const run = await runTaskCli("zeroshot", [
+        refs.images[0]!,
+        "--clip",
+        "models/fixtures/clip-tiny",
+        "--labels",
+        "cat,dog",
+        "--template",
+        long,
+        "--device",
+        "wasm",
+      ], { HOME: home });
+      assertEquals(run.code, 0, run.stderr);
+      assert(expect.test(run.stderr), run.stderr);
+      assert(/warning: prompt over 77 tokens, truncated/.test(run.stderr), run.stderr);
+    }
+  } finally {
+    await Deno.remove(home, { recursive: true });
+  }
+});
+
+Deno.test("zeroshot warns about a prompt over 77 tokens with the default cache too", async () => {
   const long = "a photo of a {} " + "very ".repeat(90);
   const run = await runTaskCli("zeroshot", [
     refs.images[0]!,

@@ -174,10 +174,14 @@ export function countParams(model: Uint8Array): ParamCount {
     const ft = FLOAT_TYPES[t.dataType];
     if (u.length === 0) exclude("unused", t);
     else if (!ft) exclude("integer tensors (shapes, indices)", t);
-    else if (u.some((x) => x.node.op === "BatchNormalization" && x.slot >= 3)) exclude("BatchNorm running statistics (buffers)", t);
-    else if (t.elements <= 1) exclude("scalar constants", t);
+    else if (u.some((x) => x.node.op === "BatchNormalization" && x.slot >= 3)) {
+      exclude("BatchNorm running statistics (buffers)", t);
+    } else if (t.elements <= 1) exclude("scalar constants", t);
     else if (isMask(t)) exclude("constant masks", t);
-    else if (t.elements <= 16 && u.every((x) => ["Sub", "Div", "Mul", "Add"].includes(x.node.op) && x.node.inputs.some((i) => fromInput.has(i)))) {
+    else if (
+      t.elements <= 16 &&
+      u.every((x) => ["Sub", "Div", "Mul", "Add"].includes(x.node.op) && x.node.inputs.some((i) => fromInput.has(i)))
+    ) {
       exclude("input normalisation constants", t);
     } else {
       sharedExtra += t.elements * (used.length - 1);
@@ -198,13 +202,19 @@ export function countParams(model: Uint8Array): ParamCount {
   const pytorch = params + foldedElements;
   const parts = Object.entries(excluded).map(([why, n]) => `${n.toLocaleString("en-US")} in ${why}`);
   const explanation = [
-    `${rawElements.toLocaleString("en-US")} elements in ${inits.length} initializers; ${params.toLocaleString("en-US")} are parameters`,
+    `${rawElements.toLocaleString("en-US")} elements in ${inits.length} initializers; ${
+      params.toLocaleString("en-US")
+    } are parameters`,
     sharedExtra
-      ? `, counting ${sharedExtra.toLocaleString("en-US")} for copies the exporter merged behind Identity nodes (identical LayerNorm weights, zero biases)`
+      ? `, counting ${
+        sharedExtra.toLocaleString("en-US")
+      } for copies the exporter merged behind Identity nodes (identical LayerNorm weights, zero biases)`
       : "",
     parts.length ? ` (not counted: ${parts.join(", ")})` : "",
     folded
-      ? `. The exporter folded ${folded} BatchNorm layers into their Convs: each such Conv's bias (C) stands for PyTorch's γ and β (2C), so PyTorch counts ${foldedElements.toLocaleString("en-US")} more: ${pytorch.toLocaleString("en-US")}`
+      ? `. The exporter folded ${folded} BatchNorm layers into their Convs: each such Conv's bias (C) stands for PyTorch's γ and β (2C), so PyTorch counts ${
+        foldedElements.toLocaleString("en-US")
+      } more: ${pytorch.toLocaleString("en-US")}`
       : `. No BatchNorm folding detected, so PyTorch counts the same ${pytorch.toLocaleString("en-US")}`,
     ".",
   ].join("");
