@@ -134,8 +134,20 @@ runTask("zeroshot", async (args) => {
         labels.length * templates.length
       } prompts`,
     );
+    const prompts = labels.length * templates.length;
+    const t0 = performance.now();
+    if (prompts >= 200) {
+      info(
+        `Building the zero-shot head: ${prompts} prompts${
+          clip.textBatch === 1 ? " (this text graph takes one prompt per run)" : ""
+        }`,
+      );
+    }
     const head = await buildHead(clip, labels.map((l) => l.label), templates, (done, total) => {
-      if (total >= 50) info(`  text features: ${done}/${total} classes`);
+      if (total < 50) return;
+      const secs = (performance.now() - t0) / 1000;
+      const eta = done < total ? `, about ${Math.ceil((secs / done) * (total - done))} s left` : ", done";
+      info(`  text features: ${done}/${total} classes${eta}`);
     }, { dir: cacheDir(v["cache-dir"] as string | undefined), log: info });
     for (const p of head.truncated) info(`warning: prompt over 77 tokens, truncated: "${p.slice(0, 60)}…"`);
     const img = await clip.encodeImages(used.map((u) => u.image));
