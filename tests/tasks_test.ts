@@ -20,7 +20,7 @@ Deno.test("no task uses -A, an unscoped --allow-write, or --allow-net without a 
   }
 });
 
-for (const part of ["fp16", "eval"]) {
+for (const part of ["eval"]) {
   Deno.test(`${part} task says plainly that it is not implemented yet and exits 1`, async () => {
     const run = await runTaskCli(part, []);
     assertEquals(run.code, 1);

@@ -15,6 +15,8 @@ export interface ProtoField {
   value?: number;
   /** Bytes of a length-delimited field. */
   bytes?: Uint8Array;
+  /** The whole encoded field (key and payload), for re-emitting it unchanged. */
+  raw?: Uint8Array;
 }
 
 function varint(buf: Uint8Array, pos: number): [number, number] {
@@ -47,6 +49,7 @@ export function readFields(buf: Uint8Array): ProtoField[] {
   const out: ProtoField[] = [];
   let pos = 0;
   while (pos < buf.length) {
+    const start = pos;
     const [key, p1] = varint(buf, pos);
     pos = p1;
     const field = Math.floor(key / 8);
@@ -68,8 +71,58 @@ export function readFields(buf: Uint8Array): ProtoField[] {
     } else {
       throw new RangeError(`Unsupported protobuf wire type ${wire}`);
     }
+    out[out.length - 1]!.raw = buf.subarray(start, pos);
   }
   return out;
+}
+
+function encodeVarint(v: number): number[] {
+  if (!Number.isSafeInteger(v) || v < 0) throw new RangeError(`Cannot encode ${v} as a protobuf varint`);
+  const out: number[] = [];
+  while (v >= 128) {
+    out.push((v % 128) | 128);
+    v = Math.floor(v / 128);
+  }
+  out.push(v);
+  return out;
+}
+
+/** A field to encode: a varint, bytes, a string or a nested message. */
+export type OutField = { field: number; varint: number } | { field: number; bytes: Uint8Array } | ProtoField;
+
+/**
+ * Encodes fields back into a protobuf message; fields read by {@linkcode readFields} are re-emitted byte for byte.
+ *
+ * @example
+ * ```ts
+ * import { encodeFields, readFields } from "./proto.ts";
+ * const msg = encodeFields([{ field: 1, varint: 150 }, { field: 2, bytes: new TextEncoder().encode("hi") }]);
+ * if (msg.join() !== "8,150,1,18,2,104,105") throw new Error(msg.join());
+ * if (encodeFields(readFields(msg)).join() !== msg.join()) throw new Error();
+ * ```
+ * @param fields The fields.
+ * @returns The message bytes.
+ */
+export function encodeFields(fields: readonly OutField[]): Uint8Array {
+  const parts: Uint8Array[] = [];
+  for (const f of fields) {
+    if ("raw" in f && f.raw) parts.push(f.raw);
+    else if ("varint" in f) parts.push(new Uint8Array([...encodeVarint(f.field * 8), ...encodeVarint(f.varint)]));
+    else if (f.bytes) parts.push(new Uint8Array([...encodeVarint(f.field * 8 + 2), ...encodeVarint(f.bytes.length)]), f.bytes);
+    else throw new TypeError(`Field ${f.field} has nothing to encode`);
+  }
+  const out = new Uint8Array(parts.reduce((a, p) => a + p.length, 0));
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
+
+/** UTF-8 bytes of a string, for string fields. */
+export function utf8(s: string): Uint8Array {
+  return new TextEncoder().encode(s);
 }
 
 /** Decodes a packed repeated varint field. */
