@@ -36,7 +36,9 @@ export async function fp16Model(src: string, cacheDir: string, log: (s: string) 
   try {
     const r = convertToFp16(bytes);
     converted = r.model;
-    log(`fp16: converted ${src} (${r.stats.convertedInitializers} initializers to float16, ${r.stats.blockedNodes} ops kept in float32)`);
+    log(
+      `fp16: converted ${src} (${r.stats.convertedInitializers} initializers to float16, ${r.stats.blockedNodes} ops kept in float32)`,
+    );
   } catch (err) {
     throw new ClipcmpError(`Cannot convert "${src}" to fp16: ${firstLine(err)}`);
   }
@@ -160,7 +162,14 @@ export function agreement(
       dp = Math.max(dp, Math.abs(a[j]! - b[j]!));
     }
   }
-  return { n: rows, top1_match: t1 / rows, top5_match: t5 / rows, spearman: sp / rows, max_abs_logit_diff: dl, max_abs_prob_diff: dp };
+  return {
+    n: rows,
+    top1_match: t1 / rows,
+    top5_match: t5 / rows,
+    spearman: sp / rows,
+    max_abs_logit_diff: dl,
+    max_abs_prob_diff: dp,
+  };
 }
 
 /**

@@ -54,7 +54,11 @@ function stats(ms: number[]): Omit<LatencyStats, "gpu_mean_ms" | "runs"> {
  * @param opts Timed runs and warm-up runs (besides the first).
  * @returns The figures.
  */
-export async function benchBatch(graph: VisionGraph, batch: number, opts: { runs: number; warmup: number }): Promise<BatchResult> {
+export async function benchBatch(
+  graph: VisionGraph,
+  batch: number,
+  opts: { runs: number; warmup: number },
+): Promise<BatchResult> {
   const { session, input, output } = graph;
   const dims = [batch, ...input.shape.slice(1).map((d) => (typeof d === "number" && d > 0 ? d : 224))];
   const elems = dims.reduce((a, b) => a * b, 1);
@@ -88,7 +92,9 @@ export async function benchBatch(graph: VisionGraph, batch: number, opts: { runs
     const querySet = ts?.createQuerySet({ label: "fp16 bench timestamps", type: "timestamp", count: 2 * opts.runs });
     const mark = (i: number, begin: boolean) => {
       const enc = ts!.createCommandEncoder({ label: "timestamp" });
-      const tw: GPUComputePassTimestampWrites = begin ? { querySet: querySet!, beginningOfPassWriteIndex: i } : { querySet: querySet!, endOfPassWriteIndex: i };
+      const tw: GPUComputePassTimestampWrites = begin
+        ? { querySet: querySet!, beginningOfPassWriteIndex: i }
+        : { querySet: querySet!, endOfPassWriteIndex: i };
       enc.beginComputePass({ label: "timestamp", timestampWrites: tw }).end();
       ts!.queue.submit([enc.finish()]);
     };
@@ -105,7 +111,11 @@ export async function benchBatch(graph: VisionGraph, batch: number, opts: { runs
     }
     let gpuMean: number | null = null;
     if (ts && querySet) {
-      const resolve = ts.createBuffer({ label: "timestamps", size: 16 * opts.runs, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });
+      const resolve = ts.createBuffer({
+        label: "timestamps",
+        size: 16 * opts.runs,
+        usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC,
+      });
       const enc = ts.createCommandEncoder({ label: "resolve timestamps" });
       enc.resolveQuerySet(querySet, 0, 2 * opts.runs, resolve, 0);
       ts.queue.submit([enc.finish()]);

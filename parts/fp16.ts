@@ -10,7 +10,7 @@ import { ClipcmpError, UsageError } from "../lib/errors.ts";
 import { DEVICE_CHOICES, resolveDevice } from "../lib/device.ts";
 import { checkAgainstManifest, chooseModels, MODEL_FLAGS, MODEL_HELP } from "../lib/cli/models.ts";
 import { cacheDir } from "../lib/models/locate.ts";
-import { ClipModel, CLIP_LOGIT_SCALE } from "../lib/models/clip.ts";
+import { CLIP_LOGIT_SCALE, ClipModel } from "../lib/models/clip.ts";
 import { ResnetModel } from "../lib/models/resnet.ts";
 import type { VisionGraph } from "../lib/models/vision.ts";
 import { decodeImageFile } from "../lib/image/decode.ts";
@@ -18,8 +18,8 @@ import { listImages } from "../lib/image/list.ts";
 import { releaseRows, rowsToHost, zeroShotDetail } from "../lib/scoring.ts";
 import { buildHead } from "../lib/zeroshot.ts";
 import { softmaxCpu, topK } from "../lib/math/cpu.ts";
-import { agreement, type Agreement, fp16ClipDir, fp16Model, fp16SelfCheck } from "../lib/fp16.ts";
-import { benchBatch, type BatchResult } from "../lib/fp16_bench.ts";
+import { type Agreement, agreement, fp16ClipDir, fp16Model, fp16SelfCheck } from "../lib/fp16.ts";
+import { type BatchResult, benchBatch } from "../lib/fp16_bench.ts";
 import { type MemoryTracker, trackMemory } from "../lib/gpu/memory.ts";
 import { classFromFileName, imagenetClasses } from "../lib/data/imagenet.ts";
 import { formatBytes } from "../lib/hub/progress.ts";
@@ -61,7 +61,11 @@ interface ModelReport {
   skipped_batches: { batch: number; reason: string }[];
   agreement: Agreement;
   self_test: string;
-  sample: { path: string; fp32: { label: string; index: number; score: number }[]; fp16: { label: string; index: number; score: number }[] };
+  sample: {
+    path: string;
+    fp32: { label: string; index: number; score: number }[];
+    fp16: { label: string; index: number; score: number }[];
+  };
 }
 
 const fmt = (x: number) => x.toFixed(2);
@@ -96,10 +100,16 @@ runTask("fp16", async (args) => {
   }
   const which = oneOf("--model", v.model as string, ["clip", "resnet", "both"] as const);
   const batches = (v.batch as string).split(",").map((s) => Number(s.trim()));
-  if (batches.some((b) => !Number.isInteger(b) || b < 1 || b > 1024)) throw new UsageError(`--batch must list integers from 1 to 1024, got "${v.batch}"`);
+  if (batches.some((b) => !Number.isInteger(b) || b < 1 || b > 1024)) {
+    throw new UsageError(`--batch must list integers from 1 to 1024, got "${v.batch}"`);
+  }
   const runs = Number(v.runs), warmup = Number(v.warmup);
-  if (!Number.isInteger(runs) || runs < 2) throw new UsageError(`--runs must be an integer of at least 2, got "${v.runs}"`);
-  if (!Number.isInteger(warmup) || warmup < 0) throw new UsageError(`--warmup must be a non-negative integer, got "${v.warmup}"`);
+  if (!Number.isInteger(runs) || runs < 2) {
+    throw new UsageError(`--runs must be an integer of at least 2, got "${v.runs}"`);
+  }
+  if (!Number.isInteger(warmup) || warmup < 0) {
+    throw new UsageError(`--warmup must be a non-negative integer, got "${v.warmup}"`);
+  }
   const deviceChoice = oneOf("--device", v.device as string, DEVICE_CHOICES);
   const chosen = await chooseModels(v, { clip: which !== "resnet", resnet: which !== "clip" });
   const files = (await listImages([v.images as string])).filter((f) => classFromFileName(f.split("/").pop()!));
@@ -110,7 +120,9 @@ runTask("fp16", async (args) => {
   const device = await resolveDevice(deviceChoice);
   info(device.reason);
   if (device.gpu && !device.gpu.summary.f16) {
-    throw new ClipcmpError(`fp16 on webgpu needs working shader-f16: ${device.gpu.summary.f16Reason}; use --device wasm`);
+    throw new ClipcmpError(
+      `fp16 on webgpu needs working shader-f16: ${device.gpu.summary.f16Reason}; use --device wasm`,
+    );
   }
   const mem = device.gpu ? trackMemory(device.gpu.device) : null;
   const dev = withDevice(device, mem);
@@ -118,14 +130,26 @@ runTask("fp16", async (args) => {
   const classes = imagenetClasses();
   const labels = [...new Set(files.map((f) => classFromFileName(f.split("/").pop()!)!.index))].sort((a, b) => a - b);
 
-  const measure = async (graph: VisionGraph, dtype: "fp32" | "fp16", path: string, weights: number, baseline: number) => {
+  const measure = async (
+    graph: VisionGraph,
+    dtype: "fp32" | "fp16",
+    path: string,
+    weights: number,
+    baseline: number,
+  ) => {
     const out: BatchResult[] = [];
     for (const b of batches) {
       if (graph.batch !== null && graph.batch !== b) continue;
       info(`${dtype}: batch ${b}, ${runs} runs`);
       out.push(await benchBatch(graph, b, { runs, warmup }));
     }
-    return { dtype, model: path, weight_bytes: weights, peak_gpu_bytes: mem ? mem.peak - baseline : null, batches: out } as PrecisionResult;
+    return {
+      dtype,
+      model: path,
+      weight_bytes: weights,
+      peak_gpu_bytes: mem ? mem.peak - baseline : null,
+      batches: out,
+    } as PrecisionResult;
   };
 
   try {
@@ -154,11 +178,15 @@ runTask("fp16", async (args) => {
       };
       const a = await runOne(src.model, "fp32");
       const b = await runOne(half, "fp16", a.probs);
-      const top = (p: Float32Array) => topK(p.subarray(0, 1000), 5).map((j) => ({ label: classes[j]!.clip, index: j, score: p[j]! }));
+      const top = (p: Float32Array) =>
+        topK(p.subarray(0, 1000), 5).map((j) => ({ label: classes[j]!.clip, index: j, score: p[j]! }));
       report.resnet = {
         fp32: a.result,
         fp16: b.result,
-        skipped_batches: batches.filter((x) => a.result.batches.every((r) => r.batch !== x)).map((x) => ({ batch: x, reason: "the graph's batch is fixed" })),
+        skipped_batches: batches.filter((x) => a.result.batches.every((r) => r.batch !== x)).map((x) => ({
+          batch: x,
+          reason: "the graph's batch is fixed",
+        })),
         agreement: agreement(a.logits, b.logits, a.probs, b.probs, images.length, 1000),
         self_test: "passed",
         sample: { path: files[0]!, fp32: top(a.probs), fp16: top(b.probs) },
@@ -194,11 +222,19 @@ runTask("fp16", async (args) => {
         const why = fp16SelfCheck(a.probs, b.probs, Math.min(4, images.length), labels.length);
         if (why) throw new ClipcmpError(`fp16 self-test failed for ${halfDir}: ${why}; not reporting fp16 figures`);
         const bResult = await measure(b.clip.visual, "fp16", `${halfDir}/visual/model.onnx`, b.weights, b.base);
-        const top = (p: Float32Array) => topK(p.subarray(0, labels.length), Math.min(5, labels.length)).map((j) => ({ label: names[j]!, index: labels[j]!, score: p[j]! }));
+        const top = (p: Float32Array) =>
+          topK(p.subarray(0, labels.length), Math.min(5, labels.length)).map((j) => ({
+            label: names[j]!,
+            index: labels[j]!,
+            score: p[j]!,
+          }));
         report.clip = {
           fp32: aResult,
           fp16: bResult,
-          skipped_batches: batches.filter((x) => aResult.batches.every((r) => r.batch !== x)).map((x) => ({ batch: x, reason: "the graph's batch is fixed" })),
+          skipped_batches: batches.filter((x) => aResult.batches.every((r) => r.batch !== x)).map((x) => ({
+            batch: x,
+            reason: "the graph's batch is fixed",
+          })),
           agreement: agreement(a.logits, b.logits, a.probs, b.probs, images.length, labels.length),
           self_test: "passed",
           sample: { path: files[0]!, fp32: top(a.probs), fp16: top(b.probs) },
@@ -217,7 +253,14 @@ runTask("fp16", async (args) => {
         tool: "clipcmp",
         version: VERSION,
         task: "fp16",
-        provenance: { time: new Date().toISOString(), ep: device.ep, device_reason: device.reason, adapter: device.adapter, runs, warmup },
+        provenance: {
+          time: new Date().toISOString(),
+          ep: device.ep,
+          device_reason: device.reason,
+          adapter: device.adapter,
+          runs,
+          warmup,
+        },
         models: report,
       },
       null,
@@ -227,29 +270,65 @@ runTask("fp16", async (args) => {
   }
   for (const [name, r] of Object.entries(report)) {
     const bar = "═".repeat(72);
-    console.log(`\n╔${bar}╗\n║ ${`${name === "clip" ? "CLIP RN50 image tower" : "ResNet-50"}: inference time (${device.ep})`.padEnd(71)}║\n╚${bar}╝`);
+    console.log(
+      `\n╔${bar}╗\n║ ${
+        `${name === "clip" ? "CLIP RN50 image tower" : "ResNet-50"}: inference time (${device.ep})`.padEnd(71)
+      }║\n╚${bar}╝`,
+    );
     for (const b32 of r.fp32.batches) {
       const b16 = r.fp16.batches.find((x) => x.batch === b32.batch);
       if (!b16) continue;
       const l32 = b32.latency, l16 = b16.latency;
-      console.log(`  batch ${b32.batch}: FP32 ${fmt(l32.mean_ms)} ms ± ${fmt(l32.std_ms)} (p50 ${fmt(l32.p50_ms)}, p95 ${fmt(l32.p95_ms)})  FP16 ${fmt(l16.mean_ms)} ms ± ${fmt(l16.std_ms)} (p50 ${fmt(l16.p50_ms)}, p95 ${fmt(l16.p95_ms)})`);
-      if (l32.gpu_mean_ms !== null && l16.gpu_mean_ms !== null) console.log(`    GPU time (timestamps): FP32 ${fmt(l32.gpu_mean_ms)} ms, FP16 ${fmt(l16.gpu_mean_ms)} ms`);
-      console.log(`    throughput: FP32 ${fmt(b32.throughput_img_s)} img/s, FP16 ${fmt(b16.throughput_img_s)} img/s, speed-up ${fmt(b16.throughput_img_s / b32.throughput_img_s)}x; first run ${fmt(b32.first_run_ms)} / ${fmt(b16.first_run_ms)} ms`);
+      console.log(
+        `  batch ${b32.batch}: FP32 ${fmt(l32.mean_ms)} ms ± ${fmt(l32.std_ms)} (p50 ${fmt(l32.p50_ms)}, p95 ${
+          fmt(l32.p95_ms)
+        })  FP16 ${fmt(l16.mean_ms)} ms ± ${fmt(l16.std_ms)} (p50 ${fmt(l16.p50_ms)}, p95 ${fmt(l16.p95_ms)})`,
+      );
+      if (l32.gpu_mean_ms !== null && l16.gpu_mean_ms !== null) {
+        console.log(`    GPU time (timestamps): FP32 ${fmt(l32.gpu_mean_ms)} ms, FP16 ${fmt(l16.gpu_mean_ms)} ms`);
+      }
+      console.log(
+        `    throughput: FP32 ${fmt(b32.throughput_img_s)} img/s, FP16 ${fmt(b16.throughput_img_s)} img/s, speed-up ${
+          fmt(b16.throughput_img_s / b32.throughput_img_s)
+        }x; first run ${fmt(b32.first_run_ms)} / ${fmt(b16.first_run_ms)} ms`,
+      );
     }
     for (const s of r.skipped_batches) console.log(`  batch ${s.batch}: skipped (${s.reason})`);
     console.log(`\n╔${bar}╗\n║ ${"Prediction comparison".padEnd(71)}║\n╚${bar}╝`);
     console.log(`  ${r.sample.path}`);
     r.sample.fp32.forEach((s, i) => {
       const h = r.sample.fp16[i]!;
-      console.log(`  ${i + 1}. FP32 ${s.label.padEnd(24)} ${(100 * s.score).toFixed(2).padStart(6)}%   FP16 ${h.label.padEnd(24)} ${(100 * h.score).toFixed(2).padStart(6)}%`);
+      console.log(
+        `  ${i + 1}. FP32 ${s.label.padEnd(24)} ${(100 * s.score).toFixed(2).padStart(6)}%   FP16 ${
+          h.label.padEnd(24)
+        } ${(100 * h.score).toFixed(2).padStart(6)}%`,
+      );
     });
     const ag = r.agreement;
-    console.log(`  Top-5 rankings match: ${r.sample.fp32.map((s) => s.index).join() === r.sample.fp16.map((s) => s.index).join()}`);
-    console.log(`  Over ${ag.n} images: top-1 match ${(100 * ag.top1_match).toFixed(1)}%, top-5 match ${(100 * ag.top5_match).toFixed(1)}%, Spearman ${ag.spearman.toFixed(4)}, max |Δlogit| ${ag.max_abs_logit_diff.toExponential(2)}, max |Δprob| ${ag.max_abs_prob_diff.toExponential(2)}; self-test ${r.self_test}`);
+    console.log(
+      `  Top-5 rankings match: ${
+        r.sample.fp32.map((s) => s.index).join() === r.sample.fp16.map((s) => s.index).join()
+      }`,
+    );
+    console.log(
+      `  Over ${ag.n} images: top-1 match ${(100 * ag.top1_match).toFixed(1)}%, top-5 match ${
+        (100 * ag.top5_match).toFixed(1)
+      }%, Spearman ${ag.spearman.toFixed(4)}, max |Δlogit| ${ag.max_abs_logit_diff.toExponential(2)}, max |Δprob| ${
+        ag.max_abs_prob_diff.toExponential(2)
+      }; self-test ${r.self_test}`,
+    );
     console.log(`\n╔${bar}╗\n║ ${"Memory".padEnd(71)}║\n╚${bar}╝`);
-    console.log(`  weights: FP32 ${formatBytes(r.fp32.weight_bytes)}, FP16 ${formatBytes(r.fp16.weight_bytes)} (${(100 * (1 - r.fp16.weight_bytes / r.fp32.weight_bytes)).toFixed(1)}% less)`);
+    console.log(
+      `  weights: FP32 ${formatBytes(r.fp32.weight_bytes)}, FP16 ${formatBytes(r.fp16.weight_bytes)} (${
+        (100 * (1 - r.fp16.weight_bytes / r.fp32.weight_bytes)).toFixed(1)
+      }% less)`,
+    );
     if (r.fp32.peak_gpu_bytes !== null && r.fp16.peak_gpu_bytes !== null) {
-      console.log(`  peak GPU buffers: FP32 ${formatBytes(r.fp32.peak_gpu_bytes)}, FP16 ${formatBytes(r.fp16.peak_gpu_bytes)} (ratio ${(r.fp16.peak_gpu_bytes / r.fp32.peak_gpu_bytes).toFixed(2)})`);
+      console.log(
+        `  peak GPU buffers: FP32 ${formatBytes(r.fp32.peak_gpu_bytes)}, FP16 ${
+          formatBytes(r.fp16.peak_gpu_bytes)
+        } (ratio ${(r.fp16.peak_gpu_bytes / r.fp32.peak_gpu_bytes).toFixed(2)})`,
+      );
     } else console.log("  peak GPU buffers: n/a on the wasm EP");
   }
   return 0;

@@ -16,15 +16,23 @@ function inspect(model: Uint8Array) {
   const types = graph.filter((f) => f.field === 5).map((f) => readFields(f.bytes!).find((g) => g.field === 2)!.value!);
   const nodes = graph.filter((f) => f.field === 1).map((f) => {
     const fs = readFields(f.bytes!);
-    return { op: text(fs.find((g) => g.field === 4)?.bytes), inputs: fs.filter((g) => g.field === 1).map((g) => text(g.bytes)) };
+    return {
+      op: text(fs.find((g) => g.field === 4)?.bytes),
+      inputs: fs.filter((g) => g.field === 1).map((g) => text(g.bytes)),
+    };
   });
   return { types, nodes };
 }
 
-async function run(model: Uint8Array, feed: Record<string, { type: string; data: Float32Array | Int32Array; dims: number[] }>) {
+async function run(
+  model: Uint8Array,
+  feed: Record<string, { type: string; data: Float32Array | Int32Array; dims: number[] }>,
+) {
   const ort = await loadOrt();
   const s = await ort.InferenceSession.create(model, { executionProviders: ["wasm"], logSeverityLevel: 3 });
-  const feeds = Object.fromEntries(Object.entries(feed).map(([k, v]) => [k, new ort.Tensor(v.type as "float32", v.data, v.dims)]));
+  const feeds = Object.fromEntries(
+    Object.entries(feed).map(([k, v]) => [k, new ort.Tensor(v.type as "float32", v.data, v.dims)]),
+  );
   const out = await s.run(feeds);
   const meta = s.outputMetadata[0] as { name: string; type: string };
   const data = (await out[meta.name]!.getData()) as Float32Array;
@@ -32,7 +40,13 @@ async function run(model: Uint8Array, feed: Record<string, { type: string; data:
   return { data, type: meta.type };
 }
 
-const image = { image_tensor: { type: "float32", data: Float32Array.from({ length: 3 * 224 * 224 }, (_, i) => (Math.sin(i) + 1) / 2), dims: [1, 3, 224, 224] } };
+const image = {
+  image_tensor: {
+    type: "float32",
+    data: Float32Array.from({ length: 3 * 224 * 224 }, (_, i) => (Math.sin(i) + 1) / 2),
+    dims: [1, 3, 224, 224],
+  },
+};
 
 Deno.test("convertToFp16() stores float initializers as float16, keeps fp32 IO, and the model loads and agrees", async () => {
   const src = await Deno.readFile(`${FIX}/resnet-tiny/model.onnx`);
@@ -57,7 +71,9 @@ Deno.test("block-listed ops stay in fp32 behind Casts, and their int inputs are 
   const ln = nodes.filter((n) => n.op === "LayerNormalization");
   assert(ln.length > 0 && stats.blockedNodes >= ln.length);
   // Every LayerNormalization reads float32 tensors: each data input comes from a Cast to fp32 or an fp32 initializer.
-  const castOutputs = new Set(nodes.filter((n) => n.op === "Cast").flatMap((n) => n.inputs.length ? [n.inputs[0]] : []));
+  const castOutputs = new Set(
+    nodes.filter((n) => n.op === "Cast").flatMap((n) => n.inputs.length ? [n.inputs[0]] : []),
+  );
   assert(castOutputs.size > 0);
   for (const n of ln) assert(n.inputs[0]!.includes("__fp32_"), `LayerNormalization input ${n.inputs[0]}`);
   const ids = new Int32Array(77);
@@ -113,8 +129,19 @@ Deno.test({
   ignore: !HAS_F16,
   fn: async () => {
     const run = await runTaskCli("fp16", [
-      "--clip", "models/fixtures/clip-tiny", "--resnet", "models/fixtures/resnet-tiny-dyn",
-      "--batch", "1,2", "--runs", "3", "--warmup", "1", "--device", "webgpu", "--json",
+      "--clip",
+      "models/fixtures/clip-tiny",
+      "--resnet",
+      "models/fixtures/resnet-tiny-dyn",
+      "--batch",
+      "1,2",
+      "--runs",
+      "3",
+      "--warmup",
+      "1",
+      "--device",
+      "webgpu",
+      "--json",
     ]);
     assertEquals(run.code, 0, run.stderr);
     const doc = JSON.parse(run.stdout);
@@ -130,7 +157,12 @@ Deno.test({
 });
 
 Deno.test("fp16 usage errors are one line with exit 2", async () => {
-  for (const [args, pattern] of [[["--batch", "0"], /--batch must list integers/], [["--model", "vit"], /--model must be clip, resnet or both/], [["--runs", "1"], /--runs must be an integer of at least 2/]] as [string[], RegExp][]) {
+  for (
+    const [args, pattern] of [[["--batch", "0"], /--batch must list integers/], [
+      ["--model", "vit"],
+      /--model must be clip, resnet or both/,
+    ], [["--runs", "1"], /--runs must be an integer of at least 2/]] as [string[], RegExp][]
+  ) {
     const run = await runTaskCli("fp16", args);
     assertEquals(run.code, 2, run.stderr);
     assert(pattern.test(run.stderr), run.stderr);

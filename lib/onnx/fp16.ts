@@ -179,10 +179,22 @@ export function convertToFp16(
         const aname = text(attr.find((a) => a.field === 1)?.bytes);
         const t = attr.find((a) => a.field === 5)?.bytes;
         if (n.op === "Cast" && aname === "to" && attr.find((a) => a.field === 3)?.value === FLOAT && !isBlocked) {
-          out.push({ field: 5, bytes: encodeFields(attr.map((a) => (a.field === 3 ? { field: 3, varint: FLOAT16 } : a))) });
+          out.push({
+            field: 5,
+            bytes: encodeFields(attr.map((a) => (a.field === 3 ? { field: 3, varint: FLOAT16 } : a))),
+          });
         } else if (t && !isBlocked) {
           const converted = tensorToFp16(readFields(t));
-          out.push(converted ? { field: 5, bytes: encodeFields(attr.map((a) => (a.field === 5 ? { field: 5, bytes: encodeFields(converted) } : a))) } : f);
+          out.push(
+            converted
+              ? {
+                field: 5,
+                bytes: encodeFields(
+                  attr.map((a) => (a.field === 5 ? { field: 5, bytes: encodeFields(converted) } : a)),
+                ),
+              }
+              : f,
+          );
         } else out.push(f);
       } else out.push(f);
     }
@@ -205,7 +217,7 @@ export function convertToFp16(
   let initWritten = false;
   for (const f of graph) {
     if (f.field === 1) {
-      if (!nodesWritten) for (const n of newNodes) newGraph.push({ field: 1, bytes: n });
+      if (!nodesWritten) { for (const n of newNodes) newGraph.push({ field: 1, bytes: n }); }
       nodesWritten = true;
     } else if (f.field === 5) {
       if (!initWritten) newGraph.push(...initializers);

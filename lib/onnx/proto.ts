@@ -108,8 +108,9 @@ export function encodeFields(fields: readonly OutField[]): Uint8Array {
   for (const f of fields) {
     if ("raw" in f && f.raw) parts.push(f.raw);
     else if ("varint" in f) parts.push(new Uint8Array([...encodeVarint(f.field * 8), ...encodeVarint(f.varint)]));
-    else if (f.bytes) parts.push(new Uint8Array([...encodeVarint(f.field * 8 + 2), ...encodeVarint(f.bytes.length)]), f.bytes);
-    else throw new TypeError(`Field ${f.field} has nothing to encode`);
+    else if (f.bytes) {
+      parts.push(new Uint8Array([...encodeVarint(f.field * 8 + 2), ...encodeVarint(f.bytes.length)]), f.bytes);
+    } else throw new TypeError(`Field ${f.field} has nothing to encode`);
   }
   const out = new Uint8Array(parts.reduce((a, p) => a + p.length, 0));
   let o = 0;
