@@ -176,7 +176,7 @@ runTask("compare", async (args) => {
 
   const device = await resolveDevice(deviceChoice);
   info(device.reason);
-  const clip = chosen.clip ? await ClipModel.load(chosen.clip.dir, device) : undefined;
+  const clip = chosen.clip ? await ClipModel.load(chosen.clip.dir, { ...device, log: info }) : undefined;
   const resnet = chosen.resnet ? await ResnetModel.load(chosen.resnet.source, device) : undefined;
   checkAgainstManifest(chosen, clip, resnet);
   try {

@@ -125,7 +125,7 @@ runTask("zeroshot", async (args) => {
 
   const device = await resolveDevice(deviceChoice);
   info(device.reason);
-  const clip = await ClipModel.load(clipDir, device);
+  const clip = await ClipModel.load(clipDir, { ...device, log: info });
   checkAgainstManifest(chosen, clip);
   try {
     info(`Testing CLIP on ${used.length} images`);

@@ -10,9 +10,59 @@ import type { RgbaImage } from "../image/decode.ts";
 import { CLIP_RECIPE } from "../preprocess/recipe.ts";
 import { gpuBufferOf, ModelSession, type SessionOptions, type TensorInfo } from "../ort/session.ts";
 import { ClipTokenizer, CONTEXT_LENGTH } from "../text/tokenizer.ts";
+import { rewriteBatchDynamic } from "../onnx/batch.ts";
 import { type Rows, runVision, validateVisionGraph, type VisionGraph } from "./vision.ts";
 
-/** CLIP's logit scale: probabilities are softmax(100 * cosine). */
+/** Options of {@linkcode ClipModel.load} besides the EP. */
+export interface ClipLoadOptions {
+  /** Rewrite a batch-1 text graph to a dynamic batch (default true); used only if it reproduces the original. */
+  batchRewrite?: boolean;
+  /** One-line notes (stderr). */
+  log?: (line: string) => void;
+}
+
+/**
+ * Rewrites a batch-1 text tower to a dynamic batch and checks that two prompts run together give what each gives
+ * alone in the original graph. Returns the rewritten session, or null (with nothing left open) when it does not.
+ */
+async function tryBatchRewrite(
+  textual: ModelSession,
+  input: TensorInfo,
+  output: TensorInfo,
+  tokenizer: ClipTokenizer,
+  options: SessionOptions,
+): Promise<ModelSession | null> {
+  let candidate: ModelSession | null = null;
+  try {
+    const { model } = rewriteBatchDynamic(await Deno.readFile(textual.path));
+    candidate = await ModelSession.fromBytes(textual.path, textual.sha256, model, options);
+    const ids = ["a photo of a dog.", "a sketch of a bald eagle, seen from far away."].map((p) =>
+      tokenizer.encode(p).ids
+    );
+    const toData = (rows: number[][]) =>
+      input.type === "int64" ? BigInt64Array.from(rows.flat(), BigInt) : Int32Array.from(rows.flat());
+    const one = async (s: ModelSession, rows: number[][]) => {
+      const out = await s.run({
+        [input.name]: { type: input.type, data: toData(rows), dims: [rows.length, CONTEXT_LENGTH] },
+      });
+      const data = Float32Array.from((await out[output.name]!.getData()) as Float32Array);
+      for (const t of Object.values(out)) t.dispose();
+      return data;
+    };
+    const together = await one(candidate, ids);
+    const alone = [...await one(textual, [ids[0]!]), ...await one(textual, [ids[1]!])];
+    if (together.length !== alone.length) throw new Error("output size differs");
+    for (let i = 0; i < alone.length; i++) {
+      if (!(Math.abs(together[i]! - alone[i]!) <= 1e-4)) throw new Error("outputs differ");
+    }
+    return candidate;
+  } catch {
+    await candidate?.release();
+    return null;
+  }
+}
+
+/** CLIP's logit scale: probabilities are softmax(100 * cos). */
 export const CLIP_LOGIT_SCALE = 100;
 
 /** A loaded CLIP pair and its tokenizer. */
@@ -32,6 +82,8 @@ export class ClipModel {
     readonly textBatch: number | null,
     /** The tokenizer. */
     readonly tokenizer: ClipTokenizer,
+    /** The session that encodes prompts: the text tower, or its batch-rewritten copy. */
+    readonly textRun: ModelSession,
   ) {}
 
   /**
@@ -46,7 +98,7 @@ export class ClipModel {
    * @param options EP and GPU context.
    * @returns The model.
    */
-  static async load(dir: string, options: SessionOptions): Promise<ClipModel> {
+  static async load(dir: string, options: SessionOptions & ClipLoadOptions): Promise<ClipModel> {
     try {
       if (!(await Deno.stat(dir)).isDirectory) throw new ClipcmpError(`--clip "${dir}": not a directory`);
     } catch (err) {
@@ -87,15 +139,19 @@ export class ClipModel {
       );
     }
     const b = textInput.shape[0];
-    return new ClipModel(
-      dir,
-      visual,
-      textual,
-      textInput,
-      textOutput,
-      typeof b === "number" && b > 0 ? b : null,
-      tokenizer,
-    );
+    let batch = typeof b === "number" && b > 0 ? b : null;
+    let textRun = textual;
+    if (batch === 1 && options.batchRewrite !== false) {
+      const rewritten = await tryBatchRewrite(textual, textInput, textOutput, tokenizer, options);
+      if (rewritten) {
+        textRun = rewritten;
+        batch = null;
+        options.log?.(`text tower: batch rewritten from 1 to dynamic (outputs verified against the original)`);
+      } else {options.log?.(
+          `text tower: batch fixed at 1 (the rewrite did not reproduce the original), one prompt per run`,
+        );}
+    }
+    return new ClipModel(dir, visual, textual, textInput, textOutput, batch, tokenizer, textRun);
   }
 
   /** Embedding width (1024 for RN50). */
@@ -129,7 +185,7 @@ export class ClipModel {
       return e.ids;
     });
     const bs = this.textBatch ?? Math.min(64, Math.max(1, n));
-    const gpu = this.textual.gpuContext;
+    const gpu = this.textRun.gpuContext;
     const result = gpu
       ? gpu.device.createBuffer({
         label: `text embeddings (${this.textual.path})`,
@@ -145,7 +201,7 @@ export class ClipModel {
         const flat = new Array<number>(rows * CONTEXT_LENGTH).fill(0);
         chunk.forEach((row, j) => row.forEach((v, k) => (flat[j * CONTEXT_LENGTH + k] = v)));
         const data = this.textInput.type === "int64" ? BigInt64Array.from(flat, BigInt) : Int32Array.from(flat);
-        const out = await this.textual.run({
+        const out = await this.textRun.run({
           [this.textInput.name]: { type: this.textInput.type, data, dims: [rows, CONTEXT_LENGTH] },
         });
         const t = out[this.textOutput.name]!;
@@ -168,9 +224,10 @@ export class ClipModel {
     return { rows, truncated };
   }
 
-  /** Releases both sessions. */
+  /** Releases the sessions. */
   async release(): Promise<void> {
     await this.visual.session.release();
     await this.textual.release();
+    if (this.textRun !== this.textual) await this.textRun.release();
   }
 }

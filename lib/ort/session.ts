@@ -82,7 +82,25 @@ export class ModelSession {
       }
       throw new ClipcmpError(`Cannot read model "${path}": ${firstLine(err)}`);
     }
-    const sha256 = await sha256File(bytes);
+    return await ModelSession.fromBytes(path, await sha256File(bytes), bytes, options);
+  }
+
+  /**
+   * Creates a session from model bytes (for instance a rewritten graph), recorded under the source file's path
+   * and hash for provenance.
+   *
+   * @param path The source file, for messages and provenance.
+   * @param sha256 The source file's hash.
+   * @param bytes The model to run.
+   * @param options EP and GPU context.
+   * @returns The session.
+   */
+  static async fromBytes(
+    path: string,
+    sha256: string,
+    bytes: Uint8Array,
+    options: SessionOptions,
+  ): Promise<ModelSession> {
     const ort = await loadOrt();
     const gpu = options.ep === "webgpu" ? options.gpu ?? null : null;
     if (options.ep === "webgpu" && !gpu) throw new ClipcmpError(`Cannot load "${path}" on webgpu: no GPU adapter`);
