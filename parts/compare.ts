@@ -96,14 +96,16 @@ function printPerImage(doc: CompareDocument): void {
 
 function printSummary(doc: CompareDocument, reportDir: string | null): void {
   console.log(
-    `Label set: ${doc.label_set.length} classes; * = true class. Top-1 / top-5 with the 95 % interval of top-1:`,
+    `Label set: ${doc.label_set.length} classes. Top-1 / top-5 with the 95 % interval of top-1, and the mean WordNet severity of top-1 mistakes:`,
   );
   for (const d of doc.domains) {
     for (const [k, a] of Object.entries(d.models)) {
       console.log(
         `  ${d.domain.padEnd(8)} ${(MODEL_LABEL[k] ?? k).padEnd(21)} n=${String(a.n).padEnd(4)} top-1 ${
           pct(a.top1).padStart(6)
-        } [${pct(a.top1_ci[0])}–${pct(a.top1_ci[1])}]  top-5 ${pct(a.top5).padStart(6)}`,
+        } [${pct(a.top1_ci[0])}–${pct(a.top1_ci[1])}]  top-5 ${pct(a.top5).padStart(6)}  mistake severity ${
+          a.mistake_severity === null ? "–" : a.mistake_severity.toFixed(2)
+        }`,
       );
     }
   }
