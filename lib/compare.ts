@@ -13,6 +13,8 @@ import type { ResnetModel } from "./models/resnet.ts";
 import { classTopK, releaseRows, type TopKRows, zeroShotTopK } from "./scoring.ts";
 import { buildHead, type HeadCache } from "./zeroshot.ts";
 import { firstLine } from "./errors.ts";
+import { DeviceLostError } from "./gpu/context.ts";
+import { fault } from "./faults.ts";
 import type { ResolvedDevice } from "./device.ts";
 import { VERSION } from "./version.ts";
 import {
@@ -100,6 +102,8 @@ export interface CompareDocument {
   skipped: { path: string; domain: string; reason: string }[];
   /** Accuracies over all images. */
   summary: { n: number; skipped: number; clip: Accuracy | null; resnet: Accuracy | null; resnet_1000: Accuracy | null };
+  /** Why the run stopped before the end (a lost GPU device), or null when it completed. */
+  incomplete: string | null;
 }
 
 /** A named set of images. */
@@ -214,8 +218,22 @@ export async function compareModels(
 
   const results: CompareResult[] = [];
   const thumbs = new Map<string, string>();
+  const loseAfter = Number(fault("lose-device-after") ?? NaN);
+  let incomplete: string | null = null;
   try {
     for (let c0 = 0; c0 < items.length; c0 += COMPARE_CHUNK) {
+      if (opts.device.gpu && results.length >= loseAfter && !opts.device.gpu.lost) {
+        opts.device.gpu.destroy(); // injected by CLIPCMP_FAULTS=lose-device-after=N
+        await opts.device.gpu.device.lost;
+        await Promise.resolve();
+      }
+      if (opts.device.gpu?.lost) {
+        incomplete = new DeviceLostError(opts.device.gpu.lost).message;
+        for (const it of items.slice(c0)) {
+          skipped.push({ path: it.path, domain: it.domain, reason: `not run: ${incomplete}` });
+        }
+        break;
+      }
       const chunk: { path: string; domain: string; cls: ImagenetClass; image: RgbaImage }[] = [];
       for (const it of items.slice(c0, c0 + COMPARE_CHUNK)) {
         try {
@@ -225,43 +243,54 @@ export async function compareModels(
         }
       }
       if (chunk.length === 0) continue;
-      const images = chunk.map((c) => c.image);
-      let clipTop: TopKRows | null = null;
-      if (opts.clip && head) {
-        const emb = await opts.clip.encodeImages(images);
-        try {
-          clipTop = await zeroShotTopK(emb, head.rows, CLIP_LOGIT_SCALE, k, gpu);
-        } finally {
-          releaseRows(emb);
+      try {
+        const images = chunk.map((c) => c.image);
+        let clipTop: TopKRows | null = null;
+        if (opts.clip && head) {
+          const emb = await opts.clip.encodeImages(images);
+          try {
+            clipTop = await zeroShotTopK(emb, head.rows, CLIP_LOGIT_SCALE, k, gpu);
+          } finally {
+            releaseRows(emb);
+          }
         }
-      }
-      let resSet: TopKRows | null = null;
-      let resAll: TopKRows | null = null;
-      if (opts.resnet) {
-        const logits = await opts.resnet.logits(images);
-        try {
-          resSet = await classTopK(logits, setIdx, k, gpu);
-          resAll = await classTopK(logits, undefined, 5, gpu);
-        } finally {
-          releaseRows(logits);
+        let resSet: TopKRows | null = null;
+        let resAll: TopKRows | null = null;
+        if (opts.resnet) {
+          const logits = await opts.resnet.logits(images);
+          try {
+            resSet = await classTopK(logits, setIdx, k, gpu);
+            resAll = await classTopK(logits, undefined, 5, gpu);
+          } finally {
+            releaseRows(logits);
+          }
         }
-      }
-      for (const [i, c] of chunk.entries()) {
-        results.push({
-          path: c.path,
-          domain: c.domain,
-          true: { label: c.cls.clip, index: c.cls.index, wnid: c.cls.wnid },
-          clip: clipTop ? { top5: toScores(clipTop, i, (j) => setIdx[j]!) } : null,
-          resnet: resSet && resAll
-            ? { top5: toScores(resSet, i, (j) => setIdx[j]!), top5_1000: toScores(resAll, i, (j) => j) }
-            : null,
-        });
-        if (opts.thumbnails) {
-          thumbs.set(
-            c.path,
-            `data:image/png;base64,${encodeBase64(await encodePng(thumbnail(c.image, opts.thumbnails)))}`,
-          );
+        for (const [i, c] of chunk.entries()) {
+          results.push({
+            path: c.path,
+            domain: c.domain,
+            true: { label: c.cls.clip, index: c.cls.index, wnid: c.cls.wnid },
+            clip: clipTop ? { top5: toScores(clipTop, i, (j) => setIdx[j]!) } : null,
+            resnet: resSet && resAll
+              ? { top5: toScores(resSet, i, (j) => setIdx[j]!), top5_1000: toScores(resAll, i, (j) => j) }
+              : null,
+          });
+          if (opts.thumbnails) {
+            thumbs.set(
+              c.path,
+              `data:image/png;base64,${encodeBase64(await encodePng(thumbnail(c.image, opts.thumbnails)))}`,
+            );
+          }
         }
+      } catch (err) {
+        // A device lost mid-chunk: keep what finished, list the rest as not run, and stop cleanly.
+        if (!opts.device.gpu?.lost) throw err;
+        incomplete = new DeviceLostError(opts.device.gpu.lost).message;
+        const done = new Set(results.map((r) => r.path));
+        for (const it of items.slice(c0)) {
+          if (!done.has(it.path)) skipped.push({ path: it.path, domain: it.domain, reason: `not run: ${incomplete}` });
+        }
+        break;
       }
       log(`scored ${Math.min(items.length, c0 + COMPARE_CHUNK)}/${items.length} images`);
     }
@@ -325,6 +354,7 @@ export async function compareModels(
       resnet: overall("resnet"),
       resnet_1000: overall("resnet_1000"),
     },
+    incomplete,
   };
   return { doc, thumbnails: thumbs };
 }

@@ -216,6 +216,13 @@ runTask("compare", async (args) => {
       if (v["per-image"]) printPerImage(doc);
       printSummary(doc, reportDir);
     }
+    if (doc.incomplete) {
+      throw new ClipcmpError(
+        `stopped after ${doc.summary.n} images: ${doc.incomplete}; the finished results were ${
+          reportDir ? `written to ${reportDir}` : "printed"
+        }`,
+      );
+    }
     return 0;
   } finally {
     await clip?.release();

@@ -341,7 +341,8 @@ class TinyClipText(nn.Module):
         x = x + self.out(y)
         x = x + self.fc2(F.gelu(self.fc1(self.ln_2(x))))
         x = self.ln_final(x)
-        eot = text.argmax(dim=-1)  # int32 ids: ArgMax runs on int32, which onnxruntime supports
+        # onnxruntime has no int64 ArgMax: pool on int32 ids whatever the input dtype (a no-op for int32 input)
+        eot = (text if text.dtype == torch.int32 else text.to(torch.int32)).argmax(dim=-1)
         return x[torch.arange(b), eot]
 
     def forward(self, text):
@@ -538,6 +539,13 @@ def main():
             json.dump(tok.tokenizer_json(), fh, ensure_ascii=False)
         with open(os.path.join(base, "textual", "tokenizer_config.json"), "w") as fh:
             json.dump(TOKENIZER_CONFIG, fh, indent=2)
+        if not dyn:
+            # The same text tower taking int64 ids, for the int64-vs-int32 input test.
+            i64 = os.path.join(OUT, "clip-tiny-int64")
+            export(text, dummy_txt.long(), os.path.join(i64, "textual", "model.onnx"), ["text"], ["embedding"], False)
+            shutil.copytree(os.path.join(base, "visual"), os.path.join(i64, "visual"), dirs_exist_ok=True)
+            for f in ("tokenizer.json", "tokenizer_config.json"):
+                shutil.copy(os.path.join(base, "textual", f), os.path.join(i64, "textual", f))
         with open(os.path.join(base, "visual", "preprocess_cfg.json"), "w") as fh:
             json.dump({"size": [224, 224], "mode": "RGB", "mean": CLIP_MEAN, "std": CLIP_STD,
                        "interpolation": "bicubic", "resize_mode": "shortest"}, fh, indent=2)

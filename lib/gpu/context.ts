@@ -7,6 +7,7 @@
  */
 import selftestSrc from "../../kernels/f16_selftest.wgsl" with { type: "text" };
 import { createBufferWith, readBuffer } from "./readback.ts";
+import { fault } from "../faults.ts";
 
 /** What we know about the adapter, for one-line reports and provenance. */
 export interface AdapterSummary {
@@ -62,6 +63,7 @@ export class DeviceLostError extends Error {
  */
 export async function requestGpu(options: { powerPreference?: GPUPowerPreference } = {}): Promise<GpuContext | null> {
   if (typeof navigator === "undefined" || !("gpu" in navigator) || !navigator.gpu) return null;
+  if (fault("no-adapter") !== undefined) return null;
   const adapter = await navigator.gpu.requestAdapter({
     powerPreference: options.powerPreference ?? "high-performance",
   });
@@ -103,7 +105,9 @@ export async function requestGpu(options: { powerPreference?: GPUPowerPreference
     ctx.lost = lostInfo;
     if (lostInfo.reason !== "destroyed") console.error(`clipcmp: ${new DeviceLostError(lostInfo).message}`);
   });
-  if (device.features.has("shader-f16")) {
+  if (fault("no-f16") !== undefined) {
+    summary.f16Reason = "adapter lacks shader-f16 (injected by CLIPCMP_FAULTS=no-f16)";
+  } else if (device.features.has("shader-f16")) {
     const failure = await f16SelfTest(device);
     summary.f16 = failure === null;
     if (failure) summary.f16Reason = `self-test failed: ${failure}`;

@@ -12,6 +12,7 @@
 import decodeJpeg, { init as initJpeg } from "@jsquash/jpeg/decode";
 import decodePng from "@jsquash/png/decode";
 import jpegJs from "jpeg-js";
+import { pngChunkProblem } from "./png.ts";
 import { ClipcmpError, firstLine } from "../errors.ts";
 
 /** A decoded image: `width * height` RGBA8 pixels, row-major. */
@@ -159,8 +160,11 @@ export async function decodeImage(
   let img: ImageData;
   try {
     const buf = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
-    if (format === "png") img = await decodePng(buf);
-    else if (jpegFrame(bytes)?.components === 4) img = decodeCmykJpeg(bytes);
+    if (format === "png") {
+      const problem = pngChunkProblem(bytes);
+      if (problem) throw new Error(problem);
+      img = await decodePng(buf);
+    } else if (jpegFrame(bytes)?.components === 4) img = decodeCmykJpeg(bytes);
     else img = await decodeJpegQuiet(buf, options.exifOrientation === "apply");
   } catch (err) {
     const why = err instanceof Error ? err.message : typeof err === "string" ? err : "decoder error";

@@ -16,10 +16,39 @@ const CRC_TABLE = (() => {
   return t;
 })();
 
-function crc32(bytes: Uint8Array): number {
+/**
+ * CRC-32 (IEEE), as PNG chunks use.
+ *
+ * @param bytes The data.
+ * @returns The CRC.
+ */
+export function crc32(bytes: Uint8Array): number {
   let c = 0xffffffff;
   for (const b of bytes) c = CRC_TABLE[(c ^ b) & 0xff]! ^ (c >>> 8);
   return (c ^ 0xffffffff) >>> 0;
+}
+
+/**
+ * Checks the CRC of every PNG chunk except the image data, as PIL does when it opens a file (it refuses a bad
+ * CRC in IHDR, PLTE, tRNS and the like, and leaves IDAT to the decoder, which does not check it either).
+ *
+ * @param b The PNG bytes.
+ * @returns null when the chunks are sound, else what is wrong.
+ */
+export function pngChunkProblem(b: Uint8Array): string | null {
+  const view = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  let p = 8;
+  while (p + 12 <= b.length) {
+    const len = view.getUint32(p);
+    const type = String.fromCharCode(...b.subarray(p + 4, p + 8));
+    if (p + 12 + len > b.length) return `truncated ${type} chunk`;
+    if (type !== "IDAT" && crc32(b.subarray(p + 4, p + 8 + len)) !== view.getUint32(p + 8 + len)) {
+      return `bad CRC in the ${type} chunk`;
+    }
+    if (type === "IEND") return null;
+    p += 12 + len;
+  }
+  return "no IEND chunk (truncated file)";
 }
 
 async function zlib(data: Uint8Array<ArrayBuffer>): Promise<Uint8Array> {
