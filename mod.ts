@@ -48,3 +48,5 @@ export * from "./lib/onnx/proto.ts";
 export * from "./lib/image/png.ts";
 export * from "./lib/models/manifest.ts";
 export * from "./lib/hub/download.ts";
+export * from "./lib/eval.ts";
+export * from "./lib/faults.ts";

@@ -1,8 +1,256 @@
 /**
- * `deno task eval`: dataset-scale evaluation (ImageNet, -Sketch, -R, -A). Not built yet.
+ * `deno task eval`: accuracy at dataset scale, resumable and sharded.
  *
  * @module
  */
-import { notImplemented } from "../lib/cli/not_implemented.ts";
+import { info, oneOf, parseFlags, runTask } from "../lib/cli/run.ts";
+import { ClipcmpError, firstLine, UsageError } from "../lib/errors.ts";
+import { DEVICE_CHOICES, resolveDevice } from "../lib/device.ts";
+import { checkAgainstManifest, chooseModels, MODEL_FLAGS, MODEL_HELP } from "../lib/cli/models.ts";
+import { cacheDir } from "../lib/models/locate.ts";
+import { resolveTemplates } from "../lib/cli/templates.ts";
+import { CLIP_LOGIT_SCALE, ClipModel } from "../lib/models/clip.ts";
+import { ResnetModel } from "../lib/models/resnet.ts";
+import { decodeImageFile, type RgbaImage } from "../lib/image/decode.ts";
+import { imagenetClasses } from "../lib/data/imagenet.ts";
+import { buildHead } from "../lib/zeroshot.ts";
+import { classTopK, releaseRows, zeroShotTopK } from "../lib/scoring.ts";
+import { evalCsv, type EvalLine, evalMetrics, listImageFolder, readResults, scoringColumns } from "../lib/eval.ts";
+import { writeFileAtomic } from "../lib/fs.ts";
+import { VERSION } from "../lib/version.ts";
 
-notImplemented("eval", "dataset-scale evaluation with --dataset NAME=DIR, resumable and sharded");
+const HELP = `clipcmp eval: accuracy on whole datasets, resumable and sharded
+
+Usage: deno task eval --dataset NAME=DIR [--dataset ...] [options]
+       deno task eval --merge DIR [DIR ...] --out DIR
+
+Datasets are ImageFolders named by wnid (ImageNet val in class folders, ImageNet-Sketch, ImageNet-R, -A, or any
+subset). Per-image results are appended to DIR/results.jsonl as they are made: rerun with the same --out to
+continue after an interruption (even a kill); the final metrics equal an uninterrupted run's.
+
+Options:
+  --model clip|resnet|both    (default both)
+  --subset imagenet-r|imagenet-a|auto|none   200-way scoring for ImageNet-R/-A; auto detects a 200-class folder
+                              set (default auto)
+  --reference NAME            dataset that top1_diff/top5_diff in metrics.csv are taken against
+  --out DIR                   results directory (default reports/eval-<time>; the task writes under reports/)
+  --limit N                   first N images of each dataset (after sharding)
+  --shard i/n                 this machine's share: images i, i+n, i+2n, ... (merge the shards with --merge)
+  --batch N                   images per step (default 32)
+  --template TEXT | --templates clip80|simple7|FILE
+  --device auto|webgpu|wasm
+${MODEL_HELP}
+  -h, --help                  this help
+
+Outputs in DIR: results.jsonl, metrics.json (CLIP_benchmark-like: acc1, acc5, mean_per_class_recall as
+fractions), metrics.csv (timm-like, in %).`;
+
+async function writeMetrics(out: string, lines: EvalLine[], reference?: string): Promise<void> {
+  const metrics = evalMetrics(lines);
+  const bench = metrics.map((m) => ({
+    dataset: m.dataset,
+    model: m.model,
+    task: m.model === "clip" ? "zeroshot_classification" : "classification",
+    n: m.n,
+    metrics: { acc1: m.acc1, acc5: m.acc5, mean_per_class_recall: m.mean_per_class_recall },
+  }));
+  await writeFileAtomic(
+    `${out}/metrics.json`,
+    JSON.stringify({ tool: "clipcmp", version: VERSION, task: "eval", results: bench }, null, 2) + "\n",
+  );
+  await writeFileAtomic(`${out}/metrics.csv`, evalCsv(metrics, reference));
+  for (const m of metrics) {
+    console.log(
+      `${m.dataset.padEnd(12)} ${m.model.padEnd(6)} n=${String(m.n).padEnd(6)} top-1 ${
+        (100 * m.acc1).toFixed(2).padStart(6)
+      }%  top-5 ${(100 * m.acc5).toFixed(2).padStart(6)}%  mean per-class recall ${
+        (100 * m.mean_per_class_recall).toFixed(2)
+      }%`,
+    );
+  }
+  console.log(`metrics: ${out}/metrics.json, ${out}/metrics.csv`);
+}
+
+/** Cuts a torn last line (a kill mid-write) so the next append starts on a fresh line. */
+async function repairTail(file: string): Promise<void> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(file);
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return;
+    throw err;
+  }
+  if (text === "" || text.endsWith("\n")) return;
+  await writeFileAtomic(file, text.slice(0, text.lastIndexOf("\n") + 1));
+}
+
+runTask("eval", async (args) => {
+  const { values: v, positionals } = parseFlags(args, {
+    model: { type: "string", default: "both" },
+    dataset: { type: "string", multiple: true },
+    subset: { type: "string", default: "auto" },
+    reference: { type: "string" },
+    out: { type: "string" },
+    limit: { type: "string" },
+    shard: { type: "string" },
+    batch: { type: "string", default: "32" },
+    merge: { type: "boolean", default: false },
+    template: { type: "string" },
+    templates: { type: "string" },
+    device: { type: "string", default: "auto" },
+    ...MODEL_FLAGS,
+    help: { type: "boolean", short: "h", default: false },
+  }, true);
+  if (v.help) {
+    console.log(HELP);
+    return 0;
+  }
+  if (v.merge) {
+    if (positionals.length === 0) throw new UsageError("--merge needs the shard directories to merge");
+    if (v.out === undefined) throw new UsageError("--merge needs --out DIR for the merged results");
+    const out = v.out as string;
+    const lines = await readResults(positionals.map((d) => `${d}/results.jsonl`));
+    if (lines.length === 0) throw new ClipcmpError(`No results in ${positionals.join(", ")}`);
+    await Deno.mkdir(out, { recursive: true });
+    await writeFileAtomic(`${out}/results.jsonl`, lines.map((l) => JSON.stringify(l)).join("\n") + "\n");
+    info(`merged ${lines.length} results from ${positionals.length} director${positionals.length === 1 ? "y" : "ies"}`);
+    await writeMetrics(out, lines, v.reference as string | undefined);
+    return 0;
+  }
+  if (positionals.length) {
+    throw new UsageError(`unexpected argument "${positionals[0]}" (datasets go in --dataset NAME=DIR)`);
+  }
+  const which = oneOf("--model", v.model as string, ["clip", "resnet", "both"] as const);
+  const subset = oneOf("--subset", v.subset as string, ["imagenet-r", "imagenet-a", "auto", "none"] as const);
+  const deviceChoice = oneOf("--device", v.device as string, DEVICE_CHOICES);
+  const batch = Number(v.batch);
+  if (!Number.isInteger(batch) || batch < 1) {
+    throw new UsageError(`--batch must be a positive integer, got "${v.batch}"`);
+  }
+  const limit = v.limit === undefined ? undefined : Number(v.limit);
+  if (limit !== undefined && (!Number.isInteger(limit) || limit < 1)) {
+    throw new UsageError(`--limit must be a positive integer, got "${v.limit}"`);
+  }
+  let shard: [number, number] | undefined;
+  if (v.shard !== undefined) {
+    const m = /^(\d+)\/(\d+)$/.exec(v.shard as string);
+    if (!m || Number(m[2]) < 1 || Number(m[1]) >= Number(m[2])) {
+      throw new UsageError(`--shard must be i/n with 0 <= i < n, got "${v.shard}"`);
+    }
+    shard = [Number(m[1]), Number(m[2])];
+  }
+  const datasets = ((v.dataset as string[] | undefined) ?? []).map((d) => {
+    const i = d.indexOf("=");
+    if (i <= 0 || i === d.length - 1) throw new UsageError(`--dataset must be NAME=DIR, got "${d}"`);
+    return [d.slice(0, i), d.slice(i + 1)] as const;
+  });
+  if (datasets.length === 0) throw new UsageError("give at least one --dataset NAME=DIR");
+  if (v.reference !== undefined && !datasets.some(([n]) => n === v.reference)) {
+    throw new UsageError(`--reference "${v.reference}" is not one of the --dataset names`);
+  }
+  const templates = await resolveTemplates(v.template as string | undefined, v.templates as string | undefined);
+  const lists = [];
+  for (const [name, dir] of datasets) lists.push({ name, ...(await listImageFolder(dir, { shard, limit })) });
+  // --model decides which towers run, whatever model flags were also given.
+  const modelFlags: Record<string, unknown> = { ...v };
+  if (which === "resnet") delete modelFlags.clip;
+  if (which === "clip") delete modelFlags.resnet;
+  const chosen = await chooseModels(modelFlags, { clip: which !== "resnet", resnet: which !== "clip" });
+  const out = (v.out as string | undefined) ?? `reports/eval-${new Date().toISOString().replace(/[:.]/g, "-")}`;
+  const jsonl = `${out}/results.jsonl`;
+  try {
+    await Deno.mkdir(out, { recursive: true });
+    await repairTail(jsonl);
+  } catch (err) {
+    throw new ClipcmpError(
+      `Cannot write to "${out}": ${
+        err instanceof Deno.errors.NotCapable
+          ? "this task may write only under reports/; use --out reports/NAME or widen --allow-write"
+          : firstLine(err)
+      }`,
+    );
+  }
+  const done = new Set((await readResults([jsonl])).map((l) => `${l.dataset}\u0000${l.path}`));
+  const device = await resolveDevice(deviceChoice);
+  info(device.reason);
+  const gpu = device.gpu ? { device: device.gpu.device } : undefined;
+  const clip = chosen.clip ? await ClipModel.load(chosen.clip.dir, { ...device, log: info }) : undefined;
+  const resnet = chosen.resnet ? await ResnetModel.load(chosen.resnet.source, device) : undefined;
+  checkAgainstManifest(chosen, clip, resnet);
+  const classes = imagenetClasses();
+  try {
+    for (const ds of lists) {
+      const columns = scoringColumns(subset, ds.classes);
+      const cols = columns ?? classes.map((c) => c.index);
+      const inSet = new Set(cols);
+      const outside = ds.items.filter((it) => !inSet.has(it.index));
+      if (outside.length) {
+        info(`${ds.name}: skipped ${outside.length} image(s) whose class is not among the ${cols.length} scored`);
+      }
+      const todo = ds.items.filter((it) => inSet.has(it.index) && !done.has(`${ds.name}\u0000${it.path}`));
+      info(`${ds.name}: ${ds.items.length} images, ${cols.length}-way, ${ds.items.length - todo.length} already done`);
+      const head = clip
+        ? await buildHead(clip, cols.map((i) => classes[i]!.clip), templates, undefined, {
+          dir: cacheDir(v["cache-dir"] as string | undefined),
+          log: info,
+        })
+        : null;
+      const t0 = performance.now();
+      for (let i = 0; i < todo.length; i += batch) {
+        const chunk: { path: string; index: number; image: RgbaImage }[] = [];
+        for (const it of todo.slice(i, i + batch)) {
+          try {
+            chunk.push({ ...it, image: await decodeImageFile(it.path) });
+          } catch (err) {
+            info(`skipped ${it.path}: ${firstLine(err)}`);
+          }
+        }
+        if (chunk.length === 0) continue;
+        const images = chunk.map((c) => c.image);
+        const tops: Record<string, Uint32Array> = {};
+        if (clip && head) {
+          const emb = await clip.encodeImages(images);
+          tops.clip = (await zeroShotTopK(emb, head.rows, CLIP_LOGIT_SCALE, Math.min(5, cols.length), gpu)).indices.map(
+            (j) => cols[j]!,
+          );
+          releaseRows(emb);
+        }
+        if (resnet) {
+          const logits = await resnet.logits(images);
+          tops.resnet = (await classTopK(logits, columns ?? undefined, Math.min(5, cols.length), gpu)).indices.map((
+            j,
+          ) => (columns ? columns[j]! : j));
+          releaseRows(logits);
+        }
+        const k = Math.min(5, cols.length);
+        const lines = chunk.map((c, j) =>
+          JSON.stringify(
+            {
+              dataset: ds.name,
+              path: c.path,
+              true: c.index,
+              top5: Object.fromEntries(
+                Object.entries(tops).map(([m, t]) => [m, Array.from(t.subarray(j * k, (j + 1) * k))]),
+              ),
+            } satisfies EvalLine,
+          )
+        );
+        await Deno.writeTextFile(jsonl, lines.join("\n") + "\n", { append: true });
+        const n = Math.min(todo.length, i + batch);
+        const rate = n / ((performance.now() - t0) / 1000);
+        info(
+          `${ds.name}: ${n}/${todo.length} images, ${rate.toFixed(1)} images/s, ETA ${
+            Math.ceil((todo.length - n) / rate)
+          } s`,
+        );
+      }
+      if (head) releaseRows(head.rows);
+    }
+  } finally {
+    await clip?.release();
+    await resnet?.release();
+    device.gpu?.destroy();
+  }
+  await writeMetrics(out, await readResults([jsonl]), v.reference as string | undefined);
+  return 0;
+});

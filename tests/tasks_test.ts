@@ -20,15 +20,6 @@ Deno.test("no task uses -A, an unscoped --allow-write, or --allow-net without a 
   }
 });
 
-for (const part of ["eval"]) {
-  Deno.test(`${part} task says plainly that it is not implemented yet and exits 1`, async () => {
-    const run = await runTaskCli(part, []);
-    assertEquals(run.code, 1);
-    assert(/not implemented yet/.test(run.stderr), run.stderr);
-    assertEquals(run.stdout, "");
-  });
-}
-
 for (const [name] of allTasks().filter(([, c]) => c.startsWith("deno run"))) {
   Deno.test(`${name} --help prints usage and exits 0 with its declared permissions`, async () => {
     const run = await runTaskCli(name, ["--help"]);

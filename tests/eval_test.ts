@@ -1,0 +1,181 @@
+import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
+import { SUBSETS } from "../lib/eval.ts";
+import { classByWnid } from "../lib/data/imagenet.ts";
+
+const SUBSET_INDEX = (f: string) => classByWnid(f.split("/").pop()!.slice(0, 9))!.index;
+import { ROOT, runTaskCli, tempDir } from "./_helpers.ts";
+
+// An ImageFolder by wnid: the 10 demo photos and 30 art renditions.
+const DS = await tempDir();
+const files = [
+  ...[...Deno.readDirSync(`${ROOT}/data/samples/photo`)].map((e) => `data/samples/photo/${e.name}`),
+  ...[...Deno.readDirSync(`${ROOT}/data/renditions/art`)].map((e) => `data/renditions/art/${e.name}`).sort().slice(
+    0,
+    30,
+  ),
+];
+for (const f of files) {
+  const name = f.split("/").pop()!;
+  Deno.mkdirSync(`${DS}/${name.slice(0, 9)}`, { recursive: true });
+  Deno.copyFileSync(`${ROOT}/${f}`, `${DS}/${name.slice(0, 9)}/${name}`);
+}
+const MODELS = [
+  "--clip",
+  "models/fixtures/clip-tiny-dyn",
+  "--resnet",
+  "models/fixtures/resnet-tiny-dyn",
+  "--device",
+  "wasm",
+];
+const outDir = (tag: string) => `reports/test-eval-${tag}-${crypto.randomUUID().slice(0, 6)}`;
+const made: string[] = [];
+
+interface Line {
+  dataset: string;
+  path: string;
+  true: number;
+  top5: Record<string, number[]>;
+}
+const lines = (out: string): Line[] =>
+  Deno.readTextFileSync(`${ROOT}/${out}/results.jsonl`).trim().split("\n").map((l) => JSON.parse(l));
+const metrics = (out: string) => JSON.parse(Deno.readTextFileSync(`${ROOT}/${out}/metrics.json`)).results;
+
+async function evalRun(tag: string, extra: string[]): Promise<string> {
+  const out = outDir(tag);
+  made.push(out);
+  const run = await runTaskCli("eval", ["--dataset", `mix=${DS}`, ...MODELS, "--out", out, "--batch", "8", ...extra]);
+  assertEquals(run.code, 0, run.stderr);
+  return out;
+}
+
+/** Metrics computed here from the JSONL, independently of lib/eval.ts. */
+function independent(ls: Line[], model: string) {
+  const n = ls.length;
+  const acc1 = ls.filter((l) => l.top5[model]![0] === l.true).length / n;
+  const acc5 = ls.filter((l) => l.top5[model]!.includes(l.true)).length / n;
+  const byClass = new Map<number, boolean[]>();
+  for (const l of ls) byClass.set(l.true, [...(byClass.get(l.true) ?? []), l.top5[model]![0] === l.true]);
+  const recall = [...byClass.values()].map((h) => h.filter(Boolean).length / h.length);
+  return { n, acc1, acc5, mean_per_class_recall: recall.reduce((a, b) => a + b, 0) / recall.length };
+}
+
+Deno.test("eval scores 200-way with the ImageNet-R mask, and its metrics match an independent count", async () => {
+  const out = await evalRun("r", ["--subset", "imagenet-r"]);
+  const ls = lines(out);
+  const r = new Set(SUBSETS["imagenet-r"]);
+  const inR = files.filter((f) => r.has(SUBSET_INDEX(f))).length;
+  assertEquals(ls.length, inR); // images of classes outside the 200 are left out, the rest all scored
+  for (const l of ls) for (const t of Object.values(l.top5)) assert(t.every((i) => r.has(i)), `${l.path}: ${t}`);
+  for (const m of metrics(out)) {
+    const want = independent(ls, m.model);
+    assertEquals(m.n, want.n);
+    assert(Math.abs(m.metrics.acc1 - want.acc1) < 1e-12 && Math.abs(m.metrics.acc5 - want.acc5) < 1e-12);
+    assert(Math.abs(m.metrics.mean_per_class_recall - want.mean_per_class_recall) < 1e-12);
+  }
+  const csv = Deno.readTextFileSync(`${ROOT}/${out}/metrics.csv`).split("\n")[0];
+  assertEquals(
+    csv,
+    "model,dataset,n,top1,top1_err,top5,top5_err,top1_diff,top5_diff,mean_per_class_recall,img_size,interpolation",
+  );
+});
+
+Deno.test("eval --subset none scores 1000-way", async () => {
+  const out = await evalRun("all", ["--subset", "none", "--model", "resnet", "--limit", "12"]);
+  const ls = lines(out);
+  assertEquals(ls.length, 12);
+  const r = new Set(SUBSETS["imagenet-r"]);
+  assert(ls.some((l) => l.top5.resnet!.some((i) => !r.has(i))), "1000-way predictions should leave the R subset");
+  assertEquals(Object.keys(ls[0]!.top5), ["resnet"]);
+});
+
+Deno.test("eval killed with SIGKILL resumes with the same --out: no duplicates, nothing missing, the same metrics", async () => {
+  const full = await evalRun("full", ["--subset", "none"]);
+  const out = outDir("killed");
+  made.push(out);
+  const words = [
+    "run",
+    "--allow-read",
+    "--allow-write=reports",
+    "--allow-env",
+    `${ROOT}/parts/eval.ts`,
+    "--dataset",
+    `mix=${DS}`,
+    ...MODELS,
+    "--out",
+    out,
+    "--batch",
+    "4",
+    "--subset",
+    "none",
+  ];
+  const child = new Deno.Command("deno", {
+    args: words,
+    cwd: ROOT,
+    stdout: "null",
+    stderr: "piped",
+    env: { XDG_RUNTIME_DIR: "/tmp" },
+  }).spawn();
+  const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
+  let seen = "";
+  while (!/mix: 8\/\d+ images/.test(seen)) {
+    const r = await reader.read();
+    if (r.done) break;
+    seen += r.value;
+  }
+  child.kill("SIGKILL");
+  await child.status;
+  await reader.cancel().catch(() => {});
+  const partial = lines(out).length;
+  assert(partial >= 8 && partial < files.length, `killed after ${partial} lines`);
+  const run = await runTaskCli("eval", [
+    "--dataset",
+    `mix=${DS}`,
+    ...MODELS,
+    "--out",
+    out,
+    "--batch",
+    "4",
+    "--subset",
+    "none",
+  ]);
+  assertEquals(run.code, 0, run.stderr);
+  assert(new RegExp(`${partial} already done`).test(run.stderr), run.stderr);
+  const ls = lines(out);
+  assertEquals(ls.length, files.length);
+  assertEquals(new Set(ls.map((l) => l.path)).size, files.length);
+  assertEquals(metrics(out), metrics(full));
+});
+
+Deno.test("eval --shard 0/2 and 1/2, merged, equal the unsharded run", async () => {
+  const full = await evalRun("whole", ["--subset", "none"]);
+  const a = await evalRun("s0", ["--subset", "none", "--shard", "0/2"]);
+  const b = await evalRun("s1", ["--subset", "none", "--shard", "1/2"]);
+  assertEquals(lines(a).length + lines(b).length, files.length);
+  const merged = outDir("merged");
+  made.push(merged);
+  const run = await runTaskCli("eval", ["--merge", a, b, "--out", merged]);
+  assertEquals(run.code, 0, run.stderr);
+  assertEquals(metrics(merged), metrics(full));
+});
+
+Deno.test("eval usage errors are one line with exit 2", async () => {
+  for (
+    const [args, pattern] of [
+      [[], /give at least one --dataset NAME=DIR/],
+      [["--dataset", "x"], /--dataset must be NAME=DIR/],
+      [["--dataset", `a=${DS}`, "--shard", "2/2"], /--shard must be i\/n with 0 <= i < n/],
+      [["--dataset", `a=${DS}`, "--reference", "b"], /--reference "b" is not one of the --dataset names/],
+      [["--merge"], /--merge needs the shard directories/],
+    ] as [string[], RegExp][]
+  ) {
+    const run = await runTaskCli("eval", args);
+    assertEquals(run.code, 2, run.stderr);
+    assert(pattern.test(run.stderr), run.stderr);
+  }
+});
+
+Deno.test("cleanup: remove the eval test outputs", async () => {
+  for (const d of made) await Deno.remove(`${ROOT}/${d}`, { recursive: true }).catch(() => {});
+  await Deno.remove(DS, { recursive: true });
+  assert(!(await Deno.stat(DS).then(() => true, () => false)));
+});
