@@ -4,6 +4,7 @@
  * @module
  */
 import { info, oneOf, parseFlags, runTask } from "../lib/cli/run.ts";
+import { DECODE_FLAGS, decodeOptions } from "../lib/cli/decode_flags.ts";
 import { ClipcmpError, firstLine, UsageError } from "../lib/errors.ts";
 import { DEVICE_CHOICES, resolveDevice } from "../lib/device.ts";
 import { ClipModel } from "../lib/models/clip.ts";
@@ -137,8 +138,7 @@ runTask("compare", async (args) => {
     templates: { type: "string" },
     device: { type: "string", default: "auto" },
     dtype: { type: "string", default: "fp32" },
-    alpha: { type: "string", default: "drop" },
-    "exif-orientation": { type: "string", default: "ignore" },
+    ...DECODE_FLAGS,
     out: { type: "string" },
     "no-report": { type: "boolean", default: false },
     "per-image": { type: "boolean", default: false },
@@ -152,10 +152,7 @@ runTask("compare", async (args) => {
   const deviceChoice = oneOf("--device", v.device as string, DEVICE_CHOICES);
   const dtype = oneOf("--dtype", v.dtype as string, ["fp32", "fp16"] as const);
   if (dtype === "fp16") throw new UsageError("--dtype fp16 is not implemented yet for compare; use --dtype fp32");
-  const decode = {
-    alpha: oneOf("--alpha", v.alpha as string, ["drop", "white"] as const),
-    exifOrientation: oneOf("--exif-orientation", v["exif-orientation"] as string, ["ignore", "apply"] as const),
-  };
+  const decode = decodeOptions(v);
   const resnetInput = v["resnet-input"] === undefined
     ? undefined
     : oneOf("--resnet-input", v["resnet-input"] as string, ["imagenet", "unit"] as const);

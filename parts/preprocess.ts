@@ -5,6 +5,7 @@
  * @module
  */
 import { info, oneOf, parseFlags, runTask } from "../lib/cli/run.ts";
+import { DECODE_FLAGS, decodeOptions } from "../lib/cli/decode_flags.ts";
 import { ClipcmpError, firstLine, UsageError } from "../lib/errors.ts";
 import { DEVICE_CHOICES, resolveDevice } from "../lib/device.ts";
 import { decodeImageFile, type RgbaImage } from "../lib/image/decode.ts";
@@ -44,8 +45,7 @@ runTask("preprocess", async (args) => {
     out: { type: "string", default: DEFAULT_OUT },
     dtype: { type: "string", default: "fp32" },
     device: { type: "string", default: "auto" },
-    alpha: { type: "string", default: "drop" },
-    "exif-orientation": { type: "string", default: "ignore" },
+    ...DECODE_FLAGS,
     help: { type: "boolean", short: "h", default: false },
   }, true);
   if (v.help) {
@@ -56,8 +56,7 @@ runTask("preprocess", async (args) => {
   const which = oneOf("--for", v.for as string, ["clip", "resnet"] as const);
   const dtype = oneOf("--dtype", v.dtype as string, ["fp32", "fp16"] as const);
   const deviceChoice = oneOf("--device", v.device as string, DEVICE_CHOICES);
-  const alpha = oneOf("--alpha", v.alpha as string, ["drop", "white"] as const);
-  const exifOrientation = oneOf("--exif-orientation", v["exif-orientation"] as string, ["ignore", "apply"] as const);
+  const decode = decodeOptions(v);
   const out = v.out as string;
   if (!out.endsWith(".npy")) throw new UsageError(`--out must name a .npy file, got "${out}"`);
   if (positionals.length === 0) throw new UsageError("give at least one image or directory");
@@ -66,7 +65,7 @@ runTask("preprocess", async (args) => {
   const files = await listImages(positionals);
   if (files.length === 0) throw new ClipcmpError(`No .jpg, .jpeg or .png files in ${positionals.join(", ")}`);
   const images: RgbaImage[] = [];
-  for (const f of files) images.push(await decodeImageFile(f, { alpha, exifOrientation }));
+  for (const f of files) images.push(await decodeImageFile(f, decode));
 
   const device = await resolveDevice(deviceChoice);
   info(device.reason);

@@ -4,6 +4,7 @@
  * @module
  */
 import { info, oneOf, parseFlags, runTask } from "../lib/cli/run.ts";
+import { DECODE_FLAGS, decodeOptions } from "../lib/cli/decode_flags.ts";
 import { ClipcmpError, firstLine, UsageError } from "../lib/errors.ts";
 import { DEVICE_CHOICES, resolveDevice } from "../lib/device.ts";
 import { CLIP_LOGIT_SCALE, ClipModel } from "../lib/models/clip.ts";
@@ -78,8 +79,7 @@ runTask("zeroshot", async (args) => {
     ...MODEL_FLAGS,
     device: { type: "string", default: "auto" },
     dtype: { type: "string", default: "fp32" },
-    alpha: { type: "string", default: "drop" },
-    "exif-orientation": { type: "string", default: "ignore" },
+    ...DECODE_FLAGS,
     json: { type: "boolean", default: false },
     help: { type: "boolean", short: "h", default: false },
   }, true);
@@ -91,10 +91,7 @@ runTask("zeroshot", async (args) => {
   if (oneOf("--dtype", v.dtype as string, ["fp32", "fp16"] as const) === "fp16") {
     throw new UsageError("--dtype fp16 is not implemented yet for zeroshot; use --dtype fp32");
   }
-  const decode = {
-    alpha: oneOf("--alpha", v.alpha as string, ["drop", "white"] as const),
-    exifOrientation: oneOf("--exif-orientation", v["exif-orientation"] as string, ["ignore", "apply"] as const),
-  };
+  const decode = decodeOptions(v);
   const topK = Number(v["top-k"]);
   if (!Number.isInteger(topK) || topK < 1 || topK > MAX_TOP_K) {
     throw new UsageError(`--top-k must be an integer from 1 to ${MAX_TOP_K}, got "${v["top-k"]}"`);

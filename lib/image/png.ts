@@ -5,6 +5,7 @@
  * @module
  */
 import type { RgbaImage } from "./decode.ts";
+import { concatBytes } from "../bytes.ts";
 
 const CRC_TABLE = (() => {
   const t = new Uint32Array(256);
@@ -97,13 +98,7 @@ export async function encodePng(img: RgbaImage): Promise<Uint8Array> {
     chunk("IDAT", await zlib(raw)),
     chunk("IEND", new Uint8Array(0)),
   ];
-  const out = new Uint8Array(parts.reduce((a, p) => a + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
+  return concatBytes(parts);
 }
 
 /**

@@ -1,3 +1,5 @@
+import { concatBytes } from "../bytes.ts";
+
 /**
  * A minimal reader of the protobuf wire format, enough to walk an ONNX ModelProto without a schema compiler:
  * ModelProto.graph (field 7) → GraphProto.initializer (5) → TensorProto.dims (1) and data_type (2).
@@ -112,13 +114,7 @@ export function encodeFields(fields: readonly OutField[]): Uint8Array {
       parts.push(new Uint8Array([...encodeVarint(f.field * 8 + 2), ...encodeVarint(f.bytes.length)]), f.bytes);
     } else throw new TypeError(`Field ${f.field} has nothing to encode`);
   }
-  const out = new Uint8Array(parts.reduce((a, p) => a + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
+  return concatBytes(parts);
 }
 
 /** UTF-8 bytes of a string, for string fields. */
