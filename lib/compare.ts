@@ -80,7 +80,7 @@ export interface CompareDocument {
     ep: string;
     device_reason: string;
     adapter: string | null;
-    dtype: "fp32";
+    dtype: "fp32" | "fp16";
     templates: string[];
     logit_scale: number;
     models: {
@@ -130,6 +130,8 @@ export interface CompareOptions {
   decode?: DecodeOptions;
   /** Where to cache the zero-shot head. */
   headCache?: HeadCache;
+  /** The precision of the models given (recorded in the provenance). */
+  dtype?: "fp32" | "fp16";
   /** Longest side of report thumbnails; 0 for none. */
   thumbnails?: number;
   /** Progress messages (stderr). */
@@ -320,7 +322,7 @@ export async function compareModels(
       ep: opts.device.ep,
       device_reason: opts.device.reason,
       adapter: opts.device.adapter,
-      dtype: "fp32",
+      dtype: opts.dtype ?? "fp32",
       templates: [...opts.templates],
       logit_scale: CLIP_LOGIT_SCALE,
       models: {

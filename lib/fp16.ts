@@ -209,3 +209,89 @@ export function fp16SelfCheck(
   }
   return null;
 }
+
+/** What the fp16 checks need to run the models. */
+interface CheckContext {
+  /** Where converted models are cached. */
+  cacheDir: string;
+  /** EP and GPU context. */
+  device: import("./ort/session.ts").SessionOptions;
+  /** A few decoded sample images (the first of the run). */
+  samples: import("./image/decode.ts").RgbaImage[];
+  /** One-line notes. */
+  log?: (s: string) => void;
+}
+
+/**
+ * The fp16 version of a ResNet, returned only after the self-test passes on `samples`.
+ *
+ * @param src The fp32 model.
+ * @param ctx Cache, device, samples.
+ * @returns The fp16 source to load instead.
+ */
+export async function checkedFp16Resnet(
+  src: import("./models/resnet.ts").ResnetSource,
+  ctx: CheckContext,
+): Promise<import("./models/resnet.ts").ResnetSource> {
+  const { ResnetModel } = await import("./models/resnet.ts");
+  const { rowsToHost, releaseRows } = await import("./scoring.ts");
+  const { softmaxCpu } = await import("./math/cpu.ts");
+  const half = { ...src, model: await fp16Model(src.model, ctx.cacheDir, ctx.log) };
+  const probs: Float32Array[] = [];
+  for (const s of [src, half]) {
+    const m = await ResnetModel.load(s, ctx.device);
+    try {
+      const rows = await m.logits(ctx.samples);
+      const logits = await rowsToHost(rows, ctx.device.gpu ? { device: ctx.device.gpu.device } : undefined);
+      releaseRows(rows);
+      probs.push(Float32Array.from(softmaxCpu(logits, ctx.samples.length, 1000, 1)));
+    } finally {
+      await m.release();
+    }
+  }
+  const why = fp16SelfCheck(probs[0]!, probs[1]!, ctx.samples.length, 1000);
+  if (why) throw new ClipcmpError(`fp16 self-test failed for ${src.model}: ${why}; use --dtype fp32`);
+  ctx.log?.(`fp16 self-test passed for ${src.model} on ${ctx.samples.length} images`);
+  return half;
+}
+
+/**
+ * The fp16 version of a CLIP directory, returned only after the self-test passes: zero-shot probabilities of
+ * `samples` over `labels` in both precisions.
+ *
+ * @param dir The fp32 CLIP directory.
+ * @param labels Labels to score the samples over (the first 50 are used).
+ * @param ctx Cache, device, samples.
+ * @returns The fp16 directory to load instead.
+ */
+export async function checkedFp16Clip(dir: string, labels: readonly string[], ctx: CheckContext): Promise<string> {
+  const { ClipModel, CLIP_LOGIT_SCALE } = await import("./models/clip.ts");
+  const { buildHead } = await import("./zeroshot.ts");
+  const { zeroShotDetail, releaseRows } = await import("./scoring.ts");
+  const halfDir = await fp16ClipDir(dir, ctx.cacheDir, ctx.log);
+  const names = labels.slice(0, 50);
+  const probs: Float32Array[] = [];
+  for (const d of [dir, halfDir]) {
+    const clip = await ClipModel.load(d, ctx.device);
+    try {
+      const head = await buildHead(clip, names, ["a photo of a {}."]);
+      const img = await clip.encodeImages(ctx.samples);
+      probs.push(
+        (await zeroShotDetail(
+          img,
+          head.rows,
+          CLIP_LOGIT_SCALE,
+          ctx.device.gpu ? { device: ctx.device.gpu.device } : undefined,
+        )).probs,
+      );
+      releaseRows(img);
+      releaseRows(head.rows);
+    } finally {
+      await clip.release();
+    }
+  }
+  const why = fp16SelfCheck(probs[0]!, probs[1]!, ctx.samples.length, names.length);
+  if (why) throw new ClipcmpError(`fp16 self-test failed for ${dir}: ${why}; use --dtype fp32`);
+  ctx.log?.(`fp16 self-test passed for ${dir} on ${ctx.samples.length} images`);
+  return halfDir;
+}

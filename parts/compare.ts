@@ -11,7 +11,10 @@ import { ClipModel } from "../lib/models/clip.ts";
 import { ResnetModel } from "../lib/models/resnet.ts";
 import { checkAgainstManifest, chooseModels, MODEL_FLAGS, MODEL_HELP } from "../lib/cli/models.ts";
 import { cacheDir } from "../lib/models/locate.ts";
-import { type CompareDocument, compareModels, type DomainInput, type Score } from "../lib/compare.ts";
+import { classOfPath, type CompareDocument, compareModels, type DomainInput, type Score } from "../lib/compare.ts";
+import { checkedFp16Clip, checkedFp16Resnet } from "../lib/fp16.ts";
+import { decodeImageFile, type RgbaImage } from "../lib/image/decode.ts";
+import { imagenetClasses } from "../lib/data/imagenet.ts";
 import { resolveTemplates } from "../lib/cli/templates.ts";
 import { DEFAULT_TEMPLATE } from "../lib/zeroshot.ts";
 import { listImages } from "../lib/image/list.ts";
@@ -34,7 +37,8 @@ ${MODEL_HELP}
   --templates SET         clip80 (CLIP's 80 ImageNet templates), simple7, or a file with one per line;
                           the head averages them. Not together with --template
   --device auto|webgpu|wasm   where models and kernels run (default auto)
-  --dtype fp32|fp16       precision (fp16 is not implemented yet)
+  --dtype fp32|fp16       precision; fp16 models are converted, cached, and used only after a self-test
+                          against fp32 on the first images
   --alpha drop|white      drop alpha like PIL convert("RGB") (default), or composite onto white
   --exif-orientation ignore|apply   ignore EXIF orientation like PIL (default), or apply it
   --out DIR               report directory (default reports/compare-<time>; the task may write only under
@@ -151,7 +155,6 @@ runTask("compare", async (args) => {
   }
   const deviceChoice = oneOf("--device", v.device as string, DEVICE_CHOICES);
   const dtype = oneOf("--dtype", v.dtype as string, ["fp32", "fp16"] as const);
-  if (dtype === "fp16") throw new UsageError("--dtype fp16 is not implemented yet for compare; use --dtype fp32");
   const decode = decodeOptions(v);
   const resnetInput = v["resnet-input"] === undefined
     ? undefined
@@ -175,6 +178,22 @@ runTask("compare", async (args) => {
 
   const device = await resolveDevice(deviceChoice);
   info(device.reason);
+  if (dtype === "fp16") {
+    // Convert, then trust fp16 only after it agrees with fp32 on the first images of the run.
+    const paths = domains.flatMap((d) => d.paths).filter((p) => classOfPath(p));
+    const samples: RgbaImage[] = [];
+    for (const p of paths) {
+      if (samples.length >= 4) break;
+      try {
+        samples.push(await decodeImageFile(p, decode));
+      } catch { /* listed as skipped by the run itself */ }
+    }
+    if (samples.length === 0) throw new ClipcmpError("--dtype fp16: no usable image to run the fp16 self-test on");
+    const ctx = { cacheDir: cacheDir(v["cache-dir"] as string | undefined), device, samples, log: info };
+    const labels = [...new Set(paths.map((p) => classOfPath(p)!.index))].map((i) => imagenetClasses()[i]!.clip);
+    if (chosen.clip) chosen.clip.dir = await checkedFp16Clip(chosen.clip.dir, labels, ctx);
+    if (chosen.resnet) chosen.resnet.source = await checkedFp16Resnet(chosen.resnet.source, ctx);
+  }
   const clip = chosen.clip ? await ClipModel.load(chosen.clip.dir, { ...device, log: info }) : undefined;
   const resnet = chosen.resnet ? await ResnetModel.load(chosen.resnet.source, device) : undefined;
   checkAgainstManifest(chosen, clip, resnet);
@@ -189,6 +208,7 @@ runTask("compare", async (args) => {
       decode,
       thumbnails: writeIt ? 80 : 0,
       headCache: { dir: cacheDir(v["cache-dir"] as string | undefined), log: info },
+      dtype,
       log: info,
     });
     for (const s of doc.skipped) info(`skipped ${s.path}: ${s.reason}`);

@@ -10,6 +10,7 @@ import { DEVICE_CHOICES, resolveDevice } from "../lib/device.ts";
 import { CLIP_LOGIT_SCALE, ClipModel } from "../lib/models/clip.ts";
 import { checkAgainstManifest, chooseModels, MODEL_FLAGS, MODEL_HELP } from "../lib/cli/models.ts";
 import { cacheDir } from "../lib/models/locate.ts";
+import { checkedFp16Clip } from "../lib/fp16.ts";
 import { decodeImageFile, type RgbaImage } from "../lib/image/decode.ts";
 import { listImages } from "../lib/image/list.ts";
 import { imagenetClasses } from "../lib/data/imagenet.ts";
@@ -37,6 +38,7 @@ Options:
                           comparison only; CLIP multiplies by its logit scale, 100
 ${MODEL_HELP}
   --device auto|webgpu|wasm   (default auto)
+  --dtype fp32|fp16       fp16 models are converted, cached, and used only after a self-test against fp32
   --alpha drop|white, --exif-orientation ignore|apply   as PIL by default
   --json                  one JSON document on stdout (schema: docs/schemas/zeroshot.schema.json)
   -h, --help              this help
@@ -88,9 +90,7 @@ runTask("zeroshot", async (args) => {
     return 0;
   }
   const deviceChoice = oneOf("--device", v.device as string, DEVICE_CHOICES);
-  if (oneOf("--dtype", v.dtype as string, ["fp32", "fp16"] as const) === "fp16") {
-    throw new UsageError("--dtype fp16 is not implemented yet for zeroshot; use --dtype fp32");
-  }
+  const dtype = oneOf("--dtype", v.dtype as string, ["fp32", "fp16"] as const);
   const decode = decodeOptions(v);
   const topK = Number(v["top-k"]);
   if (!Number.isInteger(topK) || topK < 1 || topK > MAX_TOP_K) {
@@ -122,7 +122,15 @@ runTask("zeroshot", async (args) => {
 
   const device = await resolveDevice(deviceChoice);
   info(device.reason);
-  const clip = await ClipModel.load(clipDir, { ...device, log: info });
+  const runDir = dtype === "fp16"
+    ? await checkedFp16Clip(clipDir, labels.map((l) => l.label), {
+      cacheDir: cacheDir(v["cache-dir"] as string | undefined),
+      device,
+      samples: used.slice(0, 4).map((u) => u.image),
+      log: info,
+    })
+    : clipDir;
+  const clip = await ClipModel.load(runDir, { ...device, log: info });
   checkAgainstManifest(chosen, clip);
   try {
     info(`Testing CLIP on ${used.length} images`);
@@ -175,7 +183,7 @@ runTask("zeroshot", async (args) => {
             ep: device.ep,
             device_reason: device.reason,
             adapter: device.adapter,
-            dtype: "fp32",
+            dtype,
             model: {
               dir: clip.dir,
               visual: { path: clip.visual.session.path, sha256: clip.visual.session.sha256 },

@@ -176,3 +176,16 @@ Deno.test("compare names a missing model file in one line and exits 1", async ()
   assertEquals(run.code, 1);
   assert(/--resnet "models\/fixtures\/nope.onnx": no such file or directory/.test(run.stderr), run.stderr);
 });
+
+Deno.test("compare --dtype fp16 runs converted models after the self-test, and agrees with fp32", async () => {
+  const [half, full] = [await compareJson("wasm", ["--dtype", "fp16"]), await compareJson("wasm")];
+  assertEquals(half.provenance.dtype, "fp16");
+  assert(half.provenance.models.clip!.visual.path.includes("/fp16/"), half.provenance.models.clip!.visual.path);
+  assert(half.provenance.models.resnet!.path.includes("/fp16/"));
+  for (const k of ["clip", "resnet"] as const) {
+    const same = half.results.filter((r, i) =>
+      r[k]!.top5.map((s) => s.index).join() === full.results[i]![k]!.top5.map((s) => s.index).join()
+    );
+    assert(same.length >= 9, `${k}: ${same.length} of 10 top-5 lists agree`);
+  }
+});

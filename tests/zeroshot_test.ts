@@ -230,3 +230,23 @@ Deno.test("an unwritable head cache costs a warning, not the run", async () => {
   assertEquals(run.code, 0, run.stderr);
   assert(/warning: could not cache the zero-shot head in \/proc\/clipcmp-cache/.test(run.stderr), run.stderr);
 });
+
+Deno.test("zeroshot --dtype fp16 says its self-test passed and matches fp32 within fp16 rounding", async () => {
+  const run = await runTaskCli("zeroshot", [
+    ...refs.images.slice(0, 3),
+    ...BASE,
+    "--device",
+    "wasm",
+    "--dtype",
+    "fp16",
+  ]);
+  assertEquals(run.code, 0, run.stderr);
+  assert(/fp16 self-test passed for models\/fixtures\/clip-tiny on 3 images/.test(run.stderr), run.stderr);
+  const doc = JSON.parse(run.stdout);
+  assert(validate(doc), validate.errors);
+  assertEquals(doc.provenance.dtype, "fp16");
+  const want = reference(100);
+  doc.results.forEach((r: Doc["results"][number], i: number) => {
+    r.top_k.forEach((s) => assert(Math.abs(s.score - want[i * 10 + s.index]!) < 0.02, `${r.path} ${s.label}`));
+  });
+});
