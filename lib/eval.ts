@@ -10,6 +10,7 @@ import aIndices from "../data/imagenet/imagenet_a_indices.txt" with { type: "tex
 import { classByWnid } from "./data/imagenet.ts";
 import { ClipcmpError, firstLine } from "./errors.ts";
 import { listImages } from "./image/list.ts";
+import { timmCells } from "./report/timm.ts";
 
 /** The 200-class subsets with their ImageNet indices. */
 export const SUBSETS: Record<"imagenet-r" | "imagenet-a", number[]> = {
@@ -194,23 +195,17 @@ export function evalMetrics(lines: readonly EvalLine[]): EvalMetrics[] {
  * @returns CSV text.
  */
 export function evalCsv(metrics: readonly EvalMetrics[], reference?: string): string {
-  const pct = (x: number) => (100 * x).toFixed(2);
   const rows = [
     "model,dataset,n,top1,top1_err,top5,top5_err,top1_diff,top5_diff,mean_per_class_recall,img_size,interpolation",
   ];
   for (const m of metrics) {
     const ref = reference ? metrics.find((x) => x.dataset === reference && x.model === m.model) : undefined;
+    const acc = (x: EvalMetrics) => ({ top1: x.acc1, top5: x.acc5, mean_per_class_recall: x.mean_per_class_recall });
     rows.push([
       m.model,
       m.dataset,
       m.n,
-      pct(m.acc1),
-      pct(1 - m.acc1),
-      pct(m.acc5),
-      pct(1 - m.acc5),
-      ref ? pct(m.acc1 - ref.acc1) : "",
-      ref ? pct(m.acc5 - ref.acc5) : "",
-      pct(m.mean_per_class_recall),
+      ...timmCells(acc(m), ref && acc(ref), 2),
       224,
       m.model === "clip" ? "bicubic" : "bilinear",
     ].join(","));

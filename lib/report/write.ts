@@ -8,6 +8,7 @@
 import type { CompareDocument, CompareResult, Score } from "../compare.ts";
 import type { Accuracy, DomainSummary } from "./metrics.ts";
 import { writeFileAtomic } from "../fs.ts";
+import { timmCells } from "./timm.ts";
 
 const MODEL_NAMES: Record<string, string> = {
   clip: "CLIP RN50 zero-shot",
@@ -75,13 +76,7 @@ export function renderCsv(doc: CompareDocument): string {
         key,
         d.domain,
         a.n,
-        pct(a.top1),
-        pct(1 - a.top1),
-        pct(a.top5),
-        pct(1 - a.top5),
-        r ? pct(a.top1 - r.top1) : "",
-        r ? pct(a.top5 - r.top5) : "",
-        pct(a.mean_per_class_recall),
+        ...timmCells(a, r, 1),
         meta.params,
         224,
         meta.interpolation,
