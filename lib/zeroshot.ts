@@ -162,7 +162,8 @@ export async function buildHead(
   }
   const t = templates.length;
   const head = new Float32Array(labels.length * d);
-  const perChunk = Math.max(1, Math.floor(256 / t));
+  const perChunk = Math.max(1, Math.floor(1024 / t));
+  const started = performance.now();
   for (let c0 = 0; c0 < labels.length; c0 += perChunk) {
     const chunk = labels.slice(c0, c0 + perChunk);
     const prompts = chunk.flatMap((l) => templates.map((tpl) => tpl.replaceAll("{}", l)));
@@ -186,6 +187,12 @@ export async function buildHead(
     });
     progress?.(Math.min(labels.length, c0 + perChunk), labels.length);
   }
+  const secs = (performance.now() - started) / 1000;
+  cache?.log?.(
+    `zero-shot head: ${labels.length} labels x ${t} templates encoded in ${secs.toFixed(1)} s (${
+      (1000 * secs / (labels.length * t)).toFixed(2)
+    } ms per prompt)`,
+  );
   if (file) {
     try {
       await Deno.mkdir(file.slice(0, file.lastIndexOf("/")), { recursive: true });

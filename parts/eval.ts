@@ -9,12 +9,13 @@ import { DEVICE_CHOICES, resolveDevice } from "../lib/device.ts";
 import { checkAgainstManifest, chooseModels, MODEL_FLAGS, MODEL_HELP } from "../lib/cli/models.ts";
 import { cacheDir } from "../lib/models/locate.ts";
 import { resolveTemplates } from "../lib/cli/templates.ts";
-import { CLIP_LOGIT_SCALE, ClipModel } from "../lib/models/clip.ts";
+import { ClipModel } from "../lib/models/clip.ts";
 import { ResnetModel } from "../lib/models/resnet.ts";
-import { decodeImageFile, type RgbaImage } from "../lib/image/decode.ts";
+import { DecodePool } from "../lib/image/pool.ts";
+import { classifyFiles } from "../lib/pipeline.ts";
 import { imagenetClasses } from "../lib/data/imagenet.ts";
 import { buildHead } from "../lib/zeroshot.ts";
-import { classTopK, releaseRows, zeroShotTopK } from "../lib/scoring.ts";
+import { releaseRows } from "../lib/scoring.ts";
 import { evalCsv, type EvalLine, evalMetrics, listImageFolder, readResults, scoringColumns } from "../lib/eval.ts";
 import { writeFileAtomic } from "../lib/fs.ts";
 import { VERSION } from "../lib/version.ts";
@@ -178,6 +179,8 @@ runTask("eval", async (args) => {
   const resnet = chosen.resnet ? await ResnetModel.load(chosen.resnet.source, device) : undefined;
   checkAgainstManifest(chosen, clip, resnet);
   const classes = imagenetClasses();
+  const pool = new DecodePool();
+  info(`decoding on ${pool.size} worker thread${pool.size === 1 ? "" : "s"}`);
   try {
     for (const ds of lists) {
       const columns = scoringColumns(subset, ds.classes);
@@ -196,57 +199,36 @@ runTask("eval", async (args) => {
         })
         : null;
       const t0 = performance.now();
-      for (let i = 0; i < todo.length; i += batch) {
-        const chunk: { path: string; index: number; image: RgbaImage }[] = [];
-        for (const it of todo.slice(i, i + batch)) {
-          try {
-            chunk.push({ ...it, image: await decodeImageFile(it.path) });
-          } catch (err) {
-            info(`skipped ${it.path}: ${firstLine(err)}`);
-          }
-        }
-        if (chunk.length === 0) continue;
-        const images = chunk.map((c) => c.image);
-        const tops: Record<string, Uint32Array> = {};
-        if (clip && head) {
-          const emb = await clip.encodeImages(images);
-          tops.clip = (await zeroShotTopK(emb, head.rows, CLIP_LOGIT_SCALE, Math.min(5, cols.length), gpu)).indices.map(
-            (j) => cols[j]!,
+      let written = 0;
+      const k = Math.min(5, cols.length);
+      await classifyFiles(todo, {
+        clip: clip && head ? { model: clip, head: head.rows } : undefined,
+        resnet,
+        columns,
+        gpu,
+      }, {
+        batch,
+        k,
+        pool,
+        onSkip: (path, message) => info(`skipped ${path}: ${message}`),
+        onBatch: async (results) => {
+          const lines = results.map((r) =>
+            JSON.stringify({ dataset: ds.name, path: r.path, true: r.index, top5: r.top } satisfies EvalLine)
           );
-          releaseRows(emb);
-        }
-        if (resnet) {
-          const logits = await resnet.logits(images);
-          tops.resnet = (await classTopK(logits, columns ?? undefined, Math.min(5, cols.length), gpu)).indices.map((
-            j,
-          ) => (columns ? columns[j]! : j));
-          releaseRows(logits);
-        }
-        const k = Math.min(5, cols.length);
-        const lines = chunk.map((c, j) =>
-          JSON.stringify(
-            {
-              dataset: ds.name,
-              path: c.path,
-              true: c.index,
-              top5: Object.fromEntries(
-                Object.entries(tops).map(([m, t]) => [m, Array.from(t.subarray(j * k, (j + 1) * k))]),
-              ),
-            } satisfies EvalLine,
-          )
-        );
-        await Deno.writeTextFile(jsonl, lines.join("\n") + "\n", { append: true });
-        const n = Math.min(todo.length, i + batch);
-        const rate = n / ((performance.now() - t0) / 1000);
-        info(
-          `${ds.name}: ${n}/${todo.length} images, ${rate.toFixed(1)} images/s, ETA ${
-            Math.ceil((todo.length - n) / rate)
-          } s`,
-        );
-      }
+          await Deno.writeTextFile(jsonl, lines.join("\n") + "\n", { append: true });
+          written += results.length;
+          const rate = written / ((performance.now() - t0) / 1000);
+          info(
+            `${ds.name}: ${written}/${todo.length} images, ${rate.toFixed(1)} images/s, ETA ${
+              Math.ceil((todo.length - written) / rate)
+            } s`,
+          );
+        },
+      });
       if (head) releaseRows(head.rows);
     }
   } finally {
+    pool.close();
     await clip?.release();
     await resnet?.release();
     device.gpu?.destroy();

@@ -3,6 +3,8 @@
 
     /usr/bin/python3 tools/export_fullsize.py [OUT_DIR]      (default .cache/fullsize, git-ignored)
 
+Also writes OUT_DIR/dynamic/{resnet50,clip-rn50-visual}.onnx with a dynamic batch axis, for the benchmarks.
+
 Writes, without any pretrained weights:
   resnet50.onnx             torchvision ResNet-50 (weights=None) in the layout of qualcomm/ResNet50: input
                             `image_tensor` [1,3,224,224] RGB in [0,1], ImageNet mean/std applied inside,
@@ -17,6 +19,7 @@ Writes, without any pretrained weights:
 Parameter counts are checked against the published ones: 38,316,896 (CLIP visual), 63,690,240 (CLIP text, plus
 the logit scale), 25,557,032 (ResNet-50). Batch is fixed at 1, like the immich exports.
 """
+import inspect
 import os
 import shutil
 import sys
@@ -184,12 +187,22 @@ def main():
     ids = torch.zeros(1, 77, dtype=torch.int32)
     ids[0, :8] = torch.tensor([49406, 320, 1125, 539, 320, 1929, 269, 49407])
     kw = dict(opset_version=17, do_constant_folding=True)
+    if "dynamo" in inspect.signature(torch.onnx.export).parameters:
+        kw["dynamo"] = False  # PyTorch >= 2.9 defaults to the dynamo exporter; we want the TorchScript graphs
     torch.onnx.export(resnet, img, os.path.join(OUT, "resnet50.onnx"), input_names=["image_tensor"],
                       output_names=["class_logits"], **kw)
     torch.onnx.export(visual, img, os.path.join(OUT, "clip-rn50", "visual", "model.onnx"), input_names=["image"],
                       output_names=["embedding"], **kw)
     torch.onnx.export(text, ids, os.path.join(OUT, "clip-rn50", "textual", "model.onnx"), input_names=["text"],
                       output_names=["embedding"], **kw)
+    # Dynamic-batch copies of the image towers, for throughput at batch > 1 (the published layouts fix batch 1).
+    os.makedirs(os.path.join(OUT, "dynamic"), exist_ok=True)
+    dyn = {"dynamic_axes": {"image_tensor": {0: "batch"}, "class_logits": {0: "batch"}}}
+    torch.onnx.export(resnet, img, os.path.join(OUT, "dynamic", "resnet50.onnx"), input_names=["image_tensor"],
+                      output_names=["class_logits"], **kw, **dyn)
+    dyn = {"dynamic_axes": {"image": {0: "batch"}, "embedding": {0: "batch"}}}
+    torch.onnx.export(visual, img, os.path.join(OUT, "dynamic", "clip-rn50-visual.onnx"), input_names=["image"],
+                      output_names=["embedding"], **kw, **dyn)
     for f in ("tokenizer.json", "tokenizer_config.json"):
         shutil.copy(os.path.join(ROOT, "models", "fixtures", "clip-tiny", "textual", f),
                     os.path.join(OUT, "clip-rn50", "textual", f))

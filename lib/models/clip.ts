@@ -11,7 +11,14 @@ import { CLIP_RECIPE } from "../preprocess/recipe.ts";
 import { gpuBufferOf, ModelSession, type SessionOptions, type TensorInfo } from "../ort/session.ts";
 import { ClipTokenizer, CONTEXT_LENGTH } from "../text/tokenizer.ts";
 import { rewriteBatchDynamic } from "../onnx/batch.ts";
-import { type Rows, runVision, validateVisionGraph, type VisionGraph } from "./vision.ts";
+import {
+  releaseVisionBuffers,
+  type Rows,
+  runVision,
+  type RunVisionOptions,
+  validateVisionGraph,
+  type VisionGraph,
+} from "./vision.ts";
 
 /** Options of {@linkcode ClipModel.load} besides the EP. */
 export interface ClipLoadOptions {
@@ -163,10 +170,11 @@ export class ClipModel {
    * Image embeddings, CLIP-preprocessed.
    *
    * @param images Decoded images.
+   * @param options Batch size and stage clock.
    * @returns [n, dim] rows, on the GPU for webgpu.
    */
-  encodeImages(images: readonly RgbaImage[]): Promise<Rows> {
-    return runVision(this.visual, images, CLIP_RECIPE);
+  encodeImages(images: readonly RgbaImage[], options?: RunVisionOptions): Promise<Rows> {
+    return runVision(this.visual, images, CLIP_RECIPE, options);
   }
 
   /**
@@ -184,8 +192,9 @@ export class ClipModel {
       if (e.truncated) truncated.push(i);
       return e.ids;
     });
-    const bs = this.textBatch ?? Math.min(64, Math.max(1, n));
     const gpu = this.textRun.gpuContext;
+    // 256 prompts per run on a GPU (the H100 measurements: 1.65 ms per prompt at 256, 13x batch 1), 64 on wasm.
+    const bs = this.textBatch ?? Math.min(gpu ? 256 : 64, Math.max(1, n));
     const result = gpu
       ? gpu.device.createBuffer({
         label: `text embeddings (${this.textual.path})`,
@@ -226,6 +235,7 @@ export class ClipModel {
 
   /** Releases the sessions. */
   async release(): Promise<void> {
+    releaseVisionBuffers(this.visual);
     await this.visual.session.release();
     await this.textual.release();
     if (this.textRun !== this.textual) await this.textRun.release();

@@ -12,7 +12,14 @@ import { ClipcmpError, firstLine } from "../errors.ts";
 import type { RgbaImage } from "../image/decode.ts";
 import { type Recipe, TORCHVISION_RECIPE, unitRecipe } from "../preprocess/recipe.ts";
 import { ModelSession, type SessionOptions } from "../ort/session.ts";
-import { type Rows, runVision, validateVisionGraph, type VisionGraph } from "./vision.ts";
+import {
+  releaseVisionBuffers,
+  type Rows,
+  runVision,
+  type RunVisionOptions,
+  validateVisionGraph,
+  type VisionGraph,
+} from "./vision.ts";
 
 /** How a ResNet graph wants its input: ImageNet-normalised, or [0,1] RGB. */
 export type ResnetInput = "imagenet" | "unit";
@@ -137,14 +144,16 @@ export class ResnetModel {
    * 1000 logits per image.
    *
    * @param images Decoded images.
+   * @param options Batch size and stage clock.
    * @returns [n, 1000] logits on the GPU (webgpu) or CPU (wasm).
    */
-  logits(images: readonly RgbaImage[]): Promise<Rows> {
-    return runVision(this.graph, images, this.source.recipe);
+  logits(images: readonly RgbaImage[], options?: RunVisionOptions): Promise<Rows> {
+    return runVision(this.graph, images, this.source.recipe, options);
   }
 
-  /** Releases the session. */
+  /** Releases the session and its input buffers. */
   release(): Promise<void> {
+    releaseVisionBuffers(this.graph);
     return this.graph.session.release();
   }
 }

@@ -74,21 +74,68 @@ export function validateVisionGraph(session: ModelSession, crop: number, outputN
   return { session, input, output, batch: typeof b === "number" && b > 0 ? b : null, width };
 }
 
-/** Largest batch we send to a dynamic-batch graph in one run. */
+/** Largest batch we send to a dynamic-batch graph in one run, unless the caller asks for another. */
 export const MAX_DYNAMIC_BATCH = 16;
+
+/** Milliseconds spent on the main thread per stage; {@linkcode runVision} adds to the fields it knows. */
+export interface StageClock {
+  /** Copying source windows to the GPU and submitting the preprocessing kernel (or the CPU path on wasm). */
+  upload: number;
+  /** Waiting for the model runs. */
+  model: number;
+}
+
+/** How {@linkcode runVision} batches and what it reports. */
+export interface RunVisionOptions {
+  /** Images per model run for dynamic-batch graphs (default {@linkcode MAX_DYNAMIC_BATCH}). */
+  maxBatch?: number;
+  /** Stage times are added here. */
+  clock?: StageClock;
+}
+
+/** Model input buffers kept between calls, per graph and batch size (the model reads them in queue order). */
+const inputBuffers = new WeakMap<VisionGraph, Map<number, GPUBuffer>>();
+const preprocessors = new WeakMap<GPUDevice, GpuPreprocessor>();
+
+/**
+ * Frees the input buffers {@linkcode runVision} keeps for `graph`.
+ *
+ * @param graph The graph.
+ */
+export function releaseVisionBuffers(graph: VisionGraph): void {
+  for (const b of inputBuffers.get(graph)?.values() ?? []) b.destroy();
+  inputBuffers.delete(graph);
+}
 
 /**
  * Runs `graph` over `images` with `recipe`.
  *
+ * On webgpu the work is only submitted: the rows come back as a GPU buffer that later kernels read in queue
+ * order, so the caller can prepare the next batch while the GPU is still busy with this one.
+ *
  * @param graph The validated graph.
  * @param images Decoded images.
  * @param recipe The preprocessing recipe.
+ * @param options Batch size and stage clock.
  * @returns One output row per image: on the GPU for webgpu sessions, else on the CPU.
  */
-export async function runVision(graph: VisionGraph, images: readonly RgbaImage[], recipe: Recipe): Promise<Rows> {
+export async function runVision(
+  graph: VisionGraph,
+  images: readonly RgbaImage[],
+  recipe: Recipe,
+  options: RunVisionOptions = {},
+): Promise<Rows> {
   const { session, input, output, width } = graph;
-  const bs = graph.batch ?? Math.min(MAX_DYNAMIC_BATCH, Math.max(1, images.length));
+  const maxBatch = options.maxBatch ?? MAX_DYNAMIC_BATCH;
+  const bs = graph.batch ?? Math.min(maxBatch, Math.max(1, images.length));
   const plane = 3 * recipe.crop * recipe.crop;
+  const clock = options.clock;
+  let t = performance.now();
+  const lap = (stage: keyof StageClock) => {
+    const now = performance.now();
+    if (clock) clock[stage] += now - t;
+    t = now;
+  };
   const gpu = session.gpuContext;
   if (!gpu) {
     const data = new Float32Array(images.length * width);
@@ -98,34 +145,39 @@ export async function runVision(graph: VisionGraph, images: readonly RgbaImage[]
       const n = graph.batch ?? chunk.length;
       x.fill(0);
       chunk.forEach((img, j) => preprocessCpu(img, recipe, x, j));
+      lap("upload");
       const out = await session.run({
         [input.name]: { type: "float32", data: x.subarray(0, n * plane), dims: [n, 3, recipe.crop, recipe.crop] },
       });
       const y = await out[output.name]!.getData() as Float32Array;
       data.set(y.subarray(0, chunk.length * width), i * width);
       for (const t of Object.values(out)) t.dispose();
+      lap("model");
     }
     return { where: "cpu", data, rows: images.length, width };
   }
   const device = gpu.device;
-  const pre = new GpuPreprocessor(device, "f32");
+  let pre = preprocessors.get(device);
+  if (!pre) preprocessors.set(device, pre = new GpuPreprocessor(device, "f32"));
+  let inputs = inputBuffers.get(graph);
+  if (!inputs) inputBuffers.set(graph, inputs = new Map());
   const result = device.createBuffer({
     label: `${output.name} rows (${session.path})`,
     size: images.length * width * 4,
     usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
   });
-  const inputs: GPUBuffer[] = [];
   try {
     for (let i = 0; i < images.length; i += bs) {
       const chunk = images.slice(i, i + bs);
       const n = graph.batch ?? chunk.length;
-      let buf = inputs[n];
+      let buf = inputs.get(n);
       if (!buf) {
         buf = pre.createBatchBuffer(n, recipe.crop, `${input.name} batch of ${n} (${session.path})`);
-        inputs[n] = buf;
+        inputs.set(n, buf);
       }
       if (graph.batch !== null && chunk.length < n) device.queue.writeBuffer(buf, 0, new Float32Array(n * plane));
       pre.run(chunk, recipe, buf);
+      lap("upload");
       const out = await session.run({
         [input.name]: { buffer: buf, type: "float32", dims: [n, 3, recipe.crop, recipe.crop] },
       });
@@ -133,12 +185,11 @@ export async function runVision(graph: VisionGraph, images: readonly RgbaImage[]
       enc.copyBufferToBuffer(gpuBufferOf(out[output.name]!), 0, result, i * width * 4, chunk.length * width * 4);
       device.queue.submit([enc.finish()]);
       for (const t of Object.values(out)) t.dispose();
+      lap("model");
     }
   } catch (err) {
     result.destroy();
     throw err;
-  } finally {
-    for (const b of inputs) b?.destroy();
   }
   return { where: "gpu", buffer: result, rows: images.length, width };
 }
