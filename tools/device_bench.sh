@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The GPU measurement run (issue #10), on the device machine, from the files tools/prepare_device.sh packed:
 #   device run, carry [".device", ".gl"], command `bash tools/device_bench.sh`, timeout 600.
-# Each step has its own time limit and the whole run a deadline (DEADLINE_S, default 540 s), so whatever
+# Each step has its own time limit and the whole run a deadline (DEADLINE_S, default 560 s), so whatever
 # finished comes back in $OUT even when a later step runs out of time. Rehearse here with
 #   OUT=/tmp/out SMOKE=1 bash tools/device_bench.sh
 # which uses the software adapter, the system Deno and node_modules, and tiny sizes.
@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 OUT=${OUT:?set OUT}
 mkdir -p "$OUT"
 START=$SECONDS
-DEADLINE=${DEADLINE_S:-540}
+DEADLINE=${DEADLINE_S:-560}
 log() { echo "[$((SECONDS - START))s] $*" | tee -a "$OUT/log.txt"; }
 # step NAME LIMIT_S COMMAND...: runs with the smaller of LIMIT_S and the time left, output to $OUT/NAME.txt.
 step() {
@@ -38,7 +38,7 @@ if [ -z "${SMOKE:-}" ]; then
   export PATH=/tmp/bin:$PATH DENO_DIR=/tmp/deno-dir
   tar -xJf .device/node_modules.tar.xz
   FULL=/tmp/fullsize
-  BATCHES=1,32,256 STEPS=3 N=3 RUNS=20
+  BATCHES=1,32,256 FP16_BATCHES=1,32 STEPS=3 N=3 RUNS=20
 else
   # The tiny fixtures in the full-size layout.
   FULL=/tmp/clipcmp-smoke
@@ -47,7 +47,7 @@ else
   ln -sf "$PWD/models/fixtures/clip-tiny-dyn/visual/model.onnx" $FULL/dynamic/clip-rn50-visual.onnx
   ln -sf "$PWD/models/fixtures/resnet-tiny/model.onnx" $FULL/resnet50.onnx
   ln -sfn "$PWD/models/fixtures/clip-tiny" $FULL/clip-rn50
-  BATCHES=1,4 STEPS=2 N=1 RUNS=2
+  BATCHES=1,4 FP16_BATCHES=1,4 STEPS=2 N=1 RUNS=2
 fi
 log "deno $(deno --version | head -1); commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')"
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader >"$OUT/nvidia-smi.txt" 2>&1
@@ -68,14 +68,14 @@ ln -sfn "$(readlink -f "$FULL/clip-rn50/textual")" /tmp/clip-dyn/textual
 
 bench_env=(env CLIPCMP_BENCH_MODELS="$(readlink -f "$FULL")" CLIPCMP_BENCH_BATCHES=$BATCHES CLIPCMP_BENCH_STEPS=$STEPS
   CLIPCMP_BENCH_N=$N)
-step e2e 240 "${bench_env[@]}" deno bench --allow-read --allow-write=out --allow-env bench/e2e_bench.ts
+step e2e 200 "${bench_env[@]}" deno bench --allow-read --allow-write=out --allow-env bench/e2e_bench.ts
 cp out/bench/e2e.md out/bench/e2e.json "$OUT/" 2>/dev/null
-[ -z "${SMOKE:-}" ] && step torch 60 python3 tools/torch_baseline.py "$OUT/torch.json"
-step fp16 120 deno task fp16 --resnet "$FULL/dynamic/resnet50.onnx" --resnet-input unit --clip /tmp/clip-dyn \
-  --batch "$BATCHES" --runs "$RUNS" --device webgpu --json
-step compare 90 deno task compare --clip "$FULL/clip-rn50" --resnet "$FULL/resnet50.onnx" --resnet-input unit \
-  --device webgpu
-step preprocess 60 deno bench --allow-read --allow-write=out --allow-env bench/preprocess_bench.ts
-step head 200 deno task zeroshot --clip "$FULL/clip-rn50" --imagenet --templates clip80 --device webgpu \
+[ -z "${SMOKE:-}" ] && step torch 45 python3 tools/torch_baseline.py "$OUT/torch.json"
+step head 150 deno task zeroshot --clip "$FULL/clip-rn50" --imagenet --templates clip80 --device webgpu \
   data/samples/photo/n01614925_bald_eagle.jpg
+step fp16 90 deno task fp16 --resnet "$FULL/dynamic/resnet50.onnx" --resnet-input unit --clip /tmp/clip-dyn \
+  --batch "$FP16_BATCHES" --runs "$RUNS" --device webgpu --json
+step compare 60 deno task compare --clip "$FULL/clip-rn50" --resnet "$FULL/resnet50.onnx" --resnet-input unit \
+  --device webgpu
+step preprocess 45 deno bench --allow-read --allow-write=out --allow-env bench/preprocess_bench.ts
 log "done"
