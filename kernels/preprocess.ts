@@ -9,7 +9,6 @@ import { elemBytes, type ElemType } from "./_specialize.ts";
 import { createKernel, encodeDispatch } from "./_dispatch.ts";
 import type { RgbaImage } from "../lib/image/decode.ts";
 import { planPreprocess, type Recipe } from "../lib/preprocess/recipe.ts";
-import { createBufferWith } from "../lib/gpu/readback.ts";
 
 /** Tunables of the kernel (WGSL override constants). */
 export interface PreprocessTunables {
@@ -17,6 +16,8 @@ export interface PreprocessTunables {
   wgX: number;
   /** Workgroup height. */
   wgY: number;
+  /** Largest bytes per binding a group of images may use (default: the device's storage binding limit). */
+  groupBytes?: number;
 }
 
 const DEFAULT_TUNABLES: PreprocessTunables = { wgX: 16, wgY: 16 };
@@ -65,8 +66,28 @@ export class GpuPreprocessor {
     });
   }
 
+  /** Buffers reused between calls (grown when a group needs more): params, windows, coefficients, tmp. */
+  private arenas: Partial<Record<"params" | "src" | "coeffs" | "tmp", GPUBuffer>> = {};
+
+  private arena(name: "params" | "src" | "coeffs" | "tmp", bytes: number): GPUBuffer {
+    const have = this.arenas[name];
+    if (have && have.size >= bytes) return have;
+    have?.destroy();
+    const size = Math.max(256, 2 ** Math.ceil(Math.log2(bytes)));
+    const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST;
+    return (this.arenas[name] = this.device.createBuffer({ label: `preprocess ${name} (${this.elem})`, size, usage }));
+  }
+
+  /** Frees the reused buffers (the preprocessor rebuilds them on its next run). */
+  release(): void {
+    for (const b of Object.values(this.arenas)) b?.destroy();
+    this.arenas = {};
+  }
+
   /**
-   * Preprocesses `images` into slots `first ..` of `out` and submits the work.
+   * Preprocesses `images` into slots `first ..` of `out` and submits the work: one upload of the source windows,
+   * one of the coefficients and one of the parameters per group of images, and two dispatches (one image per
+   * z) per group.
    *
    * @param images Decoded images.
    * @param recipe The recipe.
@@ -74,82 +95,131 @@ export class GpuPreprocessor {
    * @param first Slot of the first image.
    */
   run(images: readonly RgbaImage[], recipe: Recipe, out: GPUBuffer, first = 0): void {
-    const plane = recipe.crop * recipe.crop;
+    const crop = recipe.crop;
+    const plane = crop * crop;
     const imageBytes = 3 * plane * elemBytes(this.elem);
     const need = (first + images.length) * imageBytes;
     if (out.size < need) throw new RangeError(`Output buffer "${out.label}" holds ${out.size} bytes, needs ${need}`);
-    const maxBinding = this.device.limits.maxStorageBufferBindingSize;
+    const maxBinding = Math.min(
+      this.wg.groupBytes ?? Infinity,
+      this.device.limits.maxStorageBufferBindingSize,
+    );
     if (imageBytes % this.device.limits.minStorageBufferOffsetAlignment !== 0) {
       throw new RangeError(
-        `Crop ${recipe.crop} gives images of ${imageBytes} bytes, not a multiple of the offset alignment`,
+        `Crop ${crop} gives images of ${imageBytes} bytes, not a multiple of the offset alignment`,
       );
     }
-    const transient: GPUBuffer[] = [];
-    const enc = this.device.createCommandEncoder({ label: `preprocess ${recipe.name}` });
-    images.forEach((image, i) => {
+    const plans = images.map((image) => {
       const plan = planPreprocess(image.width, image.height, recipe);
-      const { h, v } = plan;
-      const winW = h.span;
-      const winH = v.span;
-      if (winW * winH * 4 > maxBinding) {
+      const srcBytes = plan.h.span * plan.v.span * 4;
+      if (srcBytes > maxBinding) {
         throw new RangeError(
-          `Image ${image.width}x${image.height} needs a ${winW}x${winH} source window, over this device's binding limit`,
+          `Image ${image.width}x${image.height} needs a ${plan.h.span}x${plan.v.span} source window, over this device's binding limit`,
         );
       }
-      // Upload only the source window the crop touches.
-      const window = new Uint8Array(winW * winH * 4);
-      for (let y = 0; y < winH; y++) {
-        const s = ((v.first + y) * image.width + h.first) * 4;
-        window.set(image.data.subarray(s, s + winW * 4), y * winW * 4);
+      const coeffCount = 4 * crop + crop * (plan.h.ksize + plan.v.ksize);
+      return { image, plan, srcBytes, coeffBytes: coeffCount * 4, tmpBytes: plan.v.span * crop * 4 };
+    });
+    // Groups of consecutive images whose windows, coefficients, tmp rows and outputs each fit one binding.
+    const maxPerGroup = Math.min(this.device.limits.maxComputeWorkgroupsPerDimension, 1024);
+    const groups: (typeof plans)[] = [];
+    let cur: typeof plans = [];
+    const sums = { src: 0, coeff: 0, tmp: 0 };
+    for (const pl of plans) {
+      const fits = cur.length < maxPerGroup && sums.src + pl.srcBytes <= maxBinding &&
+        sums.coeff + pl.coeffBytes <= maxBinding && sums.tmp + pl.tmpBytes <= maxBinding &&
+        (cur.length + 1) * imageBytes <= maxBinding;
+      if (!fits && cur.length) {
+        groups.push(cur);
+        cur = [];
+        sums.src = sums.coeff = sums.tmp = 0;
       }
-      const crop = recipe.crop;
-      const hOff = 0;
-      const vOff = 2 * crop + crop * h.ksize;
-      const coeffs = new Int32Array(vOff + 2 * crop + crop * v.ksize);
-      coeffs.set(h.start, hOff);
-      coeffs.set(h.count, hOff + crop);
-      coeffs.set(h.weights, hOff + 2 * crop);
-      coeffs.set(v.start, vOff);
-      coeffs.set(v.count, vOff + crop);
-      coeffs.set(v.weights, vOff + 2 * crop);
-      const params = new ArrayBuffer(80);
-      // The output is bound one image at a time (so batches may exceed the storage binding limit): base 0.
-      new Uint32Array(params, 0, 12).set([
-        winW,
-        crop,
-        crop,
-        winH,
-        h.ksize,
-        v.ksize,
-        hOff,
-        vOff,
-        0,
-      ]);
-      new Float32Array(params, 48, 8).set([...recipe.mean, 0, ...recipe.std, 1]);
-      const tag = `preprocess image ${first + i}`;
-      const paramBuf = createBufferWith(this.device, `${tag} params`, new Uint8Array(params), GPUBufferUsage.UNIFORM);
-      const srcBuf = createBufferWith(this.device, `${tag} source window`, window, GPUBufferUsage.STORAGE);
-      const coeffBuf = createBufferWith(this.device, `${tag} coefficients`, coeffs, GPUBufferUsage.STORAGE);
-      const tmpBuf = this.device.createBuffer({
-        label: `${tag} horizontal pass`,
-        size: winH * crop * 4,
-        usage: GPUBufferUsage.STORAGE,
+      cur.push(pl);
+      sums.src += pl.srcBytes;
+      sums.coeff += pl.coeffBytes;
+      sums.tmp += pl.tmpBytes;
+    }
+    if (cur.length) groups.push(cur);
+
+    const PARAM_BYTES = 80;
+    let slot = first;
+    for (const group of groups) {
+      const n = group.length;
+      const srcTotal = group.reduce((a, g) => a + g.srcBytes, 0);
+      const coeffTotal = group.reduce((a, g) => a + g.coeffBytes, 0);
+      const tmpTotal = group.reduce((a, g) => a + g.tmpBytes, 0);
+      const windows = new Uint8Array(srcTotal);
+      const coeffs = new Int32Array(coeffTotal / 4);
+      const params = new ArrayBuffer(n * PARAM_BYTES);
+      let srcOff = 0, coeffOff = 0, tmpOff = 0, maxTmpRows = 0;
+      group.forEach(({ image, plan }, z) => {
+        const { h, v } = plan;
+        const winW = h.span, winH = v.span;
+        // Only the source window the crop touches.
+        for (let y = 0; y < winH; y++) {
+          const s = ((v.first + y) * image.width + h.first) * 4;
+          windows.set(image.data.subarray(s, s + winW * 4), srcOff + y * winW * 4);
+        }
+        const hOff = coeffOff;
+        const vOff = hOff + 2 * crop + crop * h.ksize;
+        coeffs.set(h.start, hOff);
+        coeffs.set(h.count, hOff + crop);
+        coeffs.set(h.weights, hOff + 2 * crop);
+        coeffs.set(v.start, vOff);
+        coeffs.set(v.count, vOff + crop);
+        coeffs.set(v.weights, vOff + 2 * crop);
+        new Uint32Array(params, z * PARAM_BYTES, 12).set([
+          winW,
+          crop,
+          crop,
+          winH,
+          h.ksize,
+          v.ksize,
+          hOff,
+          vOff,
+          z * 3 * plane,
+          srcOff / 4,
+          tmpOff / 4,
+          0,
+        ]);
+        new Float32Array(params, z * PARAM_BYTES + 48, 8).set([...recipe.mean, 0, ...recipe.std, 1]);
+        srcOff += winW * winH * 4;
+        coeffOff = vOff + 2 * crop + crop * v.ksize;
+        tmpOff += winH * crop * 4;
+        maxTmpRows = Math.max(maxTmpRows, winH);
       });
-      transient.push(paramBuf, srcBuf, coeffBuf, tmpBuf);
+      const paramBuf = this.arena("params", params.byteLength);
+      const srcBuf = this.arena("src", srcTotal);
+      const coeffBuf = this.arena("coeffs", coeffTotal);
+      const tmpBuf = this.arena("tmp", tmpTotal);
+      const q = this.device.queue;
+      q.writeBuffer(paramBuf, 0, params);
+      q.writeBuffer(srcBuf, 0, windows);
+      q.writeBuffer(coeffBuf, 0, coeffs);
+      const tag = `preprocess images ${slot}..${slot + n - 1}`;
+      const enc = this.device.createCommandEncoder({ label: tag });
       const pass = enc.beginComputePass({ label: tag });
       const { horizontal, vertical } = this.pipelines;
-      encodeDispatch(this.device, pass, horizontal, tag, [paramBuf, srcBuf, coeffBuf, tmpBuf], [
+      const bind = (b: GPUBuffer, size: number): GPUBufferBinding => ({ buffer: b, offset: 0, size });
+      const common: [number, GPUBufferBinding][] = [
+        [0, bind(paramBuf, params.byteLength)],
+        [2, bind(coeffBuf, coeffTotal)],
+        [3, bind(tmpBuf, tmpTotal)],
+      ];
+      encodeDispatch(this.device, pass, horizontal, tag, [...common, [1, bind(srcBuf, srcTotal)]], [
         Math.ceil(crop / this.wg.wgX),
-        Math.ceil(winH / this.wg.wgY),
+        Math.ceil(maxTmpRows / this.wg.wgY),
+        n,
       ]);
-      const outRange = { buffer: out, offset: (first + i) * imageBytes, size: imageBytes };
-      encodeDispatch(this.device, pass, vertical, tag, [[0, paramBuf], [2, coeffBuf], [3, tmpBuf], [4, outRange]], [
+      const outRange = { buffer: out, offset: slot * imageBytes, size: n * imageBytes };
+      encodeDispatch(this.device, pass, vertical, tag, [...common, [4, outRange]], [
         Math.ceil(crop / this.wg.wgX),
         Math.ceil(crop / this.wg.wgY),
+        n,
       ]);
       pass.end();
-    });
-    this.device.queue.submit([enc.finish()]);
-    for (const b of transient) b.destroy();
+      q.submit([enc.finish()]);
+      slot += n;
+    }
   }
 }

@@ -9,10 +9,13 @@
 //   pass `vertical`: the same down each column of `tmp`, then (u8 / 255 - mean) / std into `out`.
 // Rounding to uint8 between the passes is what PIL does, and is needed for exact parity.
 //
-// Bindings (group 0): 0 params (uniform), 1 src: RGBA8 packed in u32, only the source window the crop touches,
-// 2 coeffs: i32 starts/counts/weights for both axes, 3 tmp: packed RGB8 (span_rows x cols), 4 out: NCHW elem.
-// Dispatch: horizontal (ceil(cols / wg_x), ceil(tmp_rows / wg_y)); vertical (ceil(cols / wg_x),
-// ceil(rows / wg_y)). Invocations outside the image return early.
+// Bindings (group 0): 0 params: one Params per image (storage), 1 src: the images' source windows (only what the
+// crops touch), RGBA8 packed in u32, one after another, 2 coeffs: i32 starts/counts/weights for both axes of
+// every image, 3 tmp: packed RGB8 (span_rows x cols per image), 4 out: NCHW elem, the images' slots. The host
+// splits a batch into groups whose buffers fit the device's binding limit (usually one group) and uploads each
+// group's windows, coefficients and params with one write each.
+// Dispatch, one image per z: horizontal (ceil(cols / wg_x), ceil(max tmp_rows / wg_y), images);
+// vertical (ceil(cols / wg_x), ceil(rows / wg_y), images). Invocations outside their image return early.
 // The host replaces the `elem` alias with f16 (and enables f16) for f16 outputs.
 
 alias elem = f32;
@@ -21,7 +24,7 @@ override wg_x: u32 = 16;
 override wg_y: u32 = 16;
 
 struct Params {
-  src_width: u32, // pixels per row of the uploaded source window
+  src_width: u32, // pixels per row of this image's source window
   cols: u32, // crop width
   rows: u32, // crop height
   tmp_rows: u32, // source rows the crop touches
@@ -29,10 +32,10 @@ struct Params {
   vk: u32, // vertical kernel size
   h_off: u32, // coeffs offset of [h_start(cols), h_count(cols), h_weights(cols * hk)]
   v_off: u32, // coeffs offset of [v_start(rows), v_count(rows), v_weights(rows * vk)]
-  out_base: u32, // element offset of this image in the bound output range (the host binds per image: 0)
-  _pad0: u32,
-  _pad1: u32,
-  _pad2: u32,
+  out_base: u32, // element offset of this image in the bound output range
+  src_off: u32, // u32 offset of this image's window in `src`
+  tmp_off: u32, // u32 offset of this image's rows in `tmp`
+  _pad: u32,
   mean: vec4<f32>,
   stdev: vec4<f32>,
 }
@@ -40,7 +43,7 @@ struct Params {
 const PRECISION_BITS: u32 = 22u;
 const HALF: i32 = 1 << 21u;
 
-@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(0) var<storage, read> params: array<Params>;
 @group(0) @binding(1) var<storage, read> src: array<u32>;
 @group(0) @binding(2) var<storage, read> coeffs: array<i32>;
 @group(0) @binding(3) var<storage, read_write> tmp: array<u32>;
@@ -52,6 +55,7 @@ fn clip8(acc: i32) -> u32 {
 
 @compute @workgroup_size(wg_x, wg_y)
 fn horizontal(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let p = params[gid.z];
   let x = gid.x;
   let y = gid.y;
   if (x >= p.cols || y >= p.tmp_rows) {
@@ -61,17 +65,18 @@ fn horizontal(@builtin(global_invocation_id) gid: vec3<u32>) {
   let count = u32(coeffs[p.h_off + p.cols + x]);
   let wbase = p.h_off + 2u * p.cols + x * p.hk;
   var acc = vec3<i32>(HALF, HALF, HALF);
-  let row = y * p.src_width + start;
+  let row = p.src_off + y * p.src_width + start;
   for (var k = 0u; k < count; k++) {
     let px = src[row + k];
     let rgb = vec3<i32>(i32(px & 0xffu), i32((px >> 8u) & 0xffu), i32((px >> 16u) & 0xffu));
     acc += rgb * coeffs[wbase + k];
   }
-  tmp[y * p.cols + x] = clip8(acc.r) | (clip8(acc.g) << 8u) | (clip8(acc.b) << 16u);
+  tmp[p.tmp_off + y * p.cols + x] = clip8(acc.r) | (clip8(acc.g) << 8u) | (clip8(acc.b) << 16u);
 }
 
 @compute @workgroup_size(wg_x, wg_y)
 fn vertical(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let p = params[gid.z];
   let x = gid.x;
   let y = gid.y;
   if (x >= p.cols || y >= p.rows) {
@@ -82,7 +87,7 @@ fn vertical(@builtin(global_invocation_id) gid: vec3<u32>) {
   let wbase = p.v_off + 2u * p.rows + y * p.vk;
   var acc = vec3<i32>(HALF, HALF, HALF);
   for (var k = 0u; k < count; k++) {
-    let px = tmp[(start + k) * p.cols + x];
+    let px = tmp[p.tmp_off + (start + k) * p.cols + x];
     let rgb = vec3<i32>(i32(px & 0xffu), i32((px >> 8u) & 0xffu), i32((px >> 16u) & 0xffu));
     acc += rgb * coeffs[wbase + k];
   }

@@ -50,6 +50,23 @@ gpuTest(
   },
 );
 
+gpuTest("preprocess kernel splits a batch whose buffers pass the binding limit into groups, same result", async () => {
+  const images = await Promise.all(refs.images.map((p) => decodeImageFile(`${ROOT}/${p}`)));
+  await withDevice(async ({ device }) => {
+    const whole = await gpuPreprocess(device, images, TORCHVISION_RECIPE, "f32");
+    // 2 MB per binding: about two images per group, so five or more groups, each with its own uploads.
+    const pre = new GpuPreprocessor(device, "f32", { wgX: 16, wgY: 16, groupBytes: 2 * 1024 * 1024 });
+    const buf = pre.createBatchBuffer(images.length + 1, 224, "test groups");
+    pre.run(images.slice(0, 3), TORCHVISION_RECIPE, buf, 1);
+    pre.run(images.slice(3), TORCHVISION_RECIPE, buf, 4);
+    const got = new Float32Array(await readBuffer(device, buf, 0, buf.size)).subarray(3 * 224 * 224);
+    buf.destroy();
+    pre.release();
+    assertEquals(maxAbsDiff(got, whole), 0);
+    assertEquals(maxAbsDiff(whole, cpuPreprocess(images, TORCHVISION_RECIPE)) <= 1e-5, true);
+  });
+});
+
 gpuTest("preprocess kernel handles 1x1, extreme aspect ratios and already-224 images", async () => {
   const images = [
     randomImage(1, 1, 1),

@@ -13,9 +13,11 @@ START=$SECONDS
 DEADLINE=${DEADLINE_S:-560}
 log() { echo "[$((SECONDS - START))s] $*" | tee -a "$OUT/log.txt"; }
 # step NAME LIMIT_S COMMAND...: runs with the smaller of LIMIT_S and the time left, output to $OUT/NAME.txt.
+# ONLY="e2e head" runs just those steps (and the setup).
 step() {
   local name=$1 limit=$2
   shift 2
+  if [ -n "${ONLY:-}" ] && [[ " $ONLY adapter export " != *" $name "* ]]; then return; fi
   local left=$((DEADLINE - (SECONDS - START)))
   ((left < limit)) && limit=$left
   if ((limit < 10)); then
@@ -38,7 +40,7 @@ if [ -z "${SMOKE:-}" ]; then
   export PATH=/tmp/bin:$PATH DENO_DIR=/tmp/deno-dir
   tar -xJf .device/node_modules.tar.xz
   FULL=/tmp/fullsize
-  BATCHES=1,32,256 FP16_BATCHES=1,32 STEPS=3 N=3 RUNS=20
+  BATCHES=${BATCHES:-1,32,256} FP16_BATCHES=1,32 STEPS=3 N=${N:-3} RUNS=20
 else
   # The tiny fixtures in the full-size layout.
   FULL=/tmp/clipcmp-smoke
@@ -67,7 +69,7 @@ ln -sf "$(readlink -f "$FULL/dynamic/clip-rn50-visual.onnx")" /tmp/clip-dyn/visu
 ln -sfn "$(readlink -f "$FULL/clip-rn50/textual")" /tmp/clip-dyn/textual
 
 bench_env=(env CLIPCMP_BENCH_MODELS="$(readlink -f "$FULL")" CLIPCMP_BENCH_BATCHES=$BATCHES CLIPCMP_BENCH_STEPS=$STEPS
-  CLIPCMP_BENCH_N=$N)
+  CLIPCMP_BENCH_N=$N CLIPCMP_BENCH_DTYPES=${DTYPES:-fp32,fp16} CLIPCMP_BENCH_MODELS_RUN=${MODELS_RUN:-resnet,clip})
 step e2e 200 "${bench_env[@]}" deno bench --allow-read --allow-write=out --allow-env bench/e2e_bench.ts
 cp out/bench/e2e.md out/bench/e2e.json "$OUT/" 2>/dev/null
 [ -z "${SMOKE:-}" ] && step torch 45 python3 tools/torch_baseline.py "$OUT/torch.json"
