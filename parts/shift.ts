@@ -1,0 +1,221 @@
+/**
+ * `deno task shift`: renders distribution shifts on the GPU (7 shifts x 5 severities), scores CLIP (zero-shot) and
+ * the ResNet on every severity over the same 1000 ImageNet classes, and writes robustness curves.
+ *
+ * @module
+ */
+import { info, oneOf, parseFlags, runTask } from "../lib/cli/run.ts";
+import { ClipcmpError, UsageError } from "../lib/errors.ts";
+import { DEVICE_CHOICES, resolveDevice } from "../lib/device.ts";
+import { checkAgainstManifest, chooseModels, MODEL_FLAGS, MODEL_HELP } from "../lib/cli/models.ts";
+import { cacheDir } from "../lib/models/locate.ts";
+import { resolveTemplates } from "../lib/cli/templates.ts";
+import { CLIP_LOGIT_SCALE, ClipModel } from "../lib/models/clip.ts";
+import { ResnetModel } from "../lib/models/resnet.ts";
+import { decodeImageFile, type RgbaImage } from "../lib/image/decode.ts";
+import { listImages } from "../lib/image/list.ts";
+import { encodePng } from "../lib/image/png.ts";
+import { classByWnid, classFromFileName, imagenetClasses } from "../lib/data/imagenet.ts";
+import { buildHead } from "../lib/zeroshot.ts";
+import { classTopK, releaseRows, zeroShotTopK } from "../lib/scoring.ts";
+import { requestGpu } from "../lib/gpu/context.ts";
+import { GpuShift } from "../kernels/shift.ts";
+import { type ShiftName, SHIFTS } from "../lib/shift/params.ts";
+import { contactSheet, shiftHtml, type ShiftRow } from "../lib/shift/report.ts";
+import { writeFileAtomic } from "../lib/fs.ts";
+import { VERSION } from "../lib/version.ts";
+
+const HELP = `clipcmp shift: how accuracy falls as a distribution shift grows
+
+Usage: deno task shift [IMAGE|DIR ...] [options]
+
+Renders each shift at severities 1-5 on the GPU (WGSL kernels; seeded where random), classifies every rendered
+image with CLIP (zero-shot) and the ResNet over the same 1000 ImageNet classes, and writes robustness curves.
+Images are labelled by a wnid: a file name starting with it (n02128385_leopard.jpg) or an ImageFolder
+(DIR/n02128385/*.jpg). Default images: data/samples/photo.
+
+Options:
+  --shifts a,b,...           ${SHIFTS.join(", ")} (default all)
+  --seed N                   noise seed (default 0; the same seed renders the same images)
+  --precision f32|f16        kernel arithmetic (default f32; f16 needs shader-f16)
+  --limit N                  first N images
+  --batch N                  images per step (default 16)
+  --out DIR                  report directory (default reports/shift-<time>; the task writes under reports/)
+  --template TEXT | --templates clip80|simple7|FILE
+  --model clip|resnet|both   (default both)
+  --device auto|webgpu|wasm  where the models run (the shifts always run on WebGPU)
+${MODEL_HELP}
+  -h, --help                 this help
+
+Outputs in DIR: report.html (curves as inline SVG), results.json, results.csv, contact-sheet.png (first image:
+rows are shifts, columns clean and severities 1-5).`;
+
+runTask("shift", async (args) => {
+  const { values: v, positionals } = parseFlags(args, {
+    shifts: { type: "string" },
+    seed: { type: "string", default: "0" },
+    precision: { type: "string", default: "f32" },
+    limit: { type: "string" },
+    batch: { type: "string", default: "16" },
+    out: { type: "string" },
+    template: { type: "string" },
+    templates: { type: "string" },
+    model: { type: "string", default: "both" },
+    device: { type: "string", default: "auto" },
+    ...MODEL_FLAGS,
+    help: { type: "boolean", short: "h", default: false },
+  }, true);
+  if (v.help) {
+    console.log(HELP);
+    return 0;
+  }
+  const shifts = (v.shifts === undefined ? [...SHIFTS] : (v.shifts as string).split(",").map((s) => s.trim())).map(
+    (s) => oneOf("--shifts", s, SHIFTS),
+  ) as ShiftName[];
+  const seed = Number(v.seed);
+  if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) {
+    throw new UsageError(`--seed must be an integer in 0..4294967295, got "${v.seed}"`);
+  }
+  const precision = oneOf("--precision", v.precision as string, ["f32", "f16"] as const);
+  const which = oneOf("--model", v.model as string, ["clip", "resnet", "both"] as const);
+  const deviceChoice = oneOf("--device", v.device as string, DEVICE_CHOICES);
+  const batch = Number(v.batch);
+  if (!Number.isInteger(batch) || batch < 1) {
+    throw new UsageError(`--batch must be a positive integer, got "${v.batch}"`);
+  }
+  const limit = v.limit === undefined ? undefined : Number(v.limit);
+  if (limit !== undefined && (!Number.isInteger(limit) || limit < 1)) {
+    throw new UsageError(`--limit must be a positive integer, got "${v.limit}"`);
+  }
+  const files = (await listImages(positionals.length ? positionals : ["data/samples/photo"])).slice(0, limit);
+  if (files.length === 0) throw new ClipcmpError(`No JPEG or PNG images in ${positionals.join(", ")}`);
+  const labelled = files.map((path) => {
+    const parent = path.split("/").at(-2) ?? "";
+    const cls = classFromFileName(path) ?? classByWnid(parent);
+    if (!cls) {
+      throw new ClipcmpError(
+        `Image "${path}" has no ImageNet wnid in its name or folder (expected n########_name.jpg or DIR/n########/)`,
+      );
+    }
+    return { path, index: cls.index };
+  });
+  const templates = await resolveTemplates(v.template as string | undefined, v.templates as string | undefined);
+  const out = (v.out as string | undefined) ?? `reports/shift-${new Date().toISOString().replace(/[:.]/g, "-")}`;
+  try {
+    await Deno.mkdir(out, { recursive: true });
+  } catch (err) {
+    throw new ClipcmpError(
+      `Cannot write to "${out}": ${
+        err instanceof Deno.errors.NotCapable ? "this task may write only under reports/" : (err as Error).message
+      }`,
+    );
+  }
+  const modelFlags: Record<string, unknown> = { ...v };
+  if (which === "resnet") delete modelFlags.clip;
+  if (which === "clip") delete modelFlags.resnet;
+  const chosen = await chooseModels(modelFlags, { clip: which !== "resnet", resnet: which !== "clip" });
+  const device = await resolveDevice(deviceChoice);
+  info(device.reason);
+  const shiftGpu = device.gpu ?? (await requestGpu());
+  if (!shiftGpu) throw new ClipcmpError("The shifts are WebGPU kernels and no WebGPU adapter was found");
+  if (precision === "f16" && !shiftGpu.summary.f16) {
+    throw new ClipcmpError(`--precision f16: ${shiftGpu.summary.f16Reason ?? "this adapter has no shader-f16"}`);
+  }
+  const renderer = new GpuShift(shiftGpu.device, precision);
+  const images: RgbaImage[] = [];
+  for (const f of labelled) images.push(await decodeImageFile(f.path));
+  const clip = chosen.clip ? await ClipModel.load(chosen.clip.dir, { ...device, log: info }) : undefined;
+  const resnet = chosen.resnet ? await ResnetModel.load(chosen.resnet.source, device) : undefined;
+  checkAgainstManifest(chosen, clip, resnet);
+  const gpu = device.gpu ? { device: device.gpu.device } : undefined;
+  const classes = imagenetClasses();
+  const rows: ShiftRow[] = [];
+  const sheet = new Map<ShiftName, RgbaImage[]>();
+  try {
+    const head = clip
+      ? await buildHead(clip, classes.map((c) => c.clip), templates, undefined, {
+        dir: cacheDir(v["cache-dir"] as string | undefined),
+        log: info,
+      })
+      : null;
+    /** Scores rendered images; returns top-1/top-5 hit counts per model. */
+    const score = async (imgs: RgbaImage[], first: number) => {
+      const hits: Record<string, [number, number]> = {};
+      const truth = labelled.slice(first, first + imgs.length).map((l) => l.index);
+      const count = (model: string, idx: Uint32Array) => {
+        const h = (hits[model] ??= [0, 0]);
+        truth.forEach((t, j) => {
+          const top = Array.from(idx.subarray(j * 5, j * 5 + 5));
+          if (top[0] === t) h[0]++;
+          if (top.includes(t)) h[1]++;
+        });
+      };
+      if (clip && head) {
+        const emb = await clip.encodeImages(imgs);
+        count("clip", (await zeroShotTopK(emb, head.rows, CLIP_LOGIT_SCALE, 5, gpu)).indices);
+        releaseRows(emb);
+      }
+      if (resnet) {
+        const logits = await resnet.logits(imgs);
+        count("resnet", (await classTopK(logits, undefined, 5, gpu)).indices);
+        releaseRows(logits);
+      }
+      return hits;
+    };
+    const evaluate = async (shift: ShiftName | "clean", severity: number) => {
+      const totals: Record<string, [number, number]> = {};
+      for (let i = 0; i < images.length; i += batch) {
+        const chunk = images.slice(i, i + batch);
+        const rendered = shift === "clean" ? chunk : await renderer.render(chunk, shift, severity, seed, i);
+        if (i === 0 && shift !== "clean") {
+          if (!sheet.has(shift)) sheet.set(shift, [images[0]!]);
+          sheet.get(shift)![severity] = rendered[0]!;
+        }
+        for (const [m, [a, b]] of Object.entries(await score(rendered, i))) {
+          const t = (totals[m] ??= [0, 0]);
+          t[0] += a;
+          t[1] += b;
+        }
+      }
+      for (const [model, [t1, t5]] of Object.entries(totals)) {
+        rows.push({ shift, severity, model, n: images.length, top1: t1 / images.length, top5: t5 / images.length });
+      }
+      const cells = Object.entries(totals).map(([m, [t1]]) => `${m} ${(100 * t1 / images.length).toFixed(1)}%`);
+      info(`${shift}${shift === "clean" ? "" : ` ${severity}`}: top-1 ${cells.join(", ")}`);
+    };
+    await evaluate("clean", 0);
+    for (const s of shifts) for (let sev = 1; sev <= 5; sev++) await evaluate(s, sev);
+    if (head) releaseRows(head.rows);
+  } finally {
+    await clip?.release();
+    await resnet?.release();
+    device.gpu?.destroy();
+    if (shiftGpu !== device.gpu) shiftGpu.destroy();
+  }
+  const grid = shifts.map((s) => sheet.get(s) ?? [images[0]!]);
+  await Deno.writeFile(`${out}/contact-sheet.png.tmp`, await encodePng(contactSheet(grid, 160)));
+  await Deno.rename(`${out}/contact-sheet.png.tmp`, `${out}/contact-sheet.png`);
+  const meta = [
+    `${images.length} image(s); models: ${
+      [clip ? `CLIP ${chosen.clip!.dir}` : "", resnet ? `ResNet ${chosen.resnet!.source.model}` : ""]
+        .filter(Boolean).join(", ")
+    }; 1000 ImageNet classes for both`,
+    `shift kernels in ${precision} on ${shiftGpu.summary.name}; seed ${seed}; clipcmp ${VERSION}`,
+  ];
+  await writeFileAtomic(
+    `${out}/results.json`,
+    JSON.stringify({ tool: "clipcmp", version: VERSION, task: "shift", seed, precision, rows }, null, 2) + "\n",
+  );
+  await writeFileAtomic(
+    `${out}/results.csv`,
+    "shift,severity,model,n,top1,top5\n" +
+      rows.map((r) =>
+        `${r.shift},${r.severity},${r.model},${r.n},${(100 * r.top1).toFixed(2)},${(100 * r.top5).toFixed(2)}`
+      )
+        .join("\n") +
+      "\n",
+  );
+  await writeFileAtomic(`${out}/report.html`, shiftHtml(rows, meta));
+  console.log(`Report: ${out}/report.html (also results.json, results.csv, contact-sheet.png)`);
+  return 0;
+});
