@@ -98,13 +98,16 @@ const inputBuffers = new WeakMap<VisionGraph, Map<number, GPUBuffer>>();
 const preprocessors = new WeakMap<GPUDevice, GpuPreprocessor>();
 
 /**
- * Frees the input buffers {@linkcode runVision} keeps for `graph`.
+ * Frees the input buffers {@linkcode runVision} keeps for `graph`, and the preprocessing upload buffers.
  *
  * @param graph The graph.
  */
 export function releaseVisionBuffers(graph: VisionGraph): void {
   for (const b of inputBuffers.get(graph)?.values() ?? []) b.destroy();
   inputBuffers.delete(graph);
+  // The device's preprocessor keeps upload buffers between runs; it rebuilds them if another model still uses it.
+  const device = graph.session.gpuContext?.device;
+  if (device) preprocessors.get(device)?.release();
 }
 
 /**
