@@ -53,6 +53,7 @@ const PRE = (
   ...more: string[]
 ) => [`${T}/${img}`, "--for", "clip", "--device", "wasm", "--out", "out/reliability.npy", ...more];
 const ZS = ["--clip", "models/fixtures/clip-tiny", "--device", "wasm", "data/samples/photo/n02128385_leopard.jpg"];
+const SHIFT = ["--clip", "models/fixtures/clip-tiny", "--resnet", "models/fixtures/resnet-tiny", "--device", "wasm"];
 const CMP = ["--clip", "models/fixtures/clip-tiny", "--resnet", "models/fixtures/resnet-tiny", "data/samples/photo"];
 
 /** One case: what is fed, what must happen. */
@@ -442,6 +443,27 @@ export const CASES: Case[] = [
     ignore: !HAS_GPU,
   },
   {
+    id: "gpu-shift-no-adapter",
+    area: "gpu",
+    what: "no adapter: the shift kernels refuse by name (models alone could fall back to wasm)",
+    task: "shift",
+    args: [...SHIFT, "--limit", "1"],
+    env: { CLIPCMP_FAULTS: "no-adapter" },
+    code: 1,
+    stderr: /The shifts are WebGPU kernels and no WebGPU adapter was found/,
+  },
+  {
+    id: "gpu-shift-no-f16",
+    area: "gpu",
+    what: "no shader-f16: shift --precision f16 refused by name",
+    task: "shift",
+    args: [...SHIFT, "--limit", "1", "--precision", "f16"],
+    env: { CLIPCMP_FAULTS: "no-f16" },
+    code: 1,
+    stderr: /--precision f16: /,
+    ignore: !HAS_GPU,
+  },
+  {
     id: "gpu-device-lost",
     area: "gpu",
     what: "device lost mid-run: stops cleanly, keeps and reports finished results",
@@ -469,6 +491,15 @@ export const CASES: Case[] = [
     args: [...CMP, "--out", `${T}/report`],
     code: 1,
     stderr: /Cannot write the report to ".*": this task may write only under reports\//,
+  },
+  {
+    id: "disk-shift-outside",
+    area: "disk",
+    what: "shift report directory outside reports/",
+    task: "shift",
+    args: [...SHIFT, "--out", `${T}/shift`],
+    code: 1,
+    stderr: /Cannot write to ".*": this task may write only under reports\//,
   },
   {
     id: "disk-report-is-file",

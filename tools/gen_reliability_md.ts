@@ -1,5 +1,5 @@
 // Dev-only: writes docs/RELIABILITY.md from the case table in tests/reliability_test.ts.
-//   deno run --allow-read --allow-write=docs,tests/.tmp tools/gen_reliability_md.ts
+//   deno run --allow-read --allow-write=docs,tests/.tmp,reports --allow-env tools/gen_reliability_md.ts
 import { CASES, ELSEWHERE } from "../tests/reliability_test.ts";
 
 const areas: Record<string, string> = { image: "Images", model: "Models", labels: "Labels", gpu: "GPU", disk: "Disk" };
@@ -15,7 +15,7 @@ const out = [
   "of [CLI.md](CLI.md): 0 done (skipped inputs listed), 1 nothing processed or a model/setup/I/O error, 2 usage error;",
   "never a stack trace (each case also asserts that). Faults that need a GPU or the network are injected:",
   "`CLIPCMP_FAULTS=no-adapter|no-f16|lose-device-after=N` for the GPU, an injected `fetch` or a loopback hub for the",
-  "network. Regenerate this file with `deno run --allow-read --allow-write=docs,tests/.tmp tools/gen_reliability_md.ts`.",
+  "network. Regenerate this file with `deno run --allow-read --allow-write=docs,tests/.tmp,reports --allow-env tools/gen_reliability_md.ts`.",
   "",
   "The messages below are the patterns the tests match.",
   "",
