@@ -12,7 +12,8 @@ import { cacheDir } from "../lib/models/locate.ts";
 import { resolveTemplates } from "../lib/cli/templates.ts";
 import { CLIP_LOGIT_SCALE, ClipModel } from "../lib/models/clip.ts";
 import { ResnetModel } from "../lib/models/resnet.ts";
-import { decodeImageFile, type RgbaImage } from "../lib/image/decode.ts";
+import type { RgbaImage } from "../lib/image/decode.ts";
+import { DecodePool } from "../lib/image/pool.ts";
 import { listImages } from "../lib/image/list.ts";
 import { encodePng } from "../lib/image/png.ts";
 import { classByWnid, classFromFileName, imagenetClasses } from "../lib/data/imagenet.ts";
@@ -122,15 +123,21 @@ runTask("shift", async (args) => {
     throw new ClipcmpError(`--precision f16: ${shiftGpu.summary.f16Reason ?? "this adapter has no shader-f16"}`);
   }
   const renderer = new GpuShift(shiftGpu.device, precision);
-  const images: RgbaImage[] = [];
-  for (const f of labelled) images.push(await decodeImageFile(f.path));
   const clip = chosen.clip ? await ClipModel.load(chosen.clip.dir, { ...device, log: info }) : undefined;
   const resnet = chosen.resnet ? await ResnetModel.load(chosen.resnet.source, device) : undefined;
   checkAgainstManifest(chosen, clip, resnet);
   const gpu = device.gpu ? { device: device.gpu.device } : undefined;
   const classes = imagenetClasses();
-  const rows: ShiftRow[] = [];
+  const conditions: [ShiftName | "clean", number][] = [
+    ["clean", 0],
+    ...shifts.flatMap((s) => [1, 2, 3, 4, 5].map((sev) => [s, sev] as [ShiftName, number])),
+  ];
+  /** Top-1 and top-5 hits per condition ("shift/severity") and model. */
+  const hits = new Map<string, Record<string, [number, number]>>();
   const sheet = new Map<ShiftName, RgbaImage[]>();
+  let clean: RgbaImage | undefined;
+  let scored = 0;
+  const pool = new DecodePool();
   try {
     const head = clip
       ? await buildHead(clip, classes.map((c) => c.clip), templates, undefined, {
@@ -138,12 +145,10 @@ runTask("shift", async (args) => {
         log: info,
       })
       : null;
-    /** Scores rendered images; returns top-1/top-5 hit counts per model. */
-    const score = async (imgs: RgbaImage[], first: number) => {
-      const hits: Record<string, [number, number]> = {};
-      const truth = labelled.slice(first, first + imgs.length).map((l) => l.index);
+    /** Adds the top-1/top-5 hits of `imgs` (true classes `truth`) to `into`. */
+    const score = async (imgs: RgbaImage[], truth: number[], into: Record<string, [number, number]>) => {
       const count = (model: string, idx: Uint32Array) => {
-        const h = (hits[model] ??= [0, 0]);
+        const h = (into[model] ??= [0, 0]);
         truth.forEach((t, j) => {
           const top = Array.from(idx.subarray(j * 5, j * 5 + 5));
           if (top[0] === t) h[0]++;
@@ -160,43 +165,67 @@ runTask("shift", async (args) => {
         count("resnet", (await classTopK(logits, undefined, 5, gpu)).indices);
         releaseRows(logits);
       }
-      return hits;
     };
-    const evaluate = async (shift: ShiftName | "clean", severity: number) => {
-      const totals: Record<string, [number, number]> = {};
-      for (let i = 0; i < images.length; i += batch) {
-        const chunk = images.slice(i, i + batch);
-        const rendered = shift === "clean" ? chunk : await renderer.render(chunk, shift, severity, seed, i);
-        if (i === 0 && shift !== "clean") {
-          if (!sheet.has(shift)) sheet.set(shift, [images[0]!]);
-          sheet.get(shift)![severity] = rendered[0]!;
+    // Images stream through in chunks (decoded on worker threads, one chunk ahead), so memory stays bounded and
+    // each image is decoded once for all shifts and severities.
+    const chunks: (typeof labelled)[] = [];
+    for (let i = 0; i < labelled.length; i += batch) chunks.push(labelled.slice(i, i + batch));
+    const decode = (c: typeof labelled) => Promise.allSettled(c.map((f) => pool.decode(f.path)));
+    let next = chunks.length ? decode(chunks[0]!) : undefined;
+    const t0 = performance.now();
+    for (let ci = 0; ci < chunks.length; ci++) {
+      const settled = await next!;
+      next = ci + 1 < chunks.length ? decode(chunks[ci + 1]!) : undefined;
+      const imgs: RgbaImage[] = [];
+      const truth: number[] = [];
+      settled.forEach((r, j) => {
+        if (r.status === "fulfilled") {
+          imgs.push(r.value);
+          truth.push(chunks[ci]![j]!.index);
+        } else info(`skipped ${chunks[ci]![j]!.path}: ${(r.reason as Error).message}`);
+      });
+      if (imgs.length === 0) continue;
+      const firstSeed = ci * batch;
+      for (const [shift, severity] of conditions) {
+        const rendered = shift === "clean" ? imgs : await renderer.render(imgs, shift, severity, seed, firstSeed);
+        if (clean === undefined) clean = imgs[0]!;
+        if (shift !== "clean" && rendered[0] && !sheet.get(shift)?.[severity]) {
+          if (!sheet.has(shift)) sheet.set(shift, [clean]);
+          sheet.get(shift)![severity] = rendered[0];
         }
-        for (const [m, [a, b]] of Object.entries(await score(rendered, i))) {
-          const t = (totals[m] ??= [0, 0]);
-          t[0] += a;
-          t[1] += b;
-        }
+        const key = `${shift}/${severity}`;
+        if (!hits.has(key)) hits.set(key, {});
+        await score(rendered, truth, hits.get(key)!);
       }
-      for (const [model, [t1, t5]] of Object.entries(totals)) {
-        rows.push({ shift, severity, model, n: images.length, top1: t1 / images.length, top5: t5 / images.length });
-      }
-      const cells = Object.entries(totals).map(([m, [t1]]) => `${m} ${(100 * t1 / images.length).toFixed(1)}%`);
-      info(`${shift}${shift === "clean" ? "" : ` ${severity}`}: top-1 ${cells.join(", ")}`);
-    };
-    await evaluate("clean", 0);
-    for (const s of shifts) for (let sev = 1; sev <= 5; sev++) await evaluate(s, sev);
+      scored += imgs.length;
+      const rate = scored * conditions.length / ((performance.now() - t0) / 1000);
+      info(`${scored}/${labelled.length} images x ${conditions.length} conditions, ${rate.toFixed(1)} renders/s`);
+    }
     if (head) releaseRows(head.rows);
   } finally {
+    pool.close();
     await clip?.release();
     await resnet?.release();
     device.gpu?.destroy();
     if (shiftGpu !== device.gpu) shiftGpu.destroy();
   }
-  const grid = shifts.map((s) => sheet.get(s) ?? [images[0]!]);
+  if (scored === 0 || !clean) throw new ClipcmpError("No image could be decoded; nothing was scored");
+  const rows: ShiftRow[] = [];
+  for (const [shift, severity] of conditions) {
+    const byModel = hits.get(`${shift}/${severity}`) ?? {};
+    for (const [model, [t1, t5]] of Object.entries(byModel)) {
+      rows.push({ shift, severity, model, n: scored, top1: t1 / scored, top5: t5 / scored });
+    }
+    const cells = Object.entries(byModel).map(([m, [t1, t5]]) =>
+      `${m} ${(100 * t1 / scored).toFixed(1)}% / ${(100 * t5 / scored).toFixed(1)}%`
+    );
+    console.log(`${shift}${shift === "clean" ? "" : ` ${severity}`}: top-1 / top-5 ${cells.join(", ")}`);
+  }
+  const grid = shifts.map((s) => sheet.get(s) ?? [clean!]);
   await Deno.writeFile(`${out}/contact-sheet.png.tmp`, await encodePng(contactSheet(grid, 160)));
   await Deno.rename(`${out}/contact-sheet.png.tmp`, `${out}/contact-sheet.png`);
   const meta = [
-    `${images.length} image(s); models: ${
+    `${scored} image(s); models: ${
       [clip ? `CLIP ${chosen.clip!.dir}` : "", resnet ? `ResNet ${chosen.resnet!.source.model}` : ""]
         .filter(Boolean).join(", ")
     }; 1000 ImageNet classes for both`,
