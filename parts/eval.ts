@@ -3,10 +3,10 @@
  *
  * @module
  */
-import { info, oneOf, parseFlags, runTask } from "../lib/cli/run.ts";
+import { info, oneOf, parseFlags, positiveInt, runTask } from "../lib/cli/run.ts";
 import { ClipcmpError, firstLine, UsageError } from "../lib/errors.ts";
 import { DEVICE_CHOICES, resolveDevice } from "../lib/device.ts";
-import { checkAgainstManifest, chooseModels, MODEL_FLAGS, MODEL_HELP } from "../lib/cli/models.ts";
+import { checkAgainstManifest, chooseModelsFor, MODEL_FLAGS, MODEL_HELP } from "../lib/cli/models.ts";
 import { cacheDir } from "../lib/models/locate.ts";
 import { resolveTemplates } from "../lib/cli/templates.ts";
 import { ClipModel } from "../lib/models/clip.ts";
@@ -124,14 +124,8 @@ runTask("eval", async (args) => {
   const which = oneOf("--model", v.model as string, ["clip", "resnet", "both"] as const);
   const subset = oneOf("--subset", v.subset as string, ["imagenet-r", "imagenet-a", "auto", "none"] as const);
   const deviceChoice = oneOf("--device", v.device as string, DEVICE_CHOICES);
-  const batch = Number(v.batch);
-  if (!Number.isInteger(batch) || batch < 1) {
-    throw new UsageError(`--batch must be a positive integer, got "${v.batch}"`);
-  }
-  const limit = v.limit === undefined ? undefined : Number(v.limit);
-  if (limit !== undefined && (!Number.isInteger(limit) || limit < 1)) {
-    throw new UsageError(`--limit must be a positive integer, got "${v.limit}"`);
-  }
+  const batch = positiveInt("--batch", v.batch as string)!;
+  const limit = positiveInt("--limit", v.limit as string | undefined);
   let shard: [number, number] | undefined;
   if (v.shard !== undefined) {
     const m = /^(\d+)\/(\d+)$/.exec(v.shard as string);
@@ -152,11 +146,7 @@ runTask("eval", async (args) => {
   const templates = await resolveTemplates(v.template as string | undefined, v.templates as string | undefined);
   const lists = [];
   for (const [name, dir] of datasets) lists.push({ name, ...(await listImageFolder(dir, { shard, limit })) });
-  // --model decides which towers run, whatever model flags were also given.
-  const modelFlags: Record<string, unknown> = { ...v };
-  if (which === "resnet") delete modelFlags.clip;
-  if (which === "clip") delete modelFlags.resnet;
-  const chosen = await chooseModels(modelFlags, { clip: which !== "resnet", resnet: which !== "clip" });
+  const chosen = await chooseModelsFor(v, which);
   const out = (v.out as string | undefined) ?? `reports/eval-${new Date().toISOString().replace(/[:.]/g, "-")}`;
   const jsonl = `${out}/results.jsonl`;
   try {

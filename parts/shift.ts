@@ -4,10 +4,10 @@
  *
  * @module
  */
-import { info, oneOf, parseFlags, runTask } from "../lib/cli/run.ts";
+import { info, oneOf, parseFlags, positiveInt, runTask } from "../lib/cli/run.ts";
 import { ClipcmpError, UsageError } from "../lib/errors.ts";
 import { DEVICE_CHOICES, resolveDevice } from "../lib/device.ts";
-import { checkAgainstManifest, chooseModels, MODEL_FLAGS, MODEL_HELP } from "../lib/cli/models.ts";
+import { checkAgainstManifest, chooseModelsFor, MODEL_FLAGS, MODEL_HELP } from "../lib/cli/models.ts";
 import { cacheDir } from "../lib/models/locate.ts";
 import { resolveTemplates } from "../lib/cli/templates.ts";
 import { CLIP_LOGIT_SCALE, ClipModel } from "../lib/models/clip.ts";
@@ -80,14 +80,8 @@ runTask("shift", async (args) => {
   const precision = oneOf("--precision", v.precision as string, ["f32", "f16"] as const);
   const which = oneOf("--model", v.model as string, ["clip", "resnet", "both"] as const);
   const deviceChoice = oneOf("--device", v.device as string, DEVICE_CHOICES);
-  const batch = Number(v.batch);
-  if (!Number.isInteger(batch) || batch < 1) {
-    throw new UsageError(`--batch must be a positive integer, got "${v.batch}"`);
-  }
-  const limit = v.limit === undefined ? undefined : Number(v.limit);
-  if (limit !== undefined && (!Number.isInteger(limit) || limit < 1)) {
-    throw new UsageError(`--limit must be a positive integer, got "${v.limit}"`);
-  }
+  const batch = positiveInt("--batch", v.batch as string)!;
+  const limit = positiveInt("--limit", v.limit as string | undefined);
   const files = (await listImages(positionals.length ? positionals : ["data/samples/photo"])).slice(0, limit);
   if (files.length === 0) throw new ClipcmpError(`No JPEG or PNG images in ${positionals.join(", ")}`);
   const labelled = files.map((path) => {
@@ -111,10 +105,7 @@ runTask("shift", async (args) => {
       }`,
     );
   }
-  const modelFlags: Record<string, unknown> = { ...v };
-  if (which === "resnet") delete modelFlags.clip;
-  if (which === "clip") delete modelFlags.resnet;
-  const chosen = await chooseModels(modelFlags, { clip: which !== "resnet", resnet: which !== "clip" });
+  const chosen = await chooseModelsFor(v, which);
   const device = await resolveDevice(deviceChoice);
   info(device.reason);
   const shiftGpu = device.gpu ?? (await requestGpu());

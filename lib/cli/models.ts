@@ -101,6 +101,21 @@ export async function chooseModels(
 }
 
 /**
+ * Resolves the model flags of a task with `--model clip|resnet|both`: that flag decides which towers run, whatever
+ * model flags were also given.
+ *
+ * @param v Parsed flag values.
+ * @param which `--model`.
+ * @returns The models.
+ */
+export function chooseModelsFor(v: Record<string, unknown>, which: "clip" | "resnet" | "both"): Promise<ChosenModels> {
+  const flags: Record<string, unknown> = { ...v };
+  if (which === "resnet") delete flags.clip;
+  if (which === "clip") delete flags.resnet;
+  return chooseModels(flags, { clip: which !== "resnet", resnet: which !== "clip" });
+}
+
+/**
  * Validates loaded models against their manifest entries (local models are validated by shape only).
  *
  * @param chosen The chosen models.

@@ -81,3 +81,22 @@ export function oneOf<C extends string>(flag: string, value: string, choices: re
   if ((choices as readonly string[]).includes(value)) return value as C;
   throw new UsageError(`${flag} must be ${choices.join(", ").replace(/, ([^,]*)$/, " or $1")}, got "${value}"`);
 }
+
+/**
+ * Parses a positive integer flag.
+ *
+ * @example
+ * ```ts
+ * import { positiveInt } from "./run.ts";
+ * if (positiveInt("--batch", "16") !== 16 || positiveInt("--limit", undefined) !== undefined) throw new Error();
+ * ```
+ * @param flag The flag name, e.g. `--batch`.
+ * @param value The given value, or undefined when the flag is absent.
+ * @returns The number, or undefined when absent.
+ */
+export function positiveInt(flag: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new UsageError(`${flag} must be a positive integer, got "${value}"`);
+  return n;
+}
