@@ -4,7 +4,8 @@
 # Each step has its own time limit and the whole run a deadline (DEADLINE_S, default 560 s), so whatever
 # finished comes back in $OUT even when a later step runs out of time. Rehearse here with
 #   OUT=/tmp/out SMOKE=1 bash tools/device_bench.sh
-# which uses the software adapter, the system Deno and node_modules, and tiny sizes.
+# which uses the software adapter, the system Deno and node_modules, and tiny sizes. $OUT ends up with log.txt,
+# e2e.md and outputs.tar.gz (every step's output), within the device's 8-file limit.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:?set OUT}
@@ -73,6 +74,7 @@ bench_env=(env CLIPCMP_BENCH_MODELS="$(readlink -f "$FULL")" CLIPCMP_BENCH_BATCH
 step e2e 200 "${bench_env[@]}" deno bench --allow-read --allow-write=out --allow-env bench/e2e_bench.ts
 cp out/bench/e2e.md out/bench/e2e.json "$OUT/" 2>/dev/null
 [ -z "${SMOKE:-}" ] && step torch 45 python3 tools/torch_baseline.py "$OUT/torch.json"
+[ -z "${SMOKE:-}" ] || log "SKIP torch: no CUDA here"
 step head 150 deno task zeroshot --clip "$FULL/clip-rn50" --imagenet --templates clip80 --device webgpu \
   data/samples/photo/n01614925_bald_eagle.jpg
 step fp16 90 deno task fp16 --resnet "$FULL/dynamic/resnet50.onnx" --resnet-input unit --clip /tmp/clip-dyn \
@@ -81,3 +83,6 @@ step compare 60 deno task compare --clip "$FULL/clip-rn50" --resnet "$FULL/resne
   --device webgpu
 step preprocess 45 deno bench --allow-read --allow-write=out --allow-env bench/preprocess_bench.ts
 log "done"
+# The device returns at most 8 files: keep log.txt and the e2e summary, pack the rest.
+(cd "$OUT" && files=$(ls | grep -v -e '^log.txt$' -e '^e2e.md$' -e '^outputs.tar.gz$') &&
+  [ -n "$files" ] && tar -czf outputs.tar.gz $files && rm -f $files)
