@@ -1,6 +1,6 @@
 /**
  * End to end: JPEG files to written top-5 results, against model-only throughput at the same batch, with each
- * stage measured alone (decode, upload + preprocess, model, top-k) in the same run. Each iteration of every case
+ * stage measured alone (decode, upload, upload + preprocess, model, top-k) in the same run. Each iteration of every case
  * handles the same images (STEPS batches), so the ratios deno bench prints are throughput ratios.
  *
  * Environment (all optional):
@@ -152,6 +152,14 @@ if (gpu) {
           ...opts,
           fn: timed(group, "decode", images, async () => {
             await Promise.all(files.map((f) => pool.decode(f)));
+          }),
+        });
+        Deno.bench({
+          name: "upload (cut windows, writeBuffer)",
+          ...opts,
+          fn: timed(group, "upload", images, async () => {
+            for (let s = 0; s < STEPS; s++) pre.run(batchImages, spec.recipe, input, 0, { uploadOnly: true });
+            await sync();
           }),
         });
         Deno.bench({

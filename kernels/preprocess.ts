@@ -93,8 +93,16 @@ export class GpuPreprocessor {
    * @param recipe The recipe.
    * @param out A batch buffer from {@linkcode createBatchBuffer} or any STORAGE buffer large enough.
    * @param first Slot of the first image.
+   * @param options `uploadOnly`: cut and upload the windows, coefficients and parameters but dispatch nothing
+   *   (for benchmarks that time the upload alone).
    */
-  run(images: readonly RgbaImage[], recipe: Recipe, out: GPUBuffer, first = 0): void {
+  run(
+    images: readonly RgbaImage[],
+    recipe: Recipe,
+    out: GPUBuffer,
+    first = 0,
+    options: { uploadOnly?: boolean } = {},
+  ): void {
     const crop = recipe.crop;
     const plane = crop * crop;
     const imageBytes = 3 * plane * elemBytes(this.elem);
@@ -196,6 +204,10 @@ export class GpuPreprocessor {
       q.writeBuffer(paramBuf, 0, params);
       q.writeBuffer(srcBuf, 0, windows);
       q.writeBuffer(coeffBuf, 0, coeffs);
+      if (options.uploadOnly) {
+        slot += n;
+        continue;
+      }
       const tag = `preprocess images ${slot}..${slot + n - 1}`;
       const enc = this.device.createCommandEncoder({ label: tag });
       const pass = enc.beginComputePass({ label: tag });
