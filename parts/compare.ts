@@ -195,7 +195,7 @@ runTask("compare", async (args) => {
     if (chosen.resnet) chosen.resnet.source = await checkedFp16Resnet(chosen.resnet.source, ctx);
   }
   const clip = chosen.clip ? await ClipModel.load(chosen.clip.dir, { ...device, log: info }) : undefined;
-  const resnet = chosen.resnet ? await ResnetModel.load(chosen.resnet.source, device) : undefined;
+  const resnet = chosen.resnet ? await ResnetModel.load(chosen.resnet.source, { ...device, log: info }) : undefined;
   checkAgainstManifest(chosen, clip, resnet);
   try {
     const writeIt = !v["no-report"];

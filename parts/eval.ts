@@ -166,7 +166,7 @@ runTask("eval", async (args) => {
   info(device.reason);
   const gpu = device.gpu ? { device: device.gpu.device } : undefined;
   const clip = chosen.clip ? await ClipModel.load(chosen.clip.dir, { ...device, log: info }) : undefined;
-  const resnet = chosen.resnet ? await ResnetModel.load(chosen.resnet.source, device) : undefined;
+  const resnet = chosen.resnet ? await ResnetModel.load(chosen.resnet.source, { ...device, log: info }) : undefined;
   checkAgainstManifest(chosen, clip, resnet);
   const classes = imagenetClasses();
   const pool = new DecodePool();

@@ -115,7 +115,7 @@ runTask("shift", async (args) => {
   }
   const renderer = new GpuShift(shiftGpu.device, precision);
   const clip = chosen.clip ? await ClipModel.load(chosen.clip.dir, { ...device, log: info }) : undefined;
-  const resnet = chosen.resnet ? await ResnetModel.load(chosen.resnet.source, device) : undefined;
+  const resnet = chosen.resnet ? await ResnetModel.load(chosen.resnet.source, { ...device, log: info }) : undefined;
   checkAgainstManifest(chosen, clip, resnet);
   const gpu = device.gpu ? { device: device.gpu.device } : undefined;
   const classes = imagenetClasses();

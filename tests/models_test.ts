@@ -100,9 +100,46 @@ Deno.test({
   },
 });
 
+for (const ep of ["wasm", "webgpu"] as const) {
+  Deno.test({
+    name: `batch-1 image graphs on ${ep} are rewritten to a dynamic batch, verified, and give the original's outputs`,
+    ignore: ep === "webgpu" && !HAS_GPU,
+    async fn() {
+      const d = await device(ep);
+      const notes: string[] = [];
+      const fixed = await ResnetModel.load(await resolveResnet(`${FIX}/resnet-tiny`), { ...d, batchRewrite: false });
+      const dyn = await ResnetModel.load(await resolveResnet(`${FIX}/resnet-tiny`), {
+        ...d,
+        log: (l) => notes.push(l),
+      });
+      const clip = await ClipModel.load(`${FIX}/clip-tiny`, { ...d, log: (l) => notes.push(l) });
+      try {
+        assertEquals(fixed.graph.batch, 1);
+        assertEquals(dyn.graph.batch, null);
+        assertEquals(clip.visual.batch, null);
+        assert(notes.some((n) => /^ResNet: batch rewritten from 1 to dynamic/.test(n)), notes.join("\n"));
+        assert(notes.some((n) => /^image tower: batch rewritten from 1 to dynamic/.test(n)), notes.join("\n"));
+        // Ten images in one run of the rewritten graph equal ten runs of the original, and PyTorch's logits.
+        const g = d.gpu ?? undefined;
+        const a = await fixed.logits(images);
+        const b = await dyn.logits(images, { maxBatch: 16 });
+        const [ha, hb] = [await rowsToHost(a, g), await rowsToHost(b, g)];
+        releaseRows(a);
+        releaseRows(b);
+        assert(maxAbsDiff(ha, hb) <= 1e-4, `batched vs single: ${maxAbsDiff(ha, hb)}`);
+        assert(maxAbsDiff(hb, flat(refs.resnet.logits)) <= LOGIT_TOL);
+      } finally {
+        await fixed.release();
+        await dyn.release();
+        await clip.release();
+      }
+    },
+  });
+}
+
 Deno.test("fixture graphs read their names, dtypes and shapes from the session", async () => {
   const d = await device("wasm");
-  const r = await ResnetModel.load(await resolveResnet(`${FIX}/resnet-tiny`), d);
+  const r = await ResnetModel.load(await resolveResnet(`${FIX}/resnet-tiny`), { ...d, batchRewrite: false });
   const c = await ClipModel.load(`${FIX}/clip-tiny-dyn`, d);
   try {
     assertEquals(r.graph.input, { name: "image_tensor", type: "float32", shape: [1, 3, 224, 224] });

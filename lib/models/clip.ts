@@ -16,13 +16,14 @@ import {
   type Rows,
   runVision,
   type RunVisionOptions,
+  tryVisionBatchRewrite,
   validateVisionGraph,
   type VisionGraph,
 } from "./vision.ts";
 
 /** Options of {@linkcode ClipModel.load} besides the EP. */
 export interface ClipLoadOptions {
-  /** Rewrite a batch-1 text graph to a dynamic batch (default true); used only if it reproduces the original. */
+  /** Rewrite batch-1 graphs (both towers) to a dynamic batch (default true); used only if they reproduce the original. */
   batchRewrite?: boolean;
   /** One-line notes (stderr). */
   log?: (line: string) => void;
@@ -114,11 +115,19 @@ export class ClipModel {
     }
     const tokenizer = await ClipTokenizer.load(`${dir}/textual/tokenizer.json`);
     const visualSession = await ModelSession.load(`${dir}/visual/model.onnx`, options);
-    const visual = validateVisionGraph(
+    let visual = validateVisionGraph(
       visualSession,
       CLIP_RECIPE.crop,
       visualSession.outputs.find((o) => o.name === "embedding")?.name,
     );
+    if (visual.batch === 1 && options.batchRewrite !== false) {
+      const rewritten = await tryVisionBatchRewrite(visual, CLIP_RECIPE.crop, options);
+      if (rewritten) {
+        await visualSession.release();
+        visual = rewritten;
+        options.log?.(`image tower: batch rewritten from 1 to dynamic (outputs verified against the original)`);
+      } else options.log?.(`image tower: batch fixed at 1 (the rewrite did not reproduce the original)`);
+    }
     const textual = await ModelSession.load(`${dir}/textual/model.onnx`, options);
     const file = textual.path;
     if (textual.inputs.length !== 1) {

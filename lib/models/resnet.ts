@@ -17,6 +17,7 @@ import {
   type Rows,
   runVision,
   type RunVisionOptions,
+  tryVisionBatchRewrite,
   validateVisionGraph,
   type VisionGraph,
 } from "./vision.ts";
@@ -126,12 +127,24 @@ export class ResnetModel {
    * Loads and validates a ResNet: one float image input, a [N,1000] output.
    *
    * @param source From {@linkcode resolveResnet}.
-   * @param options EP and GPU context.
+   * @param options EP and GPU context; `batchRewrite: false` keeps a batch-1 graph as it is (by default it is
+   *   rewritten to a dynamic batch when that reproduces the original's outputs).
    * @returns The model.
    */
-  static async load(source: ResnetSource, options: SessionOptions): Promise<ResnetModel> {
+  static async load(
+    source: ResnetSource,
+    options: SessionOptions & { batchRewrite?: boolean; log?: (line: string) => void },
+  ): Promise<ResnetModel> {
     const session = await ModelSession.load(source.model, options);
-    const graph = validateVisionGraph(session, source.recipe.crop);
+    let graph = validateVisionGraph(session, source.recipe.crop);
+    if (graph.batch === 1 && options.batchRewrite !== false) {
+      const rewritten = await tryVisionBatchRewrite(graph, source.recipe.crop, options);
+      if (rewritten) {
+        await session.release();
+        graph = rewritten;
+        options.log?.(`ResNet: batch rewritten from 1 to dynamic (outputs verified against the original)`);
+      } else options.log?.(`ResNet: batch fixed at 1 (the rewrite did not reproduce the original)`);
+    }
     if (graph.width !== 1000) {
       throw new ClipcmpError(
         `Model "${source.model}" output "${graph.output.name}" has ${graph.width} classes, expected 1000`,

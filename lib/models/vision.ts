@@ -9,7 +9,8 @@ import type { RgbaImage } from "../image/decode.ts";
 import type { Recipe } from "../preprocess/recipe.ts";
 import { preprocessCpu } from "../preprocess/cpu.ts";
 import { GpuPreprocessor } from "../../kernels/preprocess.ts";
-import { gpuBufferOf, type ModelSession, type TensorInfo } from "../ort/session.ts";
+import { gpuBufferOf, ModelSession, type SessionOptions, type TensorInfo } from "../ort/session.ts";
+import { rewriteBatchDynamic } from "../onnx/batch.ts";
 import { ClipcmpError } from "../errors.ts";
 
 /** Rows of model output, on the CPU or the GPU. */
@@ -72,6 +73,51 @@ export function validateVisionGraph(session: ModelSession, crop: number, outputN
   }
   const b = s[0];
   return { session, input, output, batch: typeof b === "number" && b > 0 ? b : null, width };
+}
+
+/**
+ * Rewrites an image graph whose batch is fixed at 1 (like the published immich and qualcomm exports) to a dynamic
+ * batch, and keeps the result only if two different images run together give, within 1e-3 (relative to the
+ * output's size), what each gives alone in the original graph. Conv nets that flatten per image pass; graphs that
+ * bake the batch into other shapes (torch's seq-first attention pooling, say) fail the check and stay at batch 1.
+ *
+ * @param graph The validated batch-1 graph.
+ * @param crop The input's crop size.
+ * @param options How to open the rewritten session (same EP and device as the original).
+ * @returns The rewritten graph, or null (with nothing left open) when the rewrite does not reproduce the original.
+ */
+export async function tryVisionBatchRewrite(
+  graph: VisionGraph,
+  crop: number,
+  options: SessionOptions,
+): Promise<VisionGraph | null> {
+  if (graph.batch !== 1) return null;
+  let candidate: ModelSession | null = null;
+  try {
+    const { model } = rewriteBatchDynamic(await Deno.readFile(graph.session.path));
+    candidate = await ModelSession.fromBytes(graph.session.path, graph.session.sha256, model, options);
+    const rewritten = validateVisionGraph(candidate, crop, graph.output.name);
+    if (rewritten.batch !== null) throw new Error("batch still fixed");
+    const plane = 3 * crop * crop;
+    const x = Float32Array.from({ length: 2 * plane }, (_, i) => Math.sin(i * 0.37) * (i < plane ? 1 : -0.5));
+    const run = async (g: VisionGraph, data: Float32Array, n: number) => {
+      const out = await g.session.run({ [g.input.name]: { type: "float32", data, dims: [n, 3, crop, crop] } });
+      const y = Float32Array.from((await out[g.output.name]!.getData()) as Float32Array);
+      for (const t of Object.values(out)) t.dispose();
+      return y;
+    };
+    const together = await run(rewritten, x, 2);
+    const alone = [...await run(graph, x.slice(0, plane), 1), ...await run(graph, x.slice(plane), 1)];
+    if (together.length !== alone.length) throw new Error("output size differs");
+    const scale = Math.max(1, ...alone.map(Math.abs));
+    for (let i = 0; i < alone.length; i++) {
+      if (!(Math.abs(together[i]! - alone[i]!) <= 1e-3 * scale)) throw new Error("outputs differ");
+    }
+    return rewritten;
+  } catch {
+    await candidate?.release();
+    return null;
+  }
 }
 
 /** Largest batch we send to a dynamic-batch graph in one run, unless the caller asks for another. */
