@@ -195,6 +195,7 @@ runTask("shift", async (args) => {
     if (head) releaseRows(head.rows);
   } finally {
     pool.close();
+    renderer.release();
     await clip?.release();
     await resnet?.release();
     device.gpu?.destroy();
@@ -213,8 +214,7 @@ runTask("shift", async (args) => {
     console.log(`${shift}${shift === "clean" ? "" : ` ${severity}`}: top-1 / top-5 ${cells.join(", ")}`);
   }
   const grid = shifts.map((s) => sheet.get(s) ?? [clean!]);
-  await Deno.writeFile(`${out}/contact-sheet.png.tmp`, await encodePng(contactSheet(grid, 160)));
-  await Deno.rename(`${out}/contact-sheet.png.tmp`, `${out}/contact-sheet.png`);
+  await writeFileAtomic(`${out}/contact-sheet.png`, await encodePng(contactSheet(grid, 160)));
   const meta = [
     `${scored} image(s); models: ${
       [clip ? `CLIP ${chosen.clip!.dir}` : "", resnet ? `ResNet ${chosen.resnet!.source.model}` : ""]

@@ -37,6 +37,7 @@ Deno.test({
       const gpu = new GpuShift(device, "f32");
       for (const shift of SHIFTS) {
         for (let sev = 1; sev <= 5; sev++) {
+          // One call, two images of different sizes: they share the kernel's buffers, each in its own slot.
           const got = await gpu.render(images, shift, sev, 42);
           got.forEach((g, i) => {
             const d = diff(g.data, shiftCpu(images[i]!, shift, sev, imageSeed(42, i)).data);
@@ -44,6 +45,7 @@ Deno.test({
           });
         }
       }
+      gpu.release();
     });
   },
 });
@@ -68,6 +70,7 @@ Deno.test({
           assert(d.over1 <= bound.over1 && d.mean <= bound.mean, `${shift} ${sev}: ${JSON.stringify(d)}`);
         }
       }
+      gpu.release();
     });
   },
 });
@@ -99,6 +102,27 @@ Deno.test({
         }
         assert(dist[0]! > 1, `${shift} severity 1 barely changes the image: ${dist[0]}`);
       }
+      gpu.release();
+    });
+  },
+});
+
+Deno.test({
+  name: "shift kernels split images into groups when the shared buffers would pass the limit, same bytes",
+  ignore: !HAS_GPU,
+  async fn() {
+    await withDevice(async ({ device }) => {
+      const whole = new GpuShift(device, "f32");
+      // 64 KiB per buffer: each image (up to 110 KiB of blur rows) in a group of its own.
+      const split = new GpuShift(device, "f32", { x: 16, y: 16, groupBytes: 64 * 1024 });
+      const three = [images[1]!, images[0]!, images[1]!];
+      for (const shift of ["blur", "noise"] as const) {
+        const a = await whole.render(three, shift, 2, 9);
+        const b = await split.render(three, shift, 2, 9);
+        assertEquals(b.map((x) => Array.from(x.data)), a.map((x) => Array.from(x.data)));
+      }
+      whole.release();
+      split.release();
     });
   },
 });

@@ -77,7 +77,7 @@ function chunk(type: string, data: Uint8Array): Uint8Array {
  * @param img The image.
  * @returns PNG bytes.
  */
-export async function encodePng(img: RgbaImage): Promise<Uint8Array> {
+export async function encodePng(img: RgbaImage): Promise<Uint8Array<ArrayBuffer>> {
   const { width, height, data } = img;
   const raw = new Uint8Array(height * (1 + width * 3));
   for (let y = 0; y < height; y++) {
