@@ -38,16 +38,16 @@ async function walk(dir: string, base = dir): Promise<{ path: string; size: numb
 }
 
 runTask("cache", async (args) => {
-  const { values: v } = parseFlags(args, {
-    clear: { type: "boolean", default: false },
-    json: { type: "boolean", default: false },
-    "cache-dir": { type: "string" },
-    help: { type: "boolean", short: "h", default: false },
-  });
-  if (v.help) {
-    console.log(HELP);
-    return 0;
-  }
+  const { values: v } = parseFlags(
+    args,
+    {
+      clear: { type: "boolean", default: false },
+      json: { type: "boolean", default: false },
+      "cache-dir": { type: "string" },
+    },
+    false,
+    HELP,
+  );
   const dir = cacheDir(v["cache-dir"] as string | undefined);
   const lock = await readLock(dir);
   const files = (await walk(dir)).filter((f) =>

@@ -135,24 +135,24 @@ function parseDatasets(values: string[]): [string, string][] {
 }
 
 runTask("compare", async (args) => {
-  const { values: v, positionals } = parseFlags(args, {
-    dataset: { type: "string", multiple: true },
-    ...MODEL_FLAGS,
-    template: { type: "string" },
-    templates: { type: "string" },
-    device: { type: "string", default: "auto" },
-    dtype: { type: "string", default: "fp32" },
-    ...DECODE_FLAGS,
-    out: { type: "string" },
-    "no-report": { type: "boolean", default: false },
-    "per-image": { type: "boolean", default: false },
-    json: { type: "boolean", default: false },
-    help: { type: "boolean", short: "h", default: false },
-  }, true);
-  if (v.help) {
-    console.log(HELP);
-    return 0;
-  }
+  const { values: v, positionals } = parseFlags(
+    args,
+    {
+      dataset: { type: "string", multiple: true },
+      ...MODEL_FLAGS,
+      template: { type: "string" },
+      templates: { type: "string" },
+      device: { type: "string", default: "auto" },
+      dtype: { type: "string", default: "fp32" },
+      ...DECODE_FLAGS,
+      out: { type: "string" },
+      "no-report": { type: "boolean", default: false },
+      "per-image": { type: "boolean", default: false },
+      json: { type: "boolean", default: false },
+    },
+    true,
+    HELP,
+  );
   const deviceChoice = oneOf("--device", v.device as string, DEVICE_CHOICES);
   const dtype = oneOf("--dtype", v.dtype as string, ["fp32", "fp16"] as const);
   const decode = decodeOptions(v);

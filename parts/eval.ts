@@ -86,26 +86,26 @@ async function repairTail(file: string): Promise<void> {
 }
 
 runTask("eval", async (args) => {
-  const { values: v, positionals } = parseFlags(args, {
-    model: { type: "string", default: "both" },
-    dataset: { type: "string", multiple: true },
-    subset: { type: "string", default: "auto" },
-    reference: { type: "string" },
-    out: { type: "string" },
-    limit: { type: "string" },
-    shard: { type: "string" },
-    batch: { type: "string", default: "32" },
-    merge: { type: "boolean", default: false },
-    template: { type: "string" },
-    templates: { type: "string" },
-    device: { type: "string", default: "auto" },
-    ...MODEL_FLAGS,
-    help: { type: "boolean", short: "h", default: false },
-  }, true);
-  if (v.help) {
-    console.log(HELP);
-    return 0;
-  }
+  const { values: v, positionals } = parseFlags(
+    args,
+    {
+      model: { type: "string", default: "both" },
+      dataset: { type: "string", multiple: true },
+      subset: { type: "string", default: "auto" },
+      reference: { type: "string" },
+      out: { type: "string" },
+      limit: { type: "string" },
+      shard: { type: "string" },
+      batch: { type: "string", default: "32" },
+      merge: { type: "boolean", default: false },
+      template: { type: "string" },
+      templates: { type: "string" },
+      device: { type: "string", default: "auto" },
+      ...MODEL_FLAGS,
+    },
+    true,
+    HELP,
+  );
   if (v.merge) {
     if (positionals.length === 0) throw new UsageError("--merge needs the shard directories to merge");
     if (v.out === undefined) throw new UsageError("--merge needs --out DIR for the merged results");

@@ -83,21 +83,21 @@ function withDevice(d: ResolvedDevice, mem: MemoryTracker | null): ResolvedDevic
 }
 
 runTask("fp16", async (args) => {
-  const { values: v } = parseFlags(args, {
-    model: { type: "string", default: "both" },
-    batch: { type: "string", default: "1,8,32,128" },
-    runs: { type: "string", default: "20" },
-    warmup: { type: "string", default: "3" },
-    device: { type: "string", default: "auto" },
-    images: { type: "string", default: "data/samples/photo" },
-    ...MODEL_FLAGS,
-    json: { type: "boolean", default: false },
-    help: { type: "boolean", short: "h", default: false },
-  });
-  if (v.help) {
-    console.log(HELP);
-    return 0;
-  }
+  const { values: v } = parseFlags(
+    args,
+    {
+      model: { type: "string", default: "both" },
+      batch: { type: "string", default: "1,8,32,128" },
+      runs: { type: "string", default: "20" },
+      warmup: { type: "string", default: "3" },
+      device: { type: "string", default: "auto" },
+      images: { type: "string", default: "data/samples/photo" },
+      ...MODEL_FLAGS,
+      json: { type: "boolean", default: false },
+    },
+    false,
+    HELP,
+  );
   const which = oneOf("--model", v.model as string, ["clip", "resnet", "both"] as const);
   const batches = (v.batch as string).split(",").map((s) => Number(s.trim()));
   if (batches.some((b) => !Number.isInteger(b) || b < 1 || b > 1024)) {

@@ -55,15 +55,15 @@ function box(rows: [string, string, string][]): string {
 }
 
 runTask("params", async (args) => {
-  const { values: v } = parseFlags(args, {
-    ...MODEL_FLAGS,
-    json: { type: "boolean", default: false },
-    help: { type: "boolean", short: "h", default: false },
-  });
-  if (v.help) {
-    console.log(HELP);
-    return 0;
-  }
+  const { values: v } = parseFlags(
+    args,
+    {
+      ...MODEL_FLAGS,
+      json: { type: "boolean", default: false },
+    },
+    false,
+    HELP,
+  );
   const chosen = await chooseModels(v, { clip: true, resnet: true });
   const models: Record<string, ParamCount & { path: string; sha256: string }> = {};
   if (chosen.clip) {

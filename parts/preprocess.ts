@@ -40,18 +40,18 @@ would silently misalign with its inputs. To write outside out/, widen the permis
   deno run --allow-read --allow-write=DIR parts/preprocess.ts ... --out DIR/x.npy`;
 
 runTask("preprocess", async (args) => {
-  const { values: v, positionals } = parseFlags(args, {
-    for: { type: "string" },
-    out: { type: "string", default: DEFAULT_OUT },
-    dtype: { type: "string", default: "fp32" },
-    device: { type: "string", default: "auto" },
-    ...DECODE_FLAGS,
-    help: { type: "boolean", short: "h", default: false },
-  }, true);
-  if (v.help) {
-    console.log(HELP);
-    return 0;
-  }
+  const { values: v, positionals } = parseFlags(
+    args,
+    {
+      for: { type: "string" },
+      out: { type: "string", default: DEFAULT_OUT },
+      dtype: { type: "string", default: "fp32" },
+      device: { type: "string", default: "auto" },
+      ...DECODE_FLAGS,
+    },
+    true,
+    HELP,
+  );
   if (v.for === undefined) throw new UsageError("--for is required: --for clip or --for resnet");
   const which = oneOf("--for", v.for as string, ["clip", "resnet"] as const);
   const dtype = oneOf("--dtype", v.dtype as string, ["fp32", "fp16"] as const);

@@ -52,24 +52,24 @@ Outputs in DIR: report.html (curves as inline SVG), results.json, results.csv, c
 rows are shifts, columns clean and severities 1-5).`;
 
 runTask("shift", async (args) => {
-  const { values: v, positionals } = parseFlags(args, {
-    shifts: { type: "string" },
-    seed: { type: "string", default: "0" },
-    precision: { type: "string", default: "f32" },
-    limit: { type: "string" },
-    batch: { type: "string", default: "16" },
-    out: { type: "string" },
-    template: { type: "string" },
-    templates: { type: "string" },
-    model: { type: "string", default: "both" },
-    device: { type: "string", default: "auto" },
-    ...MODEL_FLAGS,
-    help: { type: "boolean", short: "h", default: false },
-  }, true);
-  if (v.help) {
-    console.log(HELP);
-    return 0;
-  }
+  const { values: v, positionals } = parseFlags(
+    args,
+    {
+      shifts: { type: "string" },
+      seed: { type: "string", default: "0" },
+      precision: { type: "string", default: "f32" },
+      limit: { type: "string" },
+      batch: { type: "string", default: "16" },
+      out: { type: "string" },
+      template: { type: "string" },
+      templates: { type: "string" },
+      model: { type: "string", default: "both" },
+      device: { type: "string", default: "auto" },
+      ...MODEL_FLAGS,
+    },
+    true,
+    HELP,
+  );
   const shifts = (v.shifts === undefined ? [...SHIFTS] : (v.shifts as string).split(",").map((s) => s.trim())).map(
     (s) => oneOf("--shifts", s, SHIFTS),
   ) as ShiftName[];

@@ -102,14 +102,14 @@ function repeated(names: string[]): { name: string; indices: number[] }[] {
 }
 
 runTask("synsets", (args) => {
-  const { values: v, positionals } = parseFlags(args, {
-    json: { type: "boolean", default: false },
-    help: { type: "boolean", short: "h", default: false },
-  }, true);
-  if (v.help) {
-    console.log(HELP);
-    return Promise.resolve(0);
-  }
+  const { values: v, positionals } = parseFlags(
+    args,
+    {
+      json: { type: "boolean", default: false },
+    },
+    true,
+    HELP,
+  );
   const all = imagenetClasses();
   const picked: ImagenetClass[] = [];
   const notFound: string[] = [];

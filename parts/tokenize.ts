@@ -30,18 +30,18 @@ or unescape HTML entities ("&amp;" stays three tokens' worth of text). Texts ove
 <|endoftext|> kept last, and a warning.`;
 
 runTask("tokenize", async (args) => {
-  const { values: v, positionals } = parseFlags(args, {
-    clip: { type: "string" },
-    json: { type: "boolean", default: false },
-    offline: { type: "boolean", default: false },
-    "cache-dir": { type: "string" },
-    "hub-url": { type: "string" },
-    help: { type: "boolean", short: "h", default: false },
-  }, true);
-  if (v.help) {
-    console.log(HELP);
-    return 0;
-  }
+  const { values: v, positionals } = parseFlags(
+    args,
+    {
+      clip: { type: "string" },
+      json: { type: "boolean", default: false },
+      offline: { type: "boolean", default: false },
+      "cache-dir": { type: "string" },
+      "hub-url": { type: "string" },
+    },
+    true,
+    HELP,
+  );
   if (positionals.length === 0) throw new UsageError("give at least one text to tokenize");
   let path = SHIPPED_TOKENIZER;
   const clip = v.clip as string | undefined;

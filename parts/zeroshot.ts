@@ -70,25 +70,25 @@ async function readLabels(v: Record<string, unknown>): Promise<{ labels: Label[]
 }
 
 runTask("zeroshot", async (args) => {
-  const { values: v, positionals } = parseFlags(args, {
-    labels: { type: "string" },
-    "labels-file": { type: "string" },
-    imagenet: { type: "boolean" },
-    template: { type: "string" },
-    templates: { type: "string" },
-    "top-k": { type: "string", default: "5" },
-    "no-logit-scale": { type: "boolean", default: false },
-    ...MODEL_FLAGS,
-    device: { type: "string", default: "auto" },
-    dtype: { type: "string", default: "fp32" },
-    ...DECODE_FLAGS,
-    json: { type: "boolean", default: false },
-    help: { type: "boolean", short: "h", default: false },
-  }, true);
-  if (v.help) {
-    console.log(HELP);
-    return 0;
-  }
+  const { values: v, positionals } = parseFlags(
+    args,
+    {
+      labels: { type: "string" },
+      "labels-file": { type: "string" },
+      imagenet: { type: "boolean" },
+      template: { type: "string" },
+      templates: { type: "string" },
+      "top-k": { type: "string", default: "5" },
+      "no-logit-scale": { type: "boolean", default: false },
+      ...MODEL_FLAGS,
+      device: { type: "string", default: "auto" },
+      dtype: { type: "string", default: "fp32" },
+      ...DECODE_FLAGS,
+      json: { type: "boolean", default: false },
+    },
+    true,
+    HELP,
+  );
   const deviceChoice = oneOf("--device", v.device as string, DEVICE_CHOICES);
   const dtype = oneOf("--dtype", v.dtype as string, ["fp32", "fp16"] as const);
   const decode = decodeOptions(v);

@@ -28,7 +28,9 @@ export async function runTask(task: string, main: (args: string[]) => Promise<nu
   try {
     code = await main(Deno.args);
   } catch (err) {
-    if (err instanceof UsageError) {
+    if (err instanceof HelpShown) {
+      code = 0;
+    } else if (err instanceof UsageError) {
       info(`clipcmp ${task}: ${err.message} (see --help)`);
       code = 2;
     } else if (err instanceof ClipcmpError) {
@@ -51,23 +53,32 @@ export async function runTask(task: string, main: (args: string[]) => Promise<nu
  * @param args The command-line arguments.
  * @param options The parseArgs option table.
  * @param allowPositionals Whether positional arguments are accepted.
+ * @param help The task's help text: `-h`/`--help` is then accepted, prints it, and ends the task with exit 0.
  * @returns The parsed values and positionals.
  */
 export function parseFlags<T extends NonNullable<ParseArgsConfig["options"]>>(
   args: string[],
   options: T,
   allowPositionals = false,
+  help?: string,
 ): { values: Record<string, string | boolean | string[] | undefined>; positionals: string[] } {
+  const table = help === undefined ? options : { ...options, help: { type: "boolean", short: "h", default: false } };
+  let parsed;
   try {
-    const parsed = parseArgs({ args, options, allowPositionals, strict: true });
-    return {
-      values: parsed.values as Record<string, string | boolean | string[] | undefined>,
-      positionals: parsed.positionals,
-    };
+    parsed = parseArgs({ args, options: table as T, allowPositionals, strict: true });
   } catch (err) {
     throw new UsageError(firstLine(err).replace(/^TypeError( \[[A-Z_]+\])?: /, ""));
   }
+  const values = parsed.values as Record<string, string | boolean | string[] | undefined>;
+  if (help !== undefined && values.help) {
+    console.log(help);
+    throw new HelpShown();
+  }
+  return { values, positionals: parsed.positionals };
 }
+
+/** Thrown by {@linkcode parseFlags} once it has printed `--help`; {@linkcode runTask} then exits 0. */
+class HelpShown extends Error {}
 
 /**
  * Validates that `value` is one of `choices`, for flags like `--device`.
