@@ -152,18 +152,14 @@ export async function classifyFiles(
       times.upload += clock.upload;
       times.model += clock.model;
       // Both top-k kernels are submitted before anything is awaited; the readback is awaited one batch later.
-      const tops = topKs(models, emb, logits, k);
-      const launched = tops.then((t) => {
-        const kk = t.k;
-        return ok.map(({ item }, j) => ({
+      const launched = topKs(emb, logits).then((byModel) =>
+        ok.map(({ item }, j) => ({
           ...item,
           top: Object.fromEntries(
-            Object.entries(t.byModel).map((
-              [m, idx],
-            ) => [m, Array.from(idx.subarray(j * kk, (j + 1) * kk), (x) => toIndex(x))]),
+            Object.entries(byModel).map(([m, idx]) => [m, Array.from(idx.subarray(j * k, (j + 1) * k), toIndex)]),
           ),
-        }));
-      });
+        }))
+      );
       launched.catch(() => {}); // awaited in flush(); avoid an unhandled rejection while the next batch runs
       if (options.sequential) {
         pending = launched;
@@ -180,18 +176,14 @@ export async function classifyFiles(
   times.wall = performance.now() - start;
   return times;
 
-  async function topKs(
-    m: PipelineModels,
-    emb: Rows | undefined,
-    logits: Rows | undefined,
-    kk: number,
-  ): Promise<{ k: number; byModel: Record<string, Uint32Array> }> {
+  /** Submits the top-k kernels of both models at once, then awaits their readbacks and frees the rows. */
+  async function topKs(emb: Rows | undefined, logits: Rows | undefined): Promise<Record<string, Uint32Array>> {
     const jobs: [string, ReturnType<typeof classTopK>][] = [];
-    if (emb && m.clip) jobs.push(["clip", zeroShotTopK(emb, m.clip.head, CLIP_LOGIT_SCALE, kk, m.gpu)]);
-    if (logits) jobs.push(["resnet", classTopK(logits, columns, kk, m.gpu)]);
+    if (emb && models.clip) jobs.push(["clip", zeroShotTopK(emb, models.clip.head, CLIP_LOGIT_SCALE, k, models.gpu)]);
+    if (logits) jobs.push(["resnet", classTopK(logits, columns, k, models.gpu)]);
     try {
       const done = await Promise.all(jobs.map(([, p]) => p));
-      return { k: kk, byModel: Object.fromEntries(done.map((d, i) => [jobs[i]![0], d.indices])) };
+      return Object.fromEntries(done.map((d, i) => [jobs[i]![0], d.indices]));
     } finally {
       if (emb) releaseRows(emb);
       if (logits) releaseRows(logits);
