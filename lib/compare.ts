@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { readOnnx } from "./onnx/external.ts";
 import { classFromFileName, type ImagenetClass, imagenetClasses } from "./data/imagenet.ts";
 import { decodeImageFile, type DecodeOptions, precheckImageFile, type RgbaImage } from "./image/decode.ts";
 import { CLIP_LOGIT_SCALE, type ClipModel } from "./models/clip.ts";
@@ -157,7 +158,7 @@ export function classOfPath(path: string): ImagenetClass | undefined {
 }
 
 async function modelFile(path: string, sha256: string): Promise<ModelFile> {
-  const inits = onnxInitializers(await Deno.readFile(path));
+  const inits = onnxInitializers(await readOnnx(path));
   return { path, sha256, initializer_elements: inits.reduce((a, t) => a + t.elements, 0) };
 }
 

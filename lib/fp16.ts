@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { readOnnx } from "./onnx/external.ts";
 import { convertToFp16 } from "./onnx/fp16.ts";
 import { sha256File, writeFileAtomic } from "./fs.ts";
 import { ClipcmpError, firstLine } from "./errors.ts";
@@ -26,8 +27,9 @@ async function exists(p: string): Promise<boolean> {
 export async function fp16Model(src: string, cacheDir: string, log: (s: string) => void = () => {}): Promise<string> {
   let bytes: Uint8Array<ArrayBuffer>;
   try {
-    bytes = await Deno.readFile(src);
+    bytes = await readOnnx(src); // external data inlined, so the converter sees every initializer
   } catch (err) {
+    if (err instanceof ClipcmpError) throw err;
     throw new ClipcmpError(`Cannot read model "${src}": ${firstLine(err)}`);
   }
   const out = `${cacheDir}/fp16/${await sha256File(bytes)}.onnx`;

@@ -3,15 +3,18 @@
  *
  * @module
  */
+import { readOnnx } from "../lib/onnx/external.ts";
 import { parseFlags, runTask } from "../lib/cli/run.ts";
 import { ClipcmpError, firstLine } from "../lib/errors.ts";
 import { chooseModels, MODEL_FLAGS, MODEL_HELP } from "../lib/cli/models.ts";
 import { countParams, type ParamCount } from "../lib/onnx/params.ts";
+import { countStateDictParams, type StateDictPart } from "../lib/weights/params.ts";
+import { readSafetensors } from "../lib/weights/safetensors.ts";
 import { formatBytes } from "../lib/hub/progress.ts";
 import { sha256File } from "../lib/fs.ts";
 import { VERSION } from "../lib/version.ts";
 
-const HELP = `clipcmp params: parameter counts read from the ONNX files
+const HELP = `clipcmp params: parameter counts read from the weights (safetensors) or the ONNX files
 
 Usage: deno task params [options]
 
@@ -31,8 +34,9 @@ const n = (x: number) => x.toLocaleString("en-US");
 async function count(path: string): Promise<ParamCount & { path: string; sha256: string }> {
   let bytes: Uint8Array<ArrayBuffer>;
   try {
-    bytes = await Deno.readFile(path);
+    bytes = await readOnnx(path);
   } catch (err) {
+    if (err instanceof ClipcmpError) throw err;
     throw new ClipcmpError(
       `Cannot read model "${path}": ${err instanceof Deno.errors.NotFound ? "file not found" : firstLine(err)}`,
     );
@@ -42,6 +46,12 @@ async function count(path: string): Promise<ParamCount & { path: string; sha256:
   } catch (err) {
     throw new ClipcmpError(`Cannot read model "${path}": ${firstLine(err)}`);
   }
+}
+
+async function countWeights(path: string, part: StateDictPart): Promise<ParamCount & { path: string; sha256: string }> {
+  const bytes = await Deno.readFile(path);
+  const st = await readSafetensors(path);
+  return { path, sha256: await sha256File(bytes), ...countStateDictParams(st, part) };
 }
 
 function box(rows: [string, string, string][]): string {
@@ -66,11 +76,15 @@ runTask("params", async (args) => {
   );
   const chosen = await chooseModels(v, { clip: true, resnet: true });
   const models: Record<string, ParamCount & { path: string; sha256: string }> = {};
-  if (chosen.clip) {
+  if (chosen.clip?.weights) {
+    models.clip_visual = await countWeights(chosen.clip.weights, "clip_visual");
+    models.clip_textual = await countWeights(chosen.clip.weights, "clip_textual");
+  } else if (chosen.clip) {
     models.clip_visual = await count(`${chosen.clip.dir}/visual/model.onnx`);
     models.clip_textual = await count(`${chosen.clip.dir}/textual/model.onnx`);
   }
-  if (chosen.resnet) models.resnet = await count(chosen.resnet.source.model);
+  if (chosen.resnet?.weights) models.resnet = await countWeights(chosen.resnet.weights, "all");
+  else if (chosen.resnet) models.resnet = await count(chosen.resnet.source.model);
   const clipTotal = models.clip_visual && models.clip_textual
     ? models.clip_visual.pytorch_equivalent + models.clip_textual.pytorch_equivalent
     : null;
@@ -92,7 +106,8 @@ runTask("params", async (args) => {
     ));
     return 0;
   }
-  const rows: [string, string, string][] = [["Model", "Parameters", "ONNX initializers"]];
+  const stored = chosen.clip?.weights || chosen.resnet?.weights ? "Stored elements" : "ONNX initializers";
+  const rows: [string, string, string][] = [["Model", "Parameters", stored]];
   if (models.clip_visual) {
     rows.push([
       "CLIP visual encoder (RN50)",

@@ -30,21 +30,38 @@ async function withCache(fn: (opts: HubOptions) => Promise<void>): Promise<void>
   }
 }
 
-Deno.test("the manifest names the default models, their files and the IO the notes give", () => {
+Deno.test("the manifest's defaults are the canonical weights at pinned commits; the exports are named alternatives", () => {
   const m = manifest();
-  assertEquals(m["clip-rn50"]!.repo, "immich-app/RN50__openai");
-  assertEquals(m["clip-rn50"]!.io["textual/model.onnx"]!.inputs[0], { name: "text", type: "int32", shape: [1, 77] });
-  assertEquals(m["resnet50"]!.io.model!.outputs[0]!.name, "class_logits");
-  assertEquals(m["resnet50"]!.input, "unit");
+  assertEquals(m["clip-rn50"]!.repo, "timm/resnet50_clip.openai");
+  assertEquals(m["clip-rn50"]!.revision, "b5ad1dd2714e05200953a70eb508a352fc52b803");
+  assertEquals(m["clip-rn50"]!.format, "weights");
+  assertEquals(m["resnet50"]!.repo, "timm/resnet50.tv_in1k");
+  assertEquals(m["resnet50"]!.revision, "aa6c2d36d56bc0209040c02b5a7b7d7bf11d57b8");
+  assertEquals(
+    m["resnet50"]!.sha256!["model.safetensors"],
+    "5d061a3c593d795bfe682d9b152bafbcf550579873492def3515b46db1189888",
+  );
+  assertEquals(m["resnet50"]!.input, "imagenet");
+  assertEquals(m["clip-rn50-immich"]!.repo, "immich-app/RN50__openai");
+  assertEquals(m["clip-rn50-immich"]!.io["textual/model.onnx"]!.inputs[0], {
+    name: "text",
+    type: "int32",
+    shape: [1, 77],
+  });
+  assertEquals(m["resnet50-qualcomm"]!.io.model!.outputs[0]!.name, "class_logits");
+  assertEquals(m["resnet50-qualcomm"]!.input, "unit");
   assertEquals(m["resnet50-a1"]!.repo, "Xenova/resnet-50");
-  assert(m["clip-rn50"]!.default && m["resnet50"]!.default && !m["resnet50-a1"]!.default);
+  assert(m["clip-rn50"]!.default && m["resnet50"]!.default);
+  for (const k of ["clip-rn50-immich", "resnet50-qualcomm", "resnet50-a1", "clip-vit-b32"]) assert(!m[k]!.default, k);
 });
 
-Deno.test("ensureModel() fetches CLIP in the immich layout and the zipped ResNet, which load and match the manifest", async () => {
+Deno.test("ensureModel() fetches CLIP in the immich layout and the zipped ResNet with external data, which load and match the manifest", async () => {
   await withCache(async (opts) => {
-    const clip = await ensureModel("clip-rn50", opts);
-    const resnet = await ensureModel("resnet50", opts);
-    assert(resnet.path.endsWith("ResNet50_float.onnx.zip.d/ResNet50_float.onnx/model.onnx"), resnet.path);
+    const clip = await ensureModel("clip-rn50-immich", opts);
+    const resnet = await ensureModel("resnet50-qualcomm", opts);
+    assert(resnet.path.endsWith("ResNet50_float.onnx/model.onnx"), resnet.path);
+    const extracted = resnet.path.replace(/model\.onnx$/, "model.data");
+    assert((await Deno.stat(extracted)).size > 100_000, "model.data extracted beside model.onnx");
     const c = await ClipModel.load(clip.path, { ep: "wasm" });
     const r = await ResnetModel.load(await resolveResnet(resnet.path, resnet.entry.input), { ep: "wasm" });
     try {
@@ -69,7 +86,7 @@ Deno.test("ensureModel() fetches CLIP in the immich layout and the zipped ResNet
       await r.release();
     }
     // Offline, everything now comes from the cache.
-    assertEquals((await ensureModel("clip-rn50", { ...opts, offline: true })).path, clip.path);
+    assertEquals((await ensureModel("clip-rn50-immich", { ...opts, offline: true })).path, clip.path);
   });
 });
 
@@ -80,7 +97,7 @@ Deno.test("offline with an empty cache names every missing file and how to get t
       ensureModel("clip-rn50", { endpoint: "http://127.0.0.1:9", cacheDir, offline: true }),
       (e: Error) =>
         e instanceof ClipcmpError && !e.message.includes("\n") &&
-        /Model clip-rn50 \(immich-app\/RN50__openai\) is not in the cache .* \(missing visual\/model.onnx, visual\/preprocess_cfg.json, textual\/model.onnx, textual\/tokenizer.json, textual\/tokenizer_config.json\) and --offline forbids downloading it; run once online, or pass a local model with --clip DIR/
+        /Model clip-rn50 \(timm\/resnet50_clip.openai\) is not in the cache .* \(missing open_clip_model.safetensors, open_clip_config.json, tokenizer.json\) and --offline forbids downloading it; run once online, or pass a local model with --clip DIR/
           .test(e.message),
     );
   } finally {
@@ -88,11 +105,15 @@ Deno.test("offline with an empty cache names every missing file and how to get t
   }
 });
 
-Deno.test("compare and zeroshot run the default models from a populated cache with --offline and their declared flags", async () => {
+Deno.test("compare and zeroshot run the ONNX alternatives from a populated cache with --offline and their declared flags", async () => {
   await withCache(async (opts) => {
-    await ensureModel("clip-rn50", opts);
-    await ensureModel("resnet50", opts);
+    await ensureModel("clip-rn50-immich", opts);
+    await ensureModel("resnet50-qualcomm", opts);
     const cmp = await runTaskCli("compare", [
+      "--clip",
+      "clip-rn50-immich",
+      "--resnet",
+      "resnet50-qualcomm",
       "--offline",
       "--cache-dir",
       opts.cacheDir,
@@ -107,6 +128,8 @@ Deno.test("compare and zeroshot run the default models from a populated cache wi
     assert(doc.provenance.models.clip.dir.startsWith(opts.cacheDir));
     assert(doc.provenance.models.resnet.path.endsWith("ResNet50_float.onnx/model.onnx"));
     const zs = await runTaskCli("zeroshot", [
+      "--clip",
+      "clip-rn50-immich",
       "--offline",
       "--cache-dir",
       opts.cacheDir,

@@ -16,10 +16,16 @@ Writes, without any pretrained weights:
                             `text` int32 [1,77] -> `embedding` [1,1024], L2-normalised
   clip-rn50/textual/tokenizer.json (+ config)  copied from models/fixtures/clip-tiny
 
-Parameter counts are checked against the published ones: 38,316,896 (CLIP visual), 63,690,240 (CLIP text, plus
+  weights/clip-rn50/        open_clip_model.safetensors with OpenAI's tensor names (tools/clip_reference.py),
+                            open_clip_config.json (quick_gelu true), tokenizer.json: the layout of
+                            timm/resnet50_clip.openai
+  weights/resnet50/model.safetensors  torchvision's resnet50() state dict: the layout of timm/resnet50.tv_in1k
+
+`--weights-only` writes only weights/. Parameter counts are checked against the published ones: 38,316,896 (CLIP visual), 63,690,240 (CLIP text, plus
 the logit scale), 25,557,032 (ResNet-50). Batch is fixed at 1, like the immich exports.
 """
 import inspect
+import json
 import os
 import shutil
 import sys
@@ -31,7 +37,8 @@ import torch.nn.functional as F
 import torchvision
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-OUT = sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, ".cache", "fullsize")
+ARGS = [a for a in sys.argv[1:] if not a.startswith("--")]
+OUT = ARGS[0] if ARGS else os.path.join(ROOT, ".cache", "fullsize")
 
 
 class Bottleneck(nn.Module):
@@ -171,9 +178,42 @@ def count(m):
     return sum(p.numel() for p in m.parameters())
 
 
+def export_weights():
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from clip_reference import OpenAIClipRN, randomise, write_safetensors
+    g = torch.Generator().manual_seed(0)
+    clip = OpenAIClipRN().eval()
+    randomise(clip.visual, g)
+    resnet = torchvision.models.resnet50(weights=None).eval()
+    randomise(resnet, g)
+    counts = {"CLIP visual": (count(clip.visual), 38316896),
+              "CLIP text": (count(clip) - count(clip.visual) - 1, 63690240), "ResNet-50": (count(resnet), 25557032)}
+    for name, (got, want) in counts.items():
+        print(f"{name} (state dict): {got:,} parameters (published {want:,})")
+        if got != want:
+            sys.exit(f"{name} parameter count differs from the published one")
+    cdir = os.path.join(OUT, "weights", "clip-rn50")
+    rdir = os.path.join(OUT, "weights", "resnet50")
+    os.makedirs(cdir, exist_ok=True)
+    os.makedirs(rdir, exist_ok=True)
+    write_safetensors(os.path.join(cdir, "open_clip_model.safetensors"), clip.state_dict())
+    with open(os.path.join(cdir, "open_clip_config.json"), "w") as fh:
+        json.dump({"model_cfg": {"embed_dim": 1024, "quick_gelu": True,
+                                 "vision_cfg": {"image_size": 224, "layers": [3, 4, 6, 3], "width": 64,
+                                                "patch_size": None},
+                                 "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 512, "heads": 8,
+                                              "layers": 12}}}, fh, indent=2)
+    shutil.copy(os.path.join(ROOT, "models", "clip-tokenizer", "tokenizer.json"), os.path.join(cdir, "tokenizer.json"))
+    write_safetensors(os.path.join(rdir, "model.safetensors"), resnet.state_dict(), {"format": "pt"})
+    print("wrote", os.path.join(OUT, "weights"))
+
+
 def main():
     torch.manual_seed(0)
     torch.set_grad_enabled(False)
+    export_weights()
+    if "--weights-only" in sys.argv:
+        return
     visual, text, resnet = ClipVisual().eval(), ClipText().eval(), UnitInputResnet().eval()
     counts = {"CLIP visual": (count(visual), 38316896), "CLIP text": (count(text) - 1, 63690240),
               "ResNet-50": (count(resnet.net), 25557032)}

@@ -446,13 +446,21 @@ def gen_decode(src):
 
 
 def gen_hub_zip():
-    """resnet-tiny in the archive layout of qualcomm/ResNet50 (deflated, like the real one)."""
+    """resnet-tiny in the archive layout of qualcomm/ResNet50 (deflated, like the real one): AI Hub bundles are a
+    folder holding model.onnx with its initializers stored outside it, in model.data (data_location EXTERNAL)."""
+    import tempfile
     import zipfile
+    import onnx
     os.makedirs(os.path.join(OUT, "hub"), exist_ok=True)
-    with zipfile.ZipFile(os.path.join(OUT, "hub", "ResNet50_float.onnx.zip"), "w", zipfile.ZIP_DEFLATED) as z:
-        info = zipfile.ZipInfo("ResNet50_float.onnx/model.onnx", date_time=(2026, 1, 1, 0, 0, 0))
-        info.compress_type = zipfile.ZIP_DEFLATED
-        z.writestr(info, open(os.path.join(OUT, "resnet-tiny", "model.onnx"), "rb").read())
+    model = onnx.load(os.path.join(OUT, "resnet-tiny", "model.onnx"))
+    with tempfile.TemporaryDirectory() as tmp:
+        onnx.save_model(model, os.path.join(tmp, "model.onnx"), save_as_external_data=True,
+                        all_tensors_to_one_file=True, location="model.data", size_threshold=0)
+        with zipfile.ZipFile(os.path.join(OUT, "hub", "ResNet50_float.onnx.zip"), "w", zipfile.ZIP_DEFLATED) as z:
+            for name in ("model.onnx", "model.data"):
+                info = zipfile.ZipInfo(f"ResNet50_float.onnx/{name}", date_time=(2026, 1, 1, 0, 0, 0))
+                info.compress_type = zipfile.ZIP_DEFLATED
+                z.writestr(info, open(os.path.join(tmp, name), "rb").read())
 
 
 def write_png16(path, arr):
@@ -559,6 +567,8 @@ def main():
     gen_parity(pil, photos)
     gen_decode(pil[0])
     gen_hub_zip()
+    import gen_weight_fixtures  # the canonical-weights fixtures live under OUT too
+    gen_weight_fixtures.main()
 
     def r(a):
         return np.round(np.asarray(a, dtype=np.float64), 7).tolist()

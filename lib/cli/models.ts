@@ -6,11 +6,20 @@
  * @module
  */
 import { cacheDir } from "../models/locate.ts";
-import { DEFAULT_ENDPOINT, type HubOptions } from "../hub/download.ts";
-import { type CachedModel, checkIo, defaultModelId, ensureModel, manifest } from "../models/manifest.ts";
+import { DEFAULT_ENDPOINT } from "../hub/download.ts";
+import {
+  type CachedModel,
+  checkIo,
+  defaultModelId,
+  ensureModel,
+  manifest,
+  type ModelFetchOptions,
+} from "../models/manifest.ts";
 import { type ResnetInput, type ResnetSource, resolveResnet } from "../models/resnet.ts";
 import type { ClipModel } from "../models/clip.ts";
 import type { ResnetModel } from "../models/resnet.ts";
+import { resolveClipDir, resolveResnetPath } from "../models/canonical.ts";
+import { info } from "./run.ts";
 
 /** The flags' parseArgs options. */
 export const MODEL_FLAGS = {
@@ -20,19 +29,26 @@ export const MODEL_FLAGS = {
   offline: { type: "boolean", default: false },
   "cache-dir": { type: "string" },
   "hub-url": { type: "string" },
+  revision: { type: "string" },
+  "allow-unpinned": { type: "boolean", default: false },
 } as const;
 
 /** Help text for the flags. */
 export const MODEL_HELP =
-  `  --clip DIR|NAME         CLIP model directory (immich layout: visual/, textual/) or a manifest name
-                          (clip-rn50, clip-vit-b32); default clip-rn50, fetched into the cache
-  --resnet FILE|DIR|NAME  ResNet: a .onnx file, a directory with model.onnx, or a manifest name
-                          (resnet50, resnet50-a1); default resnet50
+  `  --clip DIR|NAME         CLIP: a weights directory (open_clip_model.safetensors, open_clip_config.json,
+                          tokenizer.json), an ONNX directory (visual/, textual/), or a manifest name
+                          (clip-rn50, clip-rn50-immich, clip-vit-b32); default clip-rn50, fetched into the cache
+  --resnet FILE|DIR|NAME  ResNet: a .safetensors file or a directory with model.safetensors (torchvision
+                          names), a .onnx file (external data beside it is read), a directory with
+                          model.onnx, a .zip bundle, or a manifest name (resnet50, resnet50-qualcomm,
+                          resnet50-a1); default resnet50
   --resnet-input MODE     imagenet (graph takes ImageNet-normalised input; default for a bare file)
                           or unit (graph normalises [0,1] RGB itself)
   --offline               never download; fail with the missing files named if a model is not cached
   --cache-dir DIR         model cache (default $CLIPCMP_CACHE_DIR, else ~/.cache/clipcmp)
-  --hub-url URL           model hub (default $HF_ENDPOINT, else ${DEFAULT_ENDPOINT})`;
+  --hub-url URL           model hub (default $HF_ENDPOINT, else ${DEFAULT_ENDPOINT})
+  --revision REV          fetch manifest models at REV (a branch, tag or commit) instead of the pinned commit
+  --allow-unpinned        with --revision: accept files whose sha256 the manifest does not know (recorded)`;
 
 function env(name: string): string | undefined {
   try {
@@ -53,10 +69,10 @@ async function pathExists(p: string): Promise<boolean> {
 
 /** Models chosen by the flags, resolved to local paths (fetching manifest models as needed). */
 export interface ChosenModels {
-  /** CLIP directory and, for manifest models, the entry to validate against. */
-  clip?: { dir: string; cached?: CachedModel };
-  /** ResNet source and, for manifest models, the entry. */
-  resnet?: { source: ResnetSource; cached?: CachedModel };
+  /** CLIP directory and, for manifest models, the entry to validate against; `weights` when built from them. */
+  clip?: { dir: string; cached?: CachedModel; weights?: string };
+  /** ResNet source and, for manifest models, the entry; `weights` when built from them. */
+  resnet?: { source: ResnetSource; cached?: CachedModel; weights?: string };
 }
 
 /**
@@ -70,10 +86,12 @@ export async function chooseModels(
   v: Record<string, unknown>,
   want: { clip: boolean; resnet: boolean },
 ): Promise<ChosenModels> {
-  const hub: HubOptions = {
+  const hub: ModelFetchOptions = {
     endpoint: (v["hub-url"] as string | undefined) ?? env("HF_ENDPOINT") ?? DEFAULT_ENDPOINT,
     cacheDir: cacheDir(v["cache-dir"] as string | undefined),
     offline: v.offline as boolean,
+    revision: v.revision as string | undefined,
+    allowUnpinned: v["allow-unpinned"] as boolean,
   };
   let clipArg = v.clip as string | undefined;
   let resnetArg = v.resnet as string | undefined;
@@ -87,15 +105,20 @@ export async function chooseModels(
   if (clipArg !== undefined) {
     if (await isManifest(clipArg, "clip")) {
       const cached = await ensureModel(clipArg, hub);
-      out.clip = { dir: cached.path, cached };
-    } else out.clip = { dir: clipArg };
+      out.clip = { ...await resolveClipDir(cached.path, hub.cacheDir, info), cached };
+    } else out.clip = await resolveClipDir(clipArg, hub.cacheDir, info);
   }
   if (resnetArg !== undefined) {
     const input = v["resnet-input"] as ResnetInput | undefined;
     if (await isManifest(resnetArg, "resnet")) {
       const cached = await ensureModel(resnetArg, hub);
-      out.resnet = { source: await resolveResnet(cached.path, input ?? cached.entry.input), cached };
-    } else out.resnet = { source: await resolveResnet(resnetArg, input) };
+      const r = await resolveResnetPath(cached.path, hub.cacheDir, info);
+      const source = await resolveResnet(r.path, input ?? r.input ?? cached.entry.input);
+      out.resnet = { source, cached, weights: r.weights };
+    } else {
+      const r = await resolveResnetPath(resnetArg, hub.cacheDir, info);
+      out.resnet = { source: await resolveResnet(r.path, input ?? r.input), weights: r.weights };
+    }
   }
   return out;
 }

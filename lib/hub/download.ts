@@ -1,9 +1,13 @@
 /**
  * Downloads model files from a Hugging Face-style hub into the cache, the way a careful client does:
- * - `GET {endpoint}/{repo}/resolve/{revision}/{path}` without following the redirect, to read `X-Linked-Etag`
- *   (the sha256 of LFS files) and `X-Linked-Size`, then the file from wherever it redirects;
+ * - `GET {endpoint}/{repo}/resolve/{revision}/{path}` with `Accept-Encoding: identity`, following redirects by
+ *   hand: `X-Linked-Etag` (the sha256 of LFS files), `X-Linked-Size` and `X-Repo-Commit` are read only from the
+ *   hub's own answers, a relative hop (a renamed repository) is followed to the hub's final answer first, and
+ *   only the hub's host and its CDN hosts (`*.hf.co`, `*.huggingface.co`) are followed; small git-stored files
+ *   are checked against their git blob SHA-1 `ETag`;
  * - streamed to `<file>.part` with a progress bar, resumed with an HTTP Range request after an interruption;
- * - verified against `X-Linked-Etag`, else against the lock file, else recorded there on first download;
+ * - verified against the manifest's sha256, else `X-Linked-Etag`, else the lock file, else recorded there on
+ *   first download, with the commit the hub served;
  * - renamed atomically into place, under an exclusive file lock so two processes never write the same file.
  *
  * The endpoint and `fetch` are injectable, so tests use a loopback server and inject DNS or connection errors.
@@ -42,6 +46,8 @@ export interface HubFile {
   revision: string;
   /** Path inside the repository. */
   path: string;
+  /** The sha256 the file must have, when the manifest pins it (accepted from any revision). */
+  sha256?: string;
 }
 
 /** Where a hub file lives in the cache. */
@@ -76,9 +82,33 @@ async function exists(path: string): Promise<boolean> {
 }
 
 function etagSha256(h: Headers): string | null {
-  const raw = h.get("x-linked-etag") ?? h.get("etag");
-  const v = raw?.replace(/^W\//, "").replace(/"/g, "").trim().toLowerCase();
+  const v = h.get("x-linked-etag")?.replace(/^W\//, "").replace(/"/g, "").trim().toLowerCase();
   return v && /^[0-9a-f]{64}$/.test(v) ? v : null;
+}
+
+/** A git blob SHA-1 in a plain `ETag` (the hub's answer for small files stored in git, not LFS). */
+function etagGitSha1(h: Headers): string | null {
+  const v = h.get("etag")?.replace(/^W\//, "").replace(/"/g, "").trim().toLowerCase();
+  return v && /^[0-9a-f]{40}$/.test(v) ? v : null;
+}
+
+/** Git's blob id: sha1 of `blob <size>\0` and the content. */
+async function gitBlobSha1(path: string): Promise<string> {
+  const h = createHash("sha1");
+  h.update(`blob ${(await Deno.stat(path)).size}\0`);
+  using f = await Deno.open(path);
+  for await (const chunk of f.readable) h.update(chunk);
+  return h.digest("hex");
+}
+
+/** Hosts a hub redirect may lead to: the hub itself (any port), and the public hub's CDNs. */
+function allowedTarget(target: URL, endpoint: URL): boolean {
+  const host = target.hostname;
+  const cdn = host === "hf.co" || host === "huggingface.co" || host.endsWith(".hf.co") ||
+    host.endsWith(".huggingface.co");
+  if (target.protocol === "https:") return cdn || host === endpoint.hostname;
+  // Plain http only to the configured mirror's own host (a loopback or LAN mirror given with --hub-url).
+  return target.protocol === "http:" && endpoint.protocol === "http:" && host === endpoint.hostname;
 }
 
 function describeNetworkError(err: unknown): string {
@@ -138,53 +168,121 @@ export async function ensureFile(f: HubFile, opts: HubOptions): Promise<string> 
   }
 }
 
+/** What the hub said about a file, read only from responses of the hub's own host. */
+interface HubMeta {
+  sha256: string | null;
+  size: number | null;
+  commit: string | null;
+  gitSha1: string | null;
+}
+
+const MAX_REDIRECTS = 10;
+
 async function download(f: HubFile, dest: string, key: string, opts: HubOptions): Promise<void> {
   const doFetch = opts.fetch ?? fetch;
   const part = `${dest}.part`;
+  const endpoint = new URL(opts.endpoint);
   const url = `${opts.endpoint.replace(/\/$/, "")}/${f.repo}/resolve/${encodeURIComponent(f.revision)}/${
     f.path.split("/").map(encodeURIComponent).join("/")
   }`;
   let have = (await exists(part)) ? (await Deno.stat(part)).size : 0;
-  const rangeHeaders = (): HeadersInit => (have > 0 ? { Range: `bytes=${have}-` } : {});
-  const get = async (u: string, redirect: RequestRedirect): Promise<Response> => {
+  const get = async (u: string): Promise<Response> => {
+    const headers: Record<string, string> = { "Accept-Encoding": "identity" };
+    if (have > 0) headers.Range = `bytes=${have}-`;
     try {
-      return await doFetch(u, { headers: rangeHeaders(), redirect });
+      return await doFetch(u, { headers, redirect: "manual" });
     } catch (err) {
       throw new ClipcmpError(
         `Cannot download ${key}: ${describeNetworkError(err)}; check the network or use local models`,
       );
     }
   };
-  let res = await get(url, "manual");
-  let expected: string | null = etagSha256(res.headers);
-  let size = Number(res.headers.get("x-linked-size")) || null;
-  if (res.status >= 300 && res.status < 400) {
-    const loc = res.headers.get("location");
+  // Follow redirects by hand: the sha256 is read from the hub's own answers (a relative first hop, such as a
+  // renamed repository, is followed to the hub's final answer first), never from a CDN's ETag or X-Xet-Hash.
+  const fetchFile = async (): Promise<{ res: Response; meta: HubMeta; fromHub: boolean }> => {
+    const meta: HubMeta = { sha256: null, size: null, commit: null, gitSha1: null };
+    let u = url;
+    for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
+      const res = await get(u);
+      const fromHub = new URL(u).host === endpoint.host;
+      if (fromHub) {
+        meta.sha256 = etagSha256(res.headers) ?? meta.sha256;
+        meta.size = Number(res.headers.get("x-linked-size")) || meta.size;
+        meta.commit = res.headers.get("x-repo-commit") ?? meta.commit;
+      }
+      if (res.status < 300 || res.status >= 400) {
+        if (fromHub && !meta.sha256 && res.status < 300) meta.gitSha1 = etagGitSha1(res.headers);
+        return { res, meta, fromHub };
+      }
+      const loc = res.headers.get("location");
+      await res.body?.cancel();
+      if (!loc) throw new ClipcmpError(`Cannot download ${key}: the hub redirected without a location`);
+      let next: URL;
+      try {
+        next = new URL(loc, u);
+      } catch {
+        throw new ClipcmpError(`Cannot download ${key}: the hub redirected to an invalid location`);
+      }
+      if (!allowedTarget(next, endpoint)) {
+        throw new ClipcmpError(
+          `Cannot download ${key}: the hub redirected to ${next.protocol}//${next.host}, which is neither the hub nor its CDN; refusing`,
+        );
+      }
+      u = next.href;
+    }
+    throw new ClipcmpError(`Cannot download ${key}: more than ${MAX_REDIRECTS} redirects`);
+  };
+  let { res, meta } = await fetchFile();
+  if (res.status === 404) {
+    const code = res.headers.get("x-error-code");
     await res.body?.cancel();
-    if (!loc) throw new ClipcmpError(`Cannot download ${key}: the hub redirected without a location`);
-    res = await get(new URL(loc, url).href, "follow");
+    if (code === "RevisionNotFound") {
+      throw new ClipcmpError(
+        `Cannot download ${key}: revision ${f.revision} of ${f.repo} is not on ${opts.endpoint} (HTTP 404); choose another with --revision main`,
+      );
+    }
+    if (code === "RepoNotFound") {
+      throw new ClipcmpError(`Cannot download ${key}: repository ${f.repo} is not on ${opts.endpoint} (HTTP 404)`);
+    }
+    throw new ClipcmpError(
+      `Cannot download ${key}: not found on ${opts.endpoint} (HTTP 404); if the revision was moved or removed, choose another with --revision main`,
+    );
   }
-  if (res.status === 404) throw new ClipcmpError(`Cannot download ${key}: not found on ${opts.endpoint} (HTTP 404)`);
   if (res.status === 401 || res.status === 403) {
+    await res.body?.cancel();
     throw new ClipcmpError(
       `Cannot download ${key}: access denied by ${opts.endpoint} (HTTP ${res.status}); the repository may be gated`,
     );
   }
-  if (res.status === 416 && have > 0) {
-    // Range past the end: the partial file is complete or stale; start over.
+  const restart = async () => {
     await res.body?.cancel();
-    await Deno.remove(part);
+    await Deno.remove(part).catch(() => {});
     have = 0;
-    res = await get(url, "follow");
+    ({ res, meta } = await fetchFile());
+  };
+  if (res.status === 416 && have > 0) await restart(); // Range past the end: the partial file is stale
+  if (res.status === 206) {
+    // A 206 must continue exactly where the partial file ends; anything else would splice two files.
+    const m = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(res.headers.get("content-range") ?? "");
+    if (!m || Number(m[1]) !== have) await restart();
   }
   if (res.status !== 200 && res.status !== 206) {
     await res.body?.cancel();
     throw new ClipcmpError(`Cannot download ${key}: ${opts.endpoint} answered HTTP ${res.status}; try again later`);
   }
-  expected ??= etagSha256(res.headers);
-  if (res.status === 200) have = 0; // the server ignored Range: start over
-  const length = Number(res.headers.get("content-length")) || null;
-  size ??= length !== null ? have + length : null;
+  if (res.status === 200 && have > 0) {
+    have = 0; // the server ignored Range: start over
+  }
+  const known = f.sha256 ?? null;
+  if (known && meta.sha256 && known !== meta.sha256) {
+    await res.body?.cancel();
+    throw new ClipcmpError(
+      `Cannot download ${key}: the hub says its sha256 is ${meta.sha256}, the manifest pins ${known}; nothing was cached`,
+    );
+  }
+  const encoded = res.headers.has("content-encoding");
+  const length = encoded ? null : Number(res.headers.get("content-length")) || null;
+  const size = meta.size ?? (length !== null ? have + length : null);
   const hash = createHash("sha256");
   if (have > 0) {
     using old = await Deno.open(part);
@@ -208,12 +306,21 @@ async function download(f: HubFile, dest: string, key: string, opts: HubOptions)
         clearTimeout(timer);
       }
       if (r.done) break;
+      if (size !== null && done + r.value.length > size) {
+        await reader.cancel().catch(() => {});
+        out.close();
+        await Deno.remove(part).catch(() => {});
+        throw new ClipcmpError(
+          `Download of ${key} from ${new URL(url).host} sent more than the ${size} bytes announced; nothing was cached`,
+        );
+      }
       await out.write(r.value);
       hash.update(r.value);
       done += r.value.length;
       progress.update(done, size);
     }
   } catch (err) {
+    if (err instanceof ClipcmpError) throw err;
     await reader.cancel().catch(() => {});
     throw new ClipcmpError(
       `Download of ${key} was interrupted after ${done} bytes (${firstLine(err)}); run again to resume`,
@@ -224,18 +331,23 @@ async function download(f: HubFile, dest: string, key: string, opts: HubOptions)
   }
   const sha = hash.digest("hex");
   const recorded: LockEntry | undefined = (await readLock(opts.cacheDir))[key];
-  const want = expected ?? recorded?.sha256 ?? null;
-  if (want && want !== sha) {
+  const want = known ?? meta.sha256 ?? recorded?.sha256 ?? null;
+  const fail = async (what: string) => {
     await Deno.remove(part).catch(() => {});
-    throw new ClipcmpError(
-      `Download of ${key} failed its integrity check: sha256 ${sha} but the hub says ${want}; nothing was cached`,
-    );
+    return new ClipcmpError(`Download of ${key} failed its integrity check: ${what}; nothing was cached`);
+  };
+  if (want && want !== sha) {
+    throw await fail(`sha256 ${sha} but ${known ? "the manifest pins" : "the hub says"} ${want}`);
+  }
+  let source: LockEntry["source"] = known ? "manifest" : meta.sha256 ? "x-linked-etag" : "first-download";
+  if (!want && meta.gitSha1) {
+    const blob = await gitBlobSha1(part);
+    if (blob !== meta.gitSha1) throw await fail(`git blob sha1 ${blob} but the hub says ${meta.gitSha1}`);
+    source = "git-blob-sha1";
   }
   progress.finish(done);
   await Deno.rename(part, dest);
-  await recordLock(opts.cacheDir, key, {
-    sha256: sha,
-    size: done,
-    source: expected ? "x-linked-etag" : "first-download",
-  });
+  const entry: LockEntry = { sha256: sha, size: done, source };
+  if (meta.commit) entry.commit = meta.commit;
+  await recordLock(opts.cacheDir, key, entry);
 }

@@ -13,7 +13,9 @@ export interface LockEntry {
   /** Size in bytes. */
   size: number;
   /** Where the hash came from. */
-  source: "x-linked-etag" | "first-download";
+  source: "manifest" | "x-linked-etag" | "git-blob-sha1" | "first-download";
+  /** The commit the hub served (`X-Repo-Commit`), when it said. */
+  commit?: string;
 }
 
 /** The lock file's path in a cache directory. */

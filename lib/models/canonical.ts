@@ -21,6 +21,7 @@ import { writeFileAtomic } from "../fs.ts";
 import { readSafetensors } from "../weights/safetensors.ts";
 import { buildClipRn, parseClipConfig } from "./arch/clip_rn.ts";
 import { buildTorchvisionResnet } from "./arch/resnet_tv.ts";
+import { unzip } from "../hub/zip.ts";
 
 /** Bumped whenever the graphs built from the same weights change. */
 export const BUILDER_VERSION = 1;
@@ -221,4 +222,88 @@ export async function buildResnetFromWeights(
     return { files: { "model.onnx": b.model }, arch: { layers: b.layers, classes: b.classes } };
   });
   return { ...built, path: `${built.path}/model.onnx` };
+}
+
+/**
+ * What `--clip DIR` loads: a weights directory is built (or taken from the cache) into the ONNX layout; any
+ * other directory is returned as it is.
+ *
+ * @param dir The `--clip` directory.
+ * @param cacheDir The model cache.
+ * @param log One-line notes.
+ * @returns A directory in the layout {@linkcode ClipModel.load} reads.
+ */
+export async function resolveClipDir(
+  dir: string,
+  cacheDir: string,
+  log: (line: string) => void,
+): Promise<{ dir: string; weights?: string }> {
+  if (!(await isClipWeightsDir(dir))) return { dir };
+  const built = await buildClipFromWeights(dir, cacheDir, log);
+  if (built.reused) {
+    log(`CLIP: graphs built from ${dir} (weights sha256 ${built.weightsSha256.slice(0, 12)}…) reused from the cache`);
+  }
+  return { dir: built.path, weights: `${dir}/${CLIP_WEIGHTS.weights}` };
+}
+
+/**
+ * What `--resnet PATH` loads: torchvision weights (a `.safetensors` file, or a directory holding
+ * `model.safetensors`) are built into an ONNX graph that takes ImageNet-normalised input; anything else is
+ * returned as it is.
+ *
+ * @param path The `--resnet` value.
+ * @param cacheDir The model cache.
+ * @param log One-line notes.
+ * @returns The path to resolve further, and the input normalisation when the build decides it.
+ */
+export async function resolveResnetPath(
+  path: string,
+  cacheDir: string,
+  log: (line: string) => void,
+): Promise<{ path: string; input?: "imagenet"; weights?: string }> {
+  if (path.endsWith(".zip") && (await stat(path))?.isFile) return { path: await unzipBundle(path, cacheDir) };
+  const weights = await resnetWeightsFile(path);
+  if (!weights) return { path };
+  const built = await buildResnetFromWeights(weights, cacheDir, log);
+  if (built.reused) {
+    log(`ResNet: graph built from ${weights} (sha256 ${built.weightsSha256.slice(0, 12)}…) reused from the cache`);
+  }
+  return { path: built.path, input: "imagenet", weights };
+}
+
+async function findOnnx(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for await (const e of Deno.readDir(dir)) {
+    const p = `${dir}/${e.name}`;
+    if (e.isDirectory) out.push(...await findOnnx(p));
+    else if (e.name.endsWith(".onnx")) out.push(p);
+  }
+  return out;
+}
+
+/**
+ * Extracts a model bundle (a `.zip` holding one `.onnx`, with any external data files beside it, as Qualcomm AI
+ * Hub ships them) into `<cache>/unzipped/<sha256>/`, once, and returns the `.onnx` path. The extraction is
+ * written to a temporary directory and renamed into place.
+ *
+ * @param zip The archive.
+ * @param cacheDir The model cache.
+ * @returns The extracted `.onnx`.
+ */
+export async function unzipBundle(zip: string, cacheDir: string): Promise<string> {
+  const dir = `${cacheDir}/unzipped/${await sha256Of(zip)}`;
+  if (!(await stat(`${dir}/.extracted`))?.isFile) {
+    const tmp = `${dir}.tmp-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`;
+    try {
+      await unzip(zip, tmp);
+      await Deno.writeTextFile(`${tmp}/.extracted`, new Date().toISOString());
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+      await Deno.rename(tmp, dir);
+    } finally {
+      await Deno.remove(tmp, { recursive: true }).catch(() => {});
+    }
+  }
+  const onnx = await findOnnx(dir);
+  if (onnx.length !== 1) throw new ClipcmpError(`"${zip}" should hold one .onnx model, found ${onnx.length}`);
+  return onnx[0]!;
 }

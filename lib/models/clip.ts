@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { readOnnx } from "../onnx/external.ts";
 import { ClipcmpError } from "../errors.ts";
 import type { RgbaImage } from "../image/decode.ts";
 import { CLIP_RECIPE } from "../preprocess/recipe.ts";
@@ -42,7 +43,7 @@ async function tryBatchRewrite(
 ): Promise<ModelSession | null> {
   let candidate: ModelSession | null = null;
   try {
-    const { model } = rewriteBatchDynamic(await Deno.readFile(textual.path));
+    const { model } = rewriteBatchDynamic(await readOnnx(textual.path));
     candidate = await ModelSession.fromBytes(textual.path, textual.sha256, model, options);
     const ids = ["a photo of a dog.", "a sketch of a bald eagle, seen from far away."].map((p) =>
       tokenizer.encode(p).ids

@@ -7,7 +7,7 @@
 import manifestJson from "../../models/manifest.json" with { type: "json" };
 import { ClipcmpError } from "../errors.ts";
 import { cachePath, ensureFile, type HubOptions } from "../hub/download.ts";
-import { unzip } from "../hub/zip.ts";
+import { unzipBundle } from "./canonical.ts";
 import type { ModelSession, TensorInfo } from "../ort/session.ts";
 
 /** Expected graph inputs and outputs. */
@@ -28,10 +28,16 @@ export interface ManifestEntry {
   description: string;
   /** Hub repository. */
   repo: string;
-  /** Revision. */
+  /** Revision: a commit (or tag) where `pinned`, else a branch. */
   revision: string;
+  /** Whether `revision` is fixed (a commit or tag) rather than a moving branch. */
+  pinned?: boolean;
+  /** `weights` (safetensors, built into ONNX here) or `onnx` (default: a published export). */
+  format?: "weights" | "onnx";
   /** Files to fetch. */
   files: string[];
+  /** Known sha256 of files, by path: such a file is accepted from any revision when it matches. */
+  sha256?: Record<string, string>;
   /** A fetched archive to extract. */
   unzip?: string;
   /** Expected IO per model file (`model` for the single .onnx inside an archive). */
@@ -56,7 +62,7 @@ const MODELS = manifestJson.models as unknown as Record<string, ManifestEntry>;
  * @example
  * ```ts
  * import { manifest } from "./manifest.ts";
- * if (manifest()["clip-rn50"]?.repo !== "immich-app/RN50__openai") throw new Error();
+ * if (manifest()["clip-rn50"]?.repo !== "timm/resnet50_clip.openai") throw new Error();
  * ```
  * @returns Entries by id.
  */
@@ -67,6 +73,14 @@ export function manifest(): Readonly<Record<string, ManifestEntry>> {
 /** The default model id of a kind. */
 export function defaultModelId(kind: "clip" | "resnet"): string {
   return Object.entries(MODELS).find(([, m]) => m.kind === kind && m.default)![0];
+}
+
+/** Hub options plus the revision choice. */
+export interface ModelFetchOptions extends HubOptions {
+  /** Another revision than the manifest's (`--revision`). */
+  revision?: string;
+  /** Accept files with no known sha256 from that revision, recording the hub's hash (`--allow-unpinned`). */
+  allowUnpinned?: boolean;
 }
 
 /** A model fetched into the cache. */
@@ -87,16 +101,6 @@ async function isFile(p: string): Promise<boolean> {
   }
 }
 
-async function findOnnx(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  for await (const e of Deno.readDir(dir)) {
-    const p = `${dir}/${e.name}`;
-    if (e.isDirectory) out.push(...await findOnnx(p));
-    else if (e.name.endsWith(".onnx")) out.push(p);
-  }
-  return out;
-}
-
 /**
  * Makes sure every file of a manifest model is cached (downloading what is missing unless offline) and returns
  * what to load. Offline, all missing files are named in one message.
@@ -105,10 +109,22 @@ async function findOnnx(dir: string): Promise<string[]> {
  * @param opts Hub and cache options.
  * @returns The cached model.
  */
-export async function ensureModel(id: string, opts: HubOptions): Promise<CachedModel> {
+export async function ensureModel(id: string, opts: ModelFetchOptions): Promise<CachedModel> {
   const entry = MODELS[id];
   if (!entry) throw new ClipcmpError(`Unknown model "${id}": known models are ${Object.keys(MODELS).join(", ")}`);
-  const files = entry.files.map((path) => ({ repo: entry.repo, revision: entry.revision, path }));
+  const revision = opts.revision ?? entry.revision;
+  const files = entry.files.map((path) => ({ repo: entry.repo, revision, path, sha256: entry.sha256?.[path] }));
+  if (revision !== entry.revision && !opts.allowUnpinned) {
+    const unknown = [];
+    for (const f of files) if (!f.sha256 && !(await isFile(cachePath(opts.cacheDir, f)))) unknown.push(f.path);
+    if (unknown.length) {
+      throw new ClipcmpError(
+        `Model ${id}: ${unknown.join(", ")} ${
+          unknown.length > 1 ? "have" : "has"
+        } no known sha256, so revision ${revision} of ${entry.repo} cannot be verified; pass --allow-unpinned to accept the hub's hashes (they are recorded in the lock file)`,
+      );
+    }
+  }
   if (opts.offline) {
     const missing = [];
     for (const f of files) if (!(await isFile(cachePath(opts.cacheDir, f)))) missing.push(f.path);
@@ -122,19 +138,9 @@ export async function ensureModel(id: string, opts: HubOptions): Promise<CachedM
     }
   }
   for (const f of files) await ensureFile(f, opts);
-  const root = cachePath(opts.cacheDir, { repo: entry.repo, revision: entry.revision, path: "" }).replace(/\/$/, "");
+  const root = cachePath(opts.cacheDir, { repo: entry.repo, revision, path: "" }).replace(/\/$/, "");
   if (!entry.unzip) return { id, entry, path: root };
-  const zip = `${root}/${entry.unzip}`;
-  const dir = `${zip}.d`;
-  const done = `${dir}/.extracted`;
-  if (!(await isFile(done))) {
-    await Deno.remove(dir, { recursive: true }).catch(() => {});
-    await unzip(zip, dir);
-    await Deno.writeTextFile(done, new Date().toISOString());
-  }
-  const onnx = await findOnnx(dir);
-  if (onnx.length !== 1) throw new ClipcmpError(`"${zip}" should hold one .onnx model, found ${onnx.length}`);
-  return { id, entry, path: onnx[0]! };
+  return { id, entry, path: await unzipBundle(`${root}/${entry.unzip}`, opts.cacheDir) };
 }
 
 /**

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { readOnnx } from "../onnx/external.ts";
 import type { RgbaImage } from "../image/decode.ts";
 import type { Recipe } from "../preprocess/recipe.ts";
 import { preprocessCpu } from "../preprocess/cpu.ts";
@@ -94,7 +95,7 @@ export async function tryVisionBatchRewrite(
   if (graph.batch !== 1) return null;
   let candidate: ModelSession | null = null;
   try {
-    const { model } = rewriteBatchDynamic(await Deno.readFile(graph.session.path));
+    const { model } = rewriteBatchDynamic(await readOnnx(graph.session.path));
     candidate = await ModelSession.fromBytes(graph.session.path, graph.session.sha256, model, options);
     const rewritten = validateVisionGraph(candidate, crop, graph.output.name);
     if (rewritten.batch !== null) throw new Error("batch still fixed");

@@ -10,6 +10,7 @@ import { ClipcmpError, firstLine } from "../errors.ts";
 import type { GpuContext } from "../gpu/context.ts";
 import { loadOrt } from "./runtime.ts";
 import { sha256File } from "../fs.ts";
+import { readOnnx } from "../onnx/external.ts";
 
 /** An onnxruntime execution provider we use. */
 export type Ep = "webgpu" | "wasm";
@@ -72,16 +73,7 @@ export class ModelSession {
    * @returns The session.
    */
   static async load(path: string, options: SessionOptions): Promise<ModelSession> {
-    let bytes: Uint8Array<ArrayBuffer>;
-    try {
-      bytes = await Deno.readFile(path);
-    } catch (err) {
-      if (err instanceof Deno.errors.NotFound) throw new ClipcmpError(`Cannot read model "${path}": file not found`);
-      if (err instanceof Deno.errors.IsADirectory) {
-        throw new ClipcmpError(`Cannot read model "${path}": is a directory`);
-      }
-      throw new ClipcmpError(`Cannot read model "${path}": ${firstLine(err)}`);
-    }
+    const bytes = await readOnnx(path); // with external data (model.onnx + model.data) inlined
     return await ModelSession.fromBytes(path, await sha256File(bytes), bytes, options);
   }
 
