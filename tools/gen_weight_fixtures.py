@@ -8,7 +8,7 @@ Writes models/fixtures/weights/:
   resnet-tv-tiny/model.safetensors, config.json   torchvision ResNet names (layers 2,1,1,1, base width 8),
                                                    in the layout of timm/resnet50.tv_in1k
   clip-rn-tiny/open_clip_model.safetensors, open_clip_config.json, tokenizer.json
-                                                   OpenAI CLIP names (modified ResNet layers 2,1,1,1, width 8,
+                                                   OpenAI CLIP names (embed 1024 as RN50; modified ResNet layers 2,1,1,1, width 8,
                                                    8 pooling heads; text width 32, 2 heads, 2 blocks, QuickGELU),
                                                    in the layout of timm/resnet50_clip.openai
   refs.json                                        PyTorch outputs: ResNet logits and CLIP image embeddings on a
@@ -41,7 +41,7 @@ CLIP_MEAN = [0.48145466, 0.4578275, 0.40821073]
 CLIP_STD = [0.26862954, 0.26130258, 0.27577711]
 PROMPTS = ["a photo of a dog.", "a sketch of a bald eagle.", "a photo of a goldfish.", "an origami tiger."]
 
-CLIP_TINY = dict(embed_dim=64, layers=(2, 1, 1, 1), vision_width=8, vision_heads=8, image_size=224,
+CLIP_TINY = dict(embed_dim=1024, layers=(2, 1, 1, 1), vision_width=8, vision_heads=8, image_size=224,
                  context_length=77, vocab_size=49408, text_width=32, text_heads=2, text_layers=2)
 
 
@@ -82,16 +82,20 @@ def main():
     cx = torch.stack([T.Compose([T.Resize(224, interpolation=T.InterpolationMode.BICUBIC), T.CenterCrop(224),
                                  T.ToTensor(), T.Normalize(CLIP_MEAN, CLIP_STD)])(im) for im in pil])
     lids = torch.tensor([tok.tokenize(f"a photo of a {n}.") for n in labels], dtype=torch.int32)
-    # Centre both towers' embeddings over the demo set, then add one direction shared by both, about 4x the
-    # centred spread: cosines cluster near 1 and 100 * cos gives soft, varied probabilities (not one-hot).
+    # Calibrate the image tower's BatchNorm statistics on the photos, as training would have: activations stay
+    # normalised, so the embeddings depend on the image rather than on the biases alone.
+    for m in clip.visual.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.reset_running_stats()
+            m.momentum = None
+    clip.visual.train()
+    clip.visual(torch.cat([cx, synthetic(2)]))
+    clip.visual.eval()
+    # Centre both towers' embeddings over the demo set, so that different photos get different predictions.
     with torch.no_grad():
         pinv = torch.linalg.pinv(clip.text_projection)
         clip.visual.attnpool.c_proj.bias.sub_(clip.encode_image(cx).mean(0))
         clip.ln_final.bias.sub_(clip.encode_text(lids).mean(0) @ pinv)
-        c = torch.randn(clip.ln_final.bias.shape, generator=g)
-        u = c @ clip.text_projection
-        clip.ln_final.bias.add_(c * 4.0 * clip.encode_text(lids).norm(dim=-1).mean() / u.norm())
-        clip.visual.attnpool.c_proj.bias.add_(u / u.norm() * 4.0 * clip.encode_image(cx).norm(dim=-1).mean())
     text = clip.encode_text(ids)
     img = clip.encode_image(cx)
     txt = clip.encode_text(lids)
@@ -121,7 +125,7 @@ def main():
                                       "crop_pct": 0.875, "mean": IMAGENET_MEAN, "std": IMAGENET_STD}}, fh, indent=2)
     write_safetensors(os.path.join(cdir, "open_clip_model.safetensors"), clip.state_dict())
     with open(os.path.join(cdir, "open_clip_config.json"), "w") as fh:
-        json.dump({"model_cfg": {"embed_dim": 64, "quick_gelu": True,
+        json.dump({"model_cfg": {"embed_dim": 1024, "quick_gelu": True,
                                  "vision_cfg": {"image_size": 224, "layers": [2, 1, 1, 1], "width": 8,
                                                 "head_width": 32, "patch_size": None},
                                  "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 32, "heads": 2,

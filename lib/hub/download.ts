@@ -280,7 +280,17 @@ async function download(f: HubFile, dest: string, key: string, opts: HubOptions)
       `Cannot download ${key}: the hub says its sha256 is ${meta.sha256}, the manifest pins ${known}; nothing was cached`,
     );
   }
-  const encoded = res.headers.has("content-encoding");
+  // We ask for identity; a server that compresses anyway is decoded here, and its Content-Length (of the
+  // compressed body) is not the file's size. A compressed body cannot continue a partial file.
+  const encoding = (res.headers.get("content-encoding") ?? "identity").trim().toLowerCase();
+  const encoded = encoding !== "identity";
+  if (encoded && !["gzip", "x-gzip", "deflate"].includes(encoding)) {
+    await res.body?.cancel();
+    throw new ClipcmpError(
+      `Cannot download ${key}: the hub sent Content-Encoding ${encoding}, which clipcmp cannot decode`,
+    );
+  }
+  if (encoded) have = 0;
   const length = encoded ? null : Number(res.headers.get("content-length")) || null;
   const size = meta.size ?? (length !== null ? have + length : null);
   const hash = createHash("sha256");
@@ -291,7 +301,10 @@ async function download(f: HubFile, dest: string, key: string, opts: HubOptions)
   const progress = (opts.progress ?? stderrProgress)(key, have);
   using out = await Deno.open(part, { create: true, write: true, truncate: have === 0, append: have > 0 });
   let done = have;
-  const reader = res.body!.getReader();
+  const body = encoded
+    ? res.body!.pipeThrough(new DecompressionStream(encoding === "deflate" ? "deflate" : "gzip"))
+    : res.body!;
+  const reader = body.getReader();
   const idleMs = opts.idleTimeoutMs ?? 60_000;
   try {
     for (;;) {

@@ -5,7 +5,7 @@
  * @module
  */
 import manifestJson from "../../models/manifest.json" with { type: "json" };
-import { ClipcmpError } from "../errors.ts";
+import { ClipcmpError, firstLine } from "../errors.ts";
 import { cachePath, ensureFile, type HubOptions } from "../hub/download.ts";
 import { unzipBundle } from "./canonical.ts";
 import type { ModelSession, TensorInfo } from "../ort/session.ts";
@@ -54,7 +54,28 @@ export interface ManifestEntry {
   top1?: number;
 }
 
-const MODELS = manifestJson.models as unknown as Record<string, ManifestEntry>;
+/** Environment variable naming another manifest file (a private model registry, or a test hub's). */
+export const MANIFEST_ENV = "CLIPCMP_MANIFEST";
+
+let loaded: Record<string, ManifestEntry> | undefined;
+
+function models(): Record<string, ManifestEntry> {
+  if (loaded) return loaded;
+  let path: string | undefined;
+  try {
+    path = Deno.env.get(MANIFEST_ENV) || undefined;
+  } catch {
+    path = undefined; // no --allow-env for it: the shipped manifest
+  }
+  if (!path) return (loaded = manifestJson.models as unknown as Record<string, ManifestEntry>);
+  try {
+    const doc = JSON.parse(Deno.readTextFileSync(path));
+    if (!doc || typeof doc.models !== "object") throw new Error('no "models" object');
+    return (loaded = doc.models as Record<string, ManifestEntry>);
+  } catch (err) {
+    throw new ClipcmpError(`Cannot read the manifest "${path}" (${MANIFEST_ENV}): ${firstLine(err)}`);
+  }
+}
 
 /**
  * The manifest's entries.
@@ -67,12 +88,12 @@ const MODELS = manifestJson.models as unknown as Record<string, ManifestEntry>;
  * @returns Entries by id.
  */
 export function manifest(): Readonly<Record<string, ManifestEntry>> {
-  return MODELS;
+  return models();
 }
 
 /** The default model id of a kind. */
 export function defaultModelId(kind: "clip" | "resnet"): string {
-  return Object.entries(MODELS).find(([, m]) => m.kind === kind && m.default)![0];
+  return Object.entries(models()).find(([, m]) => m.kind === kind && m.default)![0];
 }
 
 /** Hub options plus the revision choice. */
@@ -110,8 +131,8 @@ async function isFile(p: string): Promise<boolean> {
  * @returns The cached model.
  */
 export async function ensureModel(id: string, opts: ModelFetchOptions): Promise<CachedModel> {
-  const entry = MODELS[id];
-  if (!entry) throw new ClipcmpError(`Unknown model "${id}": known models are ${Object.keys(MODELS).join(", ")}`);
+  const entry = models()[id];
+  if (!entry) throw new ClipcmpError(`Unknown model "${id}": known models are ${Object.keys(models()).join(", ")}`);
   const revision = opts.revision ?? entry.revision;
   const files = entry.files.map((path) => ({ repo: entry.repo, revision, path, sha256: entry.sha256?.[path] }));
   if (revision !== entry.revision && !opts.allowUnpinned) {
