@@ -76,3 +76,28 @@ Deno.test("params names a missing or broken model file in one line", async () =>
   assertEquals(clip.code, 1);
   assertEquals(clip.stderr.trim().split("\n").length, 1, clip.stderr);
 });
+
+Deno.test("a tensor shared through Identity across roles counts by each role: γ of one BatchNorm, running_var of another", async () => {
+  const { OnnxGraph } = await import("../lib/onnx/build.ts");
+  // Conv (16) → BN1 (γ, β random; mean 0, var 1) → BN2 whose γ and β are BN1's var and mean bytes, shared
+  // through Identity nodes, as torch.onnx.export does when it keeps BatchNormalization and dedups constants.
+  const g = new OnnxGraph("shared_roles");
+  g.input("x", "float32", [1, 4, 2, 2]);
+  const w = g.init("w", [4, 4, 1, 1], Float32Array.from({ length: 16 }, (_, i) => i / 7));
+  const gamma = g.init("g1", [4], new Float32Array([0.5, 0.7, 0.9, 1.1]));
+  const beta = g.init("b1", [4], new Float32Array([0.1, 0.2, 0.3, 0.4]));
+  const zeros = g.init("zeros", [4], new Float32Array(4));
+  const ones = g.init("ones", [4], new Float32Array([1, 1, 1, 1]));
+  const c = g.op("Conv", ["x", w], { kernel_shape: [1, 1] });
+  const b1 = g.op("BatchNormalization", [c, gamma, beta, zeros, ones]);
+  const g2 = g.op("Identity", [ones]);
+  const be2 = g.op("Identity", [zeros]);
+  const m2 = g.op("Identity", [zeros]);
+  const v2 = g.op("Identity", [ones]);
+  g.op("BatchNormalization", [b1, g2, be2, m2, v2], {}, "y");
+  g.output("y", "float32", [1, 4, 2, 2]);
+  const counts = countParams(g.toBytes());
+  // PyTorch: conv 16 + BN1 γ, β (8) + BN2 γ, β (8) = 32; the four running statistics (16) are buffers.
+  assertEquals(counts.pytorch_equivalent, 32, counts.explanation);
+  assertEquals(counts.excluded["BatchNorm running statistics (buffers)"], 16);
+});

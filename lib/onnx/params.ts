@@ -3,7 +3,8 @@
  * count, with the reasons they differ.
  *
  * What counts as a parameter: a floating-point initializer that some node uses, once for each name it is used
- * under: exporters merge identical initializers (all-ones LayerNorm weights, all-zero biases) and hand out copies
+ * under in a parameter's role (a name used only as BatchNormalization mean or variance is a buffer, even when
+ * the same bytes also serve elsewhere as a γ): exporters merge identical initializers (all-ones LayerNorm weights, all-zero biases) and hand out copies
  * through `Identity` nodes, and each of those was a parameter of its own in PyTorch. Not parameters: integer tensors (shapes, indices),
  * BatchNormalization running mean and variance (buffers), constant attention masks (only 0 and -inf), scalars
  * (folded constants), and normalisation constants applied to a graph input (a `Sub`/`Div` on the input).
@@ -169,14 +170,22 @@ export function countParams(model: Uint8Array): ParamCount {
   let foldedElements = 0;
   let sharedExtra = 0;
   for (const t of inits) {
-    const used = namesOf(t.name).filter((n) => (uses.get(n) ?? []).length > 0);
+    const named = namesOf(t.name).filter((n) => (uses.get(n) ?? []).length > 0);
+    // A tensor counts by the role each name it is used under plays: an exporter may hand the same bytes to one
+    // BatchNorm as γ (a parameter) and, through an Identity, to another as running_var (a buffer).
+    const isStat = (n: string) => uses.get(n)!.every((x) => x.node.op === "BatchNormalization" && x.slot >= 3);
+    const stats = named.filter(isStat);
+    const used = named.filter((n) => !isStat(n));
     const u = used.flatMap((n) => uses.get(n)!);
     const ft = FLOAT_TYPES[t.dataType];
-    if (u.length === 0) exclude("unused", t);
+    if (ft && stats.length) {
+      excluded["BatchNorm running statistics (buffers)"] = (excluded["BatchNorm running statistics (buffers)"] ?? 0) +
+        t.elements * stats.length;
+    }
+    if (named.length === 0) exclude("unused", t);
     else if (!ft) exclude("integer tensors (shapes, indices)", t);
-    else if (u.some((x) => x.node.op === "BatchNormalization" && x.slot >= 3)) {
-      exclude("BatchNorm running statistics (buffers)", t);
-    } else if (t.elements <= 1) exclude("scalar constants", t);
+    else if (u.length === 0) continue; // only ever a running statistic: counted as a buffer above
+    else if (t.elements <= 1) exclude("scalar constants", t);
     else if (isMask(t)) exclude("constant masks", t);
     else if (
       t.elements <= 16 &&
@@ -208,7 +217,7 @@ export function countParams(model: Uint8Array): ParamCount {
     sharedExtra
       ? `, counting ${
         sharedExtra.toLocaleString("en-US")
-      } for copies the exporter merged behind Identity nodes (identical LayerNorm weights, zero biases)`
+      } for copies the exporter merged behind Identity nodes (identical tensors such as all-ones scales and all-zero biases)`
       : "",
     parts.length ? ` (not counted: ${parts.join(", ")})` : "",
     folded
