@@ -9,7 +9,8 @@
 import { readOnnx } from "./onnx/external.ts";
 import { classFromFileName, type ImagenetClass, imagenetClasses } from "./data/imagenet.ts";
 import { decodeImageFile, type DecodeOptions, precheckImageFile, type RgbaImage } from "./image/decode.ts";
-import { CLIP_LOGIT_SCALE, type ClipModel } from "./models/clip.ts";
+import { activationNote, CLIP_LOGIT_SCALE, type ClipModel } from "./models/clip.ts";
+import type { ModelSession } from "./ort/session.ts";
 import type { ResnetModel } from "./models/resnet.ts";
 import { classTopK, releaseRows, type TopKRows, zeroShotTopK } from "./scoring.ts";
 import { buildHead, type HeadCache } from "./zeroshot.ts";
@@ -65,6 +66,8 @@ export interface ModelFile {
   sha256: string;
   /** Elements in the graph's initializers (raw ONNX count; BatchNorm may be folded). */
   initializer_elements: number;
+  /** Set when the graph computes exact GELU where OpenAI's CLIP uses QuickGELU. */
+  activation_note?: string;
 }
 
 /** The whole `compare --json` document (see docs/schemas/compare.schema.json). */
@@ -157,9 +160,13 @@ export function classOfPath(path: string): ImagenetClass | undefined {
   return classFromFileName(parts[parts.length - 1] ?? "") ?? classFromFileName(parts[parts.length - 2] ?? "");
 }
 
-async function modelFile(path: string, sha256: string): Promise<ModelFile> {
+async function modelFile(session: ModelSession): Promise<ModelFile> {
+  const { path, sha256 } = session;
   const inits = onnxInitializers(await readOnnx(path));
-  return { path, sha256, initializer_elements: inits.reduce((a, t) => a + t.elements, 0) };
+  const out: ModelFile = { path, sha256, initializer_elements: inits.reduce((a, t) => a + t.elements, 0) };
+  const note = activationNote(session);
+  if (note) out.activation_note = note;
+  return out;
 }
 
 /**
@@ -330,15 +337,15 @@ export async function compareModels(
         clip: clip
           ? {
             dir: clip.dir,
-            visual: await modelFile(clip.visual.session.path, clip.visual.session.sha256),
-            textual: await modelFile(clip.textual.path, clip.textual.sha256),
+            visual: await modelFile(clip.visual.session),
+            textual: await modelFile(clip.textual),
             tokenizer: clip.tokenizer.path,
             preprocessing: recipeLine({ name: "clip", resize: 224, crop: 224, filter: "bicubic" }),
           }
           : null,
         resnet: resnet
           ? {
-            ...await modelFile(resnet.graph.session.path, resnet.graph.session.sha256),
+            ...await modelFile(resnet.graph.session),
             preprocessing: recipeLine(resnet.source.recipe),
           }
           : null,

@@ -198,7 +198,7 @@ runTask("fp16", async (args) => {
       const runOne = async (dir: string, dtype: "fp32" | "fp16") => {
         const base = mem?.live ?? 0;
         mem?.resetPeak();
-        const clip = await ClipModel.load(dir, dev);
+        const clip = await ClipModel.load(dir, { ...dev, log: info });
         if (dtype === "fp32") checkAgainstManifest(chosen, clip);
         try {
           const head = await buildHead(clip, names, ["a photo of a {}."]);

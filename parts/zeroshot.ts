@@ -7,7 +7,7 @@ import { info, oneOf, parseFlags, runTask } from "../lib/cli/run.ts";
 import { DECODE_FLAGS, decodeOptions } from "../lib/cli/decode_flags.ts";
 import { ClipcmpError, firstLine, UsageError } from "../lib/errors.ts";
 import { DEVICE_CHOICES, resolveDevice } from "../lib/device.ts";
-import { CLIP_LOGIT_SCALE, ClipModel } from "../lib/models/clip.ts";
+import { activationNote, CLIP_LOGIT_SCALE, ClipModel } from "../lib/models/clip.ts";
 import { checkAgainstManifest, chooseModels, MODEL_FLAGS, MODEL_HELP } from "../lib/cli/models.ts";
 import { cacheDir } from "../lib/models/locate.ts";
 import { checkedFp16Clip } from "../lib/fp16.ts";
@@ -186,8 +186,18 @@ runTask("zeroshot", async (args) => {
             dtype,
             model: {
               dir: clip.dir,
-              visual: { path: clip.visual.session.path, sha256: clip.visual.session.sha256 },
-              textual: { path: clip.textual.path, sha256: clip.textual.sha256 },
+              visual: {
+                path: clip.visual.session.path,
+                sha256: clip.visual.session.sha256,
+                ...(activationNote(clip.visual.session)
+                  ? { activation_note: activationNote(clip.visual.session)! }
+                  : {}),
+              },
+              textual: {
+                path: clip.textual.path,
+                sha256: clip.textual.sha256,
+                ...(activationNote(clip.textual) ? { activation_note: activationNote(clip.textual)! } : {}),
+              },
               tokenizer: clip.tokenizer.path,
             },
             labels_source: source,

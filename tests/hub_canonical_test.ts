@@ -246,3 +246,35 @@ Deno.test("compare, zeroshot, params and fp16 run end to end from the loopback h
     await Deno.remove(home, { recursive: true });
   }
 });
+
+Deno.test("a CLIP whose text tower computes exact GELU (Erf) is flagged on the run and in the report's provenance", async () => {
+  // The canonical weights with a config that asks for exact GELU: the built text tower then holds Erf nodes, as
+  // immich's open_clip >= 2.29 exports do.
+  const dir = await tempDir();
+  try {
+    for (const f of ["open_clip_model.safetensors", "tokenizer.json"]) {
+      await Deno.copyFile(`${FIX}/weights/clip-rn-tiny/${f}`, `${dir}/${f}`);
+    }
+    const cfg = JSON.parse(await Deno.readTextFile(`${FIX}/weights/clip-rn-tiny/open_clip_config.json`));
+    cfg.model_cfg.quick_gelu = false;
+    await Deno.writeTextFile(`${dir}/open_clip_config.json`, JSON.stringify(cfg));
+    const run = await runTaskCli("compare", [
+      "--clip",
+      dir,
+      "--resnet",
+      "models/fixtures/weights/resnet-tv-tiny",
+      "--device",
+      "wasm",
+      "--no-report",
+      "--json",
+      "data/samples/photo",
+    ]);
+    assertEquals(run.code, 0, run.stderr);
+    assert(/text tower .*exact GELU \(\d+ Erf nodes\).*not OpenAI's activation/.test(run.stderr), run.stderr);
+    const doc = JSON.parse(run.stdout);
+    assert(/not OpenAI's activation/.test(doc.provenance.models.clip.textual.activation_note));
+    assertEquals(doc.provenance.models.clip.visual.activation_note, undefined);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

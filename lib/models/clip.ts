@@ -71,6 +71,22 @@ async function tryBatchRewrite(
   }
 }
 
+/**
+ * A warning for a tower whose graph computes exact GELU (`Erf` nodes): OpenAI's CLIP weights were trained with
+ * QuickGELU, so such an export (open_clip ≥ 2.29 builds `RN50` and `ViT-B-32` with exact GELU, and immich
+ * exports that way) is not OpenAI's model. Null when the graph has no `Erf`.
+ *
+ * @param session A loaded tower.
+ * @returns The note, or null.
+ */
+export function activationNote(session: ModelSession): string | null {
+  const erf = session.ops.Erf ?? 0;
+  if (!erf) return null;
+  return `exact GELU (${erf} Erf node${
+    erf > 1 ? "s" : ""
+  }), not OpenAI's QuickGELU: not OpenAI's activation, so outputs differ from OpenAI's CLIP (the default clip-rn50 is built from OpenAI's weights with QuickGELU)`;
+}
+
 /** CLIP's logit scale: probabilities are softmax(100 * cos). */
 export const CLIP_LOGIT_SCALE = 100;
 
@@ -167,6 +183,10 @@ export class ClipModel {
       } else {options.log?.(
           `text tower: batch fixed at 1 (the rewrite did not reproduce the original), one prompt per run`,
         );}
+    }
+    for (const [tower, s] of [["image", visual.session], ["text", textual]] as const) {
+      const note = activationNote(s);
+      if (note) options.log?.(`${tower} tower ${s.path}: ${note}`);
     }
     return new ClipModel(dir, visual, textual, textInput, textOutput, batch, tokenizer, textRun);
   }

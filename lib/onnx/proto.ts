@@ -171,3 +171,21 @@ export function onnxInitializers(model: Uint8Array): InitializerInfo[] {
   }
   return out;
 }
+
+/**
+ * How many nodes of each op type the main graph has (for instance `Erf` betrays exact GELU).
+ *
+ * @param model The `.onnx` bytes.
+ * @returns Counts by op type.
+ */
+export function onnxOpCounts(model: Uint8Array): Record<string, number> {
+  const graph = readFields(model).find((f) => f.field === 7 && f.wire === 2)?.bytes;
+  if (!graph) throw new SyntaxError("Not an ONNX model: no graph");
+  const out: Record<string, number> = {};
+  for (const f of readFields(graph)) {
+    if (f.field !== 1 || !f.bytes) continue;
+    const op = new TextDecoder().decode(readFields(f.bytes).find((g) => g.field === 4)?.bytes);
+    out[op] = (out[op] ?? 0) + 1;
+  }
+  return out;
+}

@@ -11,6 +11,7 @@ import type { GpuContext } from "../gpu/context.ts";
 import { loadOrt } from "./runtime.ts";
 import { sha256File } from "../fs.ts";
 import { readOnnx } from "../onnx/external.ts";
+import { onnxOpCounts } from "../onnx/proto.ts";
 
 /** An onnxruntime execution provider we use. */
 export type Ep = "webgpu" | "wasm";
@@ -56,6 +57,8 @@ export class ModelSession {
     readonly inputs: TensorInfo[],
     /** Graph outputs. */
     readonly outputs: TensorInfo[],
+    /** Nodes by op type in the graph as loaded (empty when the file could not be walked). */
+    readonly ops: Readonly<Record<string, number>>,
     private readonly session: import("onnxruntime-web/webgpu").InferenceSession,
     private readonly gpu: GpuContext | null,
   ) {}
@@ -113,12 +116,19 @@ export class ModelSession {
         const t = m as { name: string; isTensor: boolean; type?: string; shape?: (number | string)[] };
         return { name: t.name, type: t.type ?? "unknown", shape: [...(t.shape ?? [])] };
       });
+    let ops: Record<string, number> = {};
+    try {
+      ops = onnxOpCounts(bytes);
+    } catch {
+      ops = {};
+    }
     return new ModelSession(
       path,
       sha256,
       options.ep,
       info(session.inputMetadata),
       info(session.outputMetadata),
+      ops,
       session,
       gpu,
     );

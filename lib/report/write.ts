@@ -193,6 +193,9 @@ export function renderMarkdown(doc: CompareDocument): string {
       `- CLIP: ${p.models.clip.dir} (visual sha256 ${p.models.clip.visual.sha256}, textual sha256 ${p.models.clip.textual.sha256}); ${p.models.clip.preprocessing}`,
     );
   }
+  for (const [tower, f] of [["image", p.models.clip?.visual], ["text", p.models.clip?.textual]] as const) {
+    if (f?.activation_note) out.push(`- CLIP ${tower} tower: ${f.activation_note}`);
+  }
   if (p.models.resnet) {
     out.push(`- ResNet: ${p.models.resnet.path} (sha256 ${p.models.resnet.sha256}); ${p.models.resnet.preprocessing}`);
   }
