@@ -66,7 +66,7 @@ runTask("cache", async (args) => {
   }));
   const total = rows.reduce((a, r) => a + r.size, 0);
   if (v.clear) {
-    for (const sub of ["hub", "heads", "clipcmp-lock.json", "clipcmp-lock.json.guard"]) {
+    for (const sub of ["hub", "heads", "built", "unzipped", "fp16", "clipcmp-lock.json", "clipcmp-lock.json.guard"]) {
       try {
         await Deno.remove(`${dir}/${sub}`, { recursive: true });
       } catch (err) {

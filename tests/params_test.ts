@@ -101,3 +101,26 @@ Deno.test("a tensor shared through Identity across roles counts by each role: γ
   assertEquals(counts.pytorch_equivalent, 32, counts.explanation);
   assertEquals(counts.excluded["BatchNorm running statistics (buffers)"], 16);
 });
+
+Deno.test("params takes a .zip bundle with external data, a .safetensors file, and a weights directory", async () => {
+  const zip = await runTaskCli("params", ["--resnet", "models/fixtures/hub/ResNet50_float.onnx.zip", "--json"]);
+  assertEquals(zip.code, 0, zip.stderr);
+  assertEquals(JSON.parse(zip.stdout).models.resnet.pytorch_equivalent, refs.params.resnet);
+  const W = JSON.parse(await Deno.readTextFile(`${FIX}/weights/refs.json`));
+  const st = await runTaskCli("params", [
+    "--resnet",
+    "models/fixtures/weights/resnet-tv-tiny/model.safetensors",
+    "--json",
+  ]);
+  assertEquals(st.code, 0, st.stderr);
+  const r = JSON.parse(st.stdout).models.resnet;
+  assertEquals(r.pytorch_equivalent, W.resnet.params);
+  assert(r.path.endsWith("model.safetensors"), r.path);
+  const clip = await runTaskCli("params", ["--clip", "models/fixtures/weights/clip-rn-tiny", "--json"]);
+  assertEquals(clip.code, 0, clip.stderr);
+  const c = JSON.parse(clip.stdout).models;
+  assertEquals([c.clip_visual.pytorch_equivalent, c.clip_textual.pytorch_equivalent], [
+    W.clip.params_visual,
+    W.clip.params_textual,
+  ]);
+});

@@ -47,7 +47,7 @@ Deno.test("cache lists cached files with sizes and hashes, and --clear empties i
   });
   try {
     const cacheDir = `${home}/.cache/clipcmp`;
-    await ensureModel("resnet50", {
+    await ensureModel("resnet50-qualcomm", {
       endpoint: hub.endpoint,
       cacheDir,
       offline: false,
@@ -58,7 +58,7 @@ Deno.test("cache lists cached files with sizes and hashes, and --clear empties i
     const doc = JSON.parse(list.stdout);
     assertEquals(doc.dir, cacheDir);
     const zip = doc.files.find((f: { path: string }) =>
-      f.path === "hub/qualcomm--ResNet50/main/ResNet50_float.onnx.zip"
+      f.path === "hub/qualcomm--ResNet50/v0.43.0/ResNet50_float.onnx.zip"
     );
     assert(zip && /^[0-9a-f]{64}$/.test(zip.sha256) && zip.size > 100_000, JSON.stringify(doc.files));
     const human = await runTaskCli("cache", [], env);
