@@ -6,7 +6,7 @@
  */
 import { readOnnx } from "./onnx/external.ts";
 import { convertToFp16 } from "./onnx/fp16.ts";
-import { sha256File, writeFileAtomic } from "./fs.ts";
+import { sha256File, verifiedFile, writeFileAtomic, writeVerified } from "./fs.ts";
 import { ClipcmpError, firstLine } from "./errors.ts";
 import { loadOrt } from "./ort/runtime.ts";
 import { topK } from "./math/cpu.ts";
@@ -33,7 +33,9 @@ export async function fp16Model(src: string, cacheDir: string, log: (s: string) 
     throw new ClipcmpError(`Cannot read model "${src}": ${firstLine(err)}`);
   }
   const out = `${cacheDir}/fp16/${await sha256File(bytes)}.onnx`;
-  if (await exists(out)) return out;
+  const cached = await verifiedFile(out).catch(() => "corrupt" as const);
+  if (cached instanceof Uint8Array) return out;
+  if (cached === "corrupt") log(`fp16: cached ${out} fails its checksum (interrupted or altered); converting again`);
   let converted: Uint8Array;
   try {
     const r = convertToFp16(bytes);
@@ -52,7 +54,7 @@ export async function fp16Model(src: string, cacheDir: string, log: (s: string) 
     throw new ClipcmpError(`The fp16 conversion of "${src}" does not load: ${firstLine(err)}`);
   }
   await Deno.mkdir(`${cacheDir}/fp16`, { recursive: true });
-  await writeFileAtomic(out, converted as Uint8Array<ArrayBuffer>);
+  await writeVerified(out, converted as Uint8Array<ArrayBuffer>);
   return out;
 }
 
@@ -70,12 +72,20 @@ export async function fp16ClipDir(dir: string, cacheDir: string, log: (s: string
   const textual = await fp16Model(`${dir}/textual/model.onnx`, cacheDir, log);
   const name = (p: string) => p.split("/").pop()!.slice(0, 16);
   const out = `${cacheDir}/fp16/clip-${name(visual)}-${name(textual)}`;
+  // The directory holds copies of the verified models; each copy is checked against its source and replaced
+  // atomically when it differs (a kill mid-copy, a flipped bit).
   for (const [sub, from] of [["visual", visual], ["textual", textual]] as const) {
     await Deno.mkdir(`${out}/${sub}`, { recursive: true });
-    if (!(await exists(`${out}/${sub}/model.onnx`))) await Deno.copyFile(from, `${out}/${sub}/model.onnx`);
+    const want = await Deno.readFile(from);
+    const have = await Deno.readFile(`${out}/${sub}/model.onnx`).catch(() => null);
+    if (!have || (await sha256File(have)) !== (await sha256File(want))) {
+      await writeFileAtomic(`${out}/${sub}/model.onnx`, want);
+    }
   }
   for (const f of ["tokenizer.json", "tokenizer_config.json"]) {
-    if (await exists(`${dir}/textual/${f}`)) await Deno.copyFile(`${dir}/textual/${f}`, `${out}/textual/${f}`);
+    if (await exists(`${dir}/textual/${f}`)) {
+      await writeFileAtomic(`${out}/textual/${f}`, await Deno.readFile(`${dir}/textual/${f}`));
+    }
   }
   return out;
 }

@@ -39,3 +39,43 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array<Ar
     throw err;
   }
 }
+
+/**
+ * Writes a cache artefact with its checksum: the file atomically, then `<path>.sha256` atomically. A kill between
+ * the two leaves a file without a checksum, which {@linkcode verifiedFile} treats as missing.
+ *
+ * @param path The destination.
+ * @param data The bytes.
+ */
+export async function writeVerified(path: string, data: Uint8Array<ArrayBuffer>): Promise<void> {
+  await writeFileAtomic(path, data);
+  await writeFileAtomic(`${path}.sha256`, `${await sha256File(data)}\n`);
+}
+
+/**
+ * Reads a cache artefact written by {@linkcode writeVerified}, if it is there and matches its checksum.
+ *
+ * @example
+ * ```ts ignore
+ * const bytes = await verifiedFile(`${cache}/fp16/abc.onnx`); // null: absent, truncated or altered
+ * ```
+ * @param path The file.
+ * @returns Its bytes, `null` when it is missing or `"corrupt"` when it fails its checksum.
+ */
+export async function verifiedFile(path: string): Promise<Uint8Array<ArrayBuffer> | null | "corrupt"> {
+  let bytes: Uint8Array<ArrayBuffer>;
+  let want: string;
+  try {
+    bytes = await Deno.readFile(path);
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return null;
+    throw err;
+  }
+  try {
+    want = (await Deno.readTextFile(`${path}.sha256`)).trim();
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return "corrupt";
+    throw err;
+  }
+  return (await sha256File(bytes)) === want ? bytes : "corrupt";
+}

@@ -64,6 +64,10 @@ export function decodeNpy(bytes: Uint8Array): { shape: number[]; dtype: NpyDtype
     Number,
   );
   const body = bytes.slice(start + hlen);
+  const want = shape.reduce((a, b) => a * b, 1) * (descr === "<f4" ? 4 : 2);
+  if (body.length !== want) {
+    throw new SyntaxError(`.npy data holds ${body.length} bytes, its shape (${shape.join(", ")}) needs ${want}`);
+  }
   const data = descr === "<f4" ? new Float32Array(body.buffer) : Float32Array.from(new Float16Array(body.buffer));
   return { shape, dtype: descr, data };
 }

@@ -12,7 +12,7 @@ import { releaseRows, rowsToHost } from "./scoring.ts";
 import { createBufferWith } from "./gpu/readback.ts";
 import { firstLine, UsageError } from "./errors.ts";
 import { decodeNpy, encodeNpy } from "./npy.ts";
-import { writeFileAtomic } from "./fs.ts";
+import { verifiedFile, writeVerified } from "./fs.ts";
 import { createHash } from "node:crypto";
 
 /** The seed's single prompt, and our default. */
@@ -149,15 +149,19 @@ export async function buildHead(
   const file = cache ? `${cache.dir}/heads/${headKey(clip.textual.sha256, labels, templates)}.npy` : null;
   if (file) {
     try {
-      const npy = decodeNpy(await Deno.readFile(file));
-      if (npy.shape.join() === `${labels.length},${d}`) {
-        cache!.log?.(`zero-shot head: cache hit ${file}`);
-        return { rows: upload(clip, npy.data, labels.length), truncated, cached: true };
+      const bytes = await verifiedFile(file);
+      if (bytes === "corrupt") {
+        cache!.log?.(`zero-shot head: cached ${file} fails its checksum (interrupted or altered); rebuilding it`);
+      } else if (bytes) {
+        const npy = decodeNpy(bytes);
+        if (!npy.data.every(Number.isFinite)) throw new SyntaxError("it holds non-finite values");
+        if (npy.shape.join() === `${labels.length},${d}`) {
+          cache!.log?.(`zero-shot head: cache hit ${file}`);
+          return { rows: upload(clip, npy.data, labels.length), truncated, cached: true };
+        }
       }
     } catch (err) {
-      if (!(err instanceof Deno.errors.NotFound)) {
-        cache!.log?.(`zero-shot head: ignoring unreadable cache file ${file} (${firstLine(err)})`);
-      }
+      cache!.log?.(`zero-shot head: ignoring unreadable cache file ${file} (${firstLine(err)})`);
     }
   }
   const t = templates.length;
@@ -196,7 +200,7 @@ export async function buildHead(
   if (file) {
     try {
       await Deno.mkdir(file.slice(0, file.lastIndexOf("/")), { recursive: true });
-      await writeFileAtomic(file, encodeNpy(head, "<f4", [labels.length, d]));
+      await writeVerified(file, encodeNpy(head, "<f4", [labels.length, d]) as Uint8Array<ArrayBuffer>);
       cache!.log?.(`zero-shot head: cached ${file}`);
     } catch (err) {
       cache!.log?.(`warning: could not cache the zero-shot head in ${cache!.dir} (${firstLine(err)})`);

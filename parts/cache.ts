@@ -49,7 +49,11 @@ runTask("cache", async (args) => {
     HELP,
   );
   const dir = cacheDir(v["cache-dir"] as string | undefined);
-  const lock = await readLock(dir);
+  // --clear must work on a cache whose lock file is corrupt: that is how the corrupt-lock message says to recover.
+  const lock = await readLock(dir).catch((err) => {
+    if (v.clear) return {};
+    throw err;
+  });
   const files = (await walk(dir)).filter((f) =>
     !/\.(lock|guard)$/.test(f.path) && !f.path.endsWith("clipcmp-lock.json")
   );

@@ -547,6 +547,22 @@ export const ELSEWHERE: { id: string; what: string; test: string }[] = [
     what: "hash mismatch",
     test: "tests/download_test.ts: a hash mismatch is rejected and nothing is cached",
   },
+  ...[
+    ["trust-206-splice", "a 206 that does not continue where the partial file ends (issue 15 #7)"],
+    ["trust-oversize", "a body longer than X-Linked-Size (#10)"],
+    ["trust-header-timeout", "a server that accepts and never answers (#10)"],
+    ["trust-trickle", "a transfer slower than 1 KB/s over a minute (#10)"],
+    ["trust-lock-corrupt", "a corrupt lock file, --offline included; cache --clear recovers (#8)"],
+    ["trust-device-path", "an image path that is /dev/zero or /dev/urandom, behind a symlink too (#13)"],
+    ["trust-npy-length", "a truncated .npy (#6)"],
+    ["trust-head-cache", "a truncated or NaN-filled zero-shot head in the cache (#6)"],
+    ["trust-fp16-cache", "an fp16 model cut short by a kill, or bit-flipped (#5)"],
+  ].map(([id, what]) => ({ id: id!, what: what!, test: `tests/trust_test.ts \`[${id}]\`` })),
+  {
+    id: "net-redirect-target",
+    what: "a redirect to file:, another host, or plain http to the CDN (#9)",
+    test: "tests/hub_canonical_test.ts: redirects to anything but the hub or its CDN are refused…",
+  },
   {
     id: "model-corrupt-cache",
     what: "corrupt cache entry (detected by hash)",

@@ -36,6 +36,10 @@ export interface HubOptions {
   progress?: (label: string, start: number) => ProgressSink;
   /** Abort a transfer that receives nothing for this long (ms). Default 60 s. */
   idleTimeoutMs?: number;
+  /** Abort a request whose response headers do not arrive in this long (ms). Default 60 s. */
+  headerTimeoutMs?: number;
+  /** Abort a transfer slower than `bytesPerSecond` over any `windowMs`. Default 1 KB/s over 60 s. */
+  minRate?: { bytesPerSecond: number; windowMs: number };
 }
 
 /** A file in a hub repository. */
@@ -186,15 +190,31 @@ async function download(f: HubFile, dest: string, key: string, opts: HubOptions)
     f.path.split("/").map(encodeURIComponent).join("/")
   }`;
   let have = (await exists(part)) ? (await Deno.stat(part)).size : 0;
+  const headerMs = opts.headerTimeoutMs ?? 60_000;
   const get = async (u: string): Promise<Response> => {
     const headers: Record<string, string> = { "Accept-Encoding": "identity" };
     if (have > 0) headers.Range = `bytes=${have}-`;
+    const ctrl = new AbortController();
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      ctrl.abort();
+    }, headerMs);
     try {
-      return await doFetch(u, { headers, redirect: "manual" });
+      return await doFetch(u, { headers, redirect: "manual", signal: ctrl.signal });
     } catch (err) {
+      if (timedOut) {
+        throw new ClipcmpError(
+          `Cannot download ${key}: ${new URL(u).host} sent no answer within ${headerMs / 1000} s; try again later`,
+        );
+      }
       throw new ClipcmpError(
-        `Cannot download ${key}: ${describeNetworkError(err)}; check the network or use local models`,
+        `Cannot download ${key}: ${
+          describeNetworkError(err)
+        }; check the network or use local models (--clip DIR, --resnet FILE), a mirror (--hub-url or HF_ENDPOINT), or --offline with a populated cache`,
       );
+    } finally {
+      clearTimeout(timer);
     }
   };
   // Follow redirects by hand: the sha256 is read from the hub's own answers (a relative first hop, such as a
@@ -306,6 +326,9 @@ async function download(f: HubFile, dest: string, key: string, opts: HubOptions)
     : res.body!;
   const reader = body.getReader();
   const idleMs = opts.idleTimeoutMs ?? 60_000;
+  const rate = opts.minRate ?? { bytesPerSecond: 1024, windowMs: 60_000 };
+  let windowStart = performance.now();
+  let windowBytes = 0;
   try {
     for (;;) {
       let timer: ReturnType<typeof setTimeout> | undefined;
@@ -331,6 +354,19 @@ async function download(f: HubFile, dest: string, key: string, opts: HubOptions)
       hash.update(r.value);
       done += r.value.length;
       progress.update(done, size);
+      windowBytes += r.value.length;
+      const elapsed = performance.now() - windowStart;
+      if (elapsed >= rate.windowMs) {
+        if (windowBytes < rate.bytesPerSecond * elapsed / 1000) {
+          throw new Error(
+            `${new URL(url).host} sent ${windowBytes} bytes in ${
+              (elapsed / 1000).toFixed(0)
+            } s, below the minimum of ${rate.bytesPerSecond} bytes/s`,
+          );
+        }
+        windowStart = performance.now();
+        windowBytes = 0;
+      }
     }
   } catch (err) {
     if (err instanceof ClipcmpError) throw err;

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { ClipcmpError, firstLine } from "../errors.ts";
 import { writeFileAtomic } from "../fs.ts";
 
 /** One recorded file. */
@@ -30,13 +31,33 @@ export function lockPath(cacheDir: string): string {
  * @returns Entries keyed by `repo@revision/path`.
  */
 export async function readLock(cacheDir: string): Promise<Record<string, LockEntry>> {
+  const path = lockPath(cacheDir);
+  let text: string;
   try {
-    const doc = JSON.parse(await Deno.readTextFile(lockPath(cacheDir)));
-    return (doc.files ?? {}) as Record<string, LockEntry>;
+    text = await Deno.readTextFile(path);
   } catch (err) {
     if (err instanceof Deno.errors.NotFound) return {};
-    throw err;
+    throw new ClipcmpError(`Cannot read the lock file "${path}": ${firstLine(err)}`);
   }
+  let files: unknown;
+  try {
+    const doc = JSON.parse(text);
+    files = doc?.files ?? {};
+    if (typeof files !== "object" || files === null || Array.isArray(files)) throw new Error('no "files" object');
+    for (const [k, e] of Object.entries(files as Record<string, unknown>)) {
+      const v = e as Partial<LockEntry> | null;
+      if (!v || typeof v.sha256 !== "string" || !/^[0-9a-f]{64}$/.test(v.sha256) || typeof v.size !== "number") {
+        throw new Error(`entry "${k}" has no valid sha256 and size`);
+      }
+    }
+  } catch (err) {
+    throw new ClipcmpError(
+      `The lock file "${path}" is corrupt (${
+        firstLine(err)
+      }); run \`deno task cache --clear\` to start the cache afresh (the models are downloaded again)`,
+    );
+  }
+  return files as Record<string, LockEntry>;
 }
 
 /**

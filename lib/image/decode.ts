@@ -92,15 +92,60 @@ export function sniffFormat(b: Uint8Array): ImageFormat {
  * @returns RGBA8 pixels.
  */
 export async function decodeImageFile(path: string, options: DecodeOptions = {}): Promise<RgbaImage> {
-  let bytes: Uint8Array<ArrayBuffer>;
-  try {
-    bytes = await Deno.readFile(path);
-  } catch (err) {
-    if (err instanceof Deno.errors.NotFound) throw new ClipcmpError(`Cannot read image "${path}": file not found`);
-    if (err instanceof Deno.errors.IsADirectory) throw new ClipcmpError(`Cannot read image "${path}": is a directory`);
-    throw new ClipcmpError(`Cannot read image "${path}": ${firstLine(err)}`);
+  return await decodeImage(await readImageBytes(path), path, options);
+}
+
+/** The first bytes read of an image file, enough for any JPEG or PNG header we check. */
+const HEAD_BYTES = 64 * 1024;
+
+function readError(path: string, err: unknown): ClipcmpError {
+  if (err instanceof ClipcmpError) return err;
+  if (err instanceof Deno.errors.NotFound) return new ClipcmpError(`Cannot read image "${path}": file not found`);
+  if (err instanceof Deno.errors.IsADirectory) return new ClipcmpError(`Cannot read image "${path}": is a directory`);
+  return new ClipcmpError(`Cannot read image "${path}": ${firstLine(err)}`);
+}
+
+/**
+ * Opens an image file for reading, refusing what is not a regular file (a device such as `/dev/zero`, a FIFO or a
+ * socket, also behind a symlink), which could never end or would block. `stat` follows symlinks and never blocks.
+ */
+async function openRegular(path: string): Promise<{ file: Deno.FsFile; size: number }> {
+  const st = await Deno.stat(path);
+  if (st.isDirectory) throw new Deno.errors.IsADirectory(path);
+  if (!st.isFile) {
+    throw new ClipcmpError(`Cannot read image "${path}": not a regular file (a device, FIFO or socket)`);
   }
-  return await decodeImage(bytes, path, options);
+  return { file: await Deno.open(path), size: st.size };
+}
+
+/**
+ * Reads an image file: its header first (format by magic bytes, dimensions against the pixel limit), then the
+ * rest, so a file that is not an image, or a decompression bomb, is refused after 64 KB.
+ *
+ * @param path The file.
+ * @returns Its bytes.
+ */
+export async function readImageBytes(path: string): Promise<Uint8Array<ArrayBuffer>> {
+  try {
+    const { file, size } = await openRegular(path);
+    using f = file;
+    const bytes = new Uint8Array(size);
+    let n = 0;
+    let checked = false;
+    while (n < size) {
+      const got = await f.read(bytes.subarray(n, Math.min(size, checked ? size : HEAD_BYTES)));
+      if (got === null) break;
+      n += got;
+      if (!checked && (n >= HEAD_BYTES || n === size)) {
+        checkHeader(bytes.subarray(0, n), path);
+        checked = true;
+      }
+    }
+    if (!checked) checkHeader(bytes.subarray(0, n), path);
+    return n === size ? bytes : bytes.slice(0, n);
+  } catch (err) {
+    throw readError(path, err);
+  }
 }
 
 /**
@@ -113,14 +158,13 @@ export async function decodeImageFile(path: string, options: DecodeOptions = {})
 export async function precheckImageFile(path: string): Promise<void> {
   let head: Uint8Array<ArrayBuffer>;
   try {
-    using f = await Deno.open(path);
-    head = new Uint8Array(64 * 1024);
+    const { file } = await openRegular(path);
+    using f = file;
+    head = new Uint8Array(HEAD_BYTES);
     const n = (await f.read(head)) ?? 0;
     head = head.slice(0, n);
   } catch (err) {
-    if (err instanceof Deno.errors.NotFound) throw new ClipcmpError(`Cannot read image "${path}": file not found`);
-    if (err instanceof Deno.errors.IsADirectory) throw new ClipcmpError(`Cannot read image "${path}": is a directory`);
-    throw new ClipcmpError(`Cannot read image "${path}": ${firstLine(err)}`);
+    throw readError(path, err);
   }
   checkHeader(head, path);
 }

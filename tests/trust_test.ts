@@ -1,0 +1,218 @@
+/**
+ * Trust under hostile input (issue 15): each test covers one class of failure that used to lose or falsify results,
+ * and fails on the code before its fix. docs/RELIABILITY.md lists them (the `trust-*` ids in tests/reliability_test.ts).
+ */
+import { deepStrictEqual as assertEquals, ok as assert, rejects } from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { cachePath, ensureFile, type HubOptions } from "../lib/hub/download.ts";
+import { lockPath, readLock } from "../lib/hub/lockfile.ts";
+import { decodeImageFile } from "../lib/image/decode.ts";
+import { decodeNpy, encodeNpy } from "../lib/npy.ts";
+import { fp16Model } from "../lib/fp16.ts";
+import { ClipcmpError } from "../lib/errors.ts";
+import { FIX, runTaskCli, tempDir } from "./_helpers.ts";
+
+const quiet = () => ({ update() {}, finish() {} });
+const FILE = { repo: "o/m", revision: "main", path: "model.onnx" };
+const BODY = Uint8Array.from({ length: 100_000 }, (_, i) => (i * 7919) % 251);
+const SHA = createHash("sha256").update(BODY).digest("hex");
+const exists = (p: string) => Deno.stat(p).then(() => true, () => false);
+
+function opts(cacheDir: string, fetchFn: typeof fetch, more: Partial<HubOptions> = {}): HubOptions {
+  return { endpoint: "https://huggingface.co", cacheDir, offline: false, fetch: fetchFn, progress: quiet, ...more };
+}
+
+/** A hub that answers resolve with a 302 carrying the sha256, and the CDN with `cdn(range)`. */
+function hub(cdn: (range: string | null) => Response, etag: string | null = SHA, size = BODY.length): typeof fetch {
+  return (input, init) => {
+    const u = String(input);
+    const range = new Headers(init?.headers).get("range");
+    if (u.startsWith("https://huggingface.co/")) {
+      const h: Record<string, string> = { location: "https://cdn.hf.co/blob", "x-linked-size": String(size) };
+      if (etag) h["x-linked-etag"] = `"${etag}"`;
+      return Promise.resolve(new Response(null, { status: 302, headers: h }));
+    }
+    return Promise.resolve(cdn(range));
+  };
+}
+
+Deno.test("[trust-206-splice] a 206 that does not continue at the partial file's end restarts the download instead of splicing", async () => {
+  const dir = await tempDir();
+  const dest = cachePath(dir, FILE);
+  await Deno.mkdir(dest.slice(0, dest.lastIndexOf("/")), { recursive: true });
+  await Deno.writeFile(`${dest}.part`, BODY.slice(0, 40_000)); // an earlier, interrupted transfer
+  // A CDN that answers every Range request with the whole file as "206" (Content-Range from 0).
+  const splicing = hub((range) =>
+    range
+      ? new Response(BODY, { status: 206, headers: { "content-range": `bytes 0-${BODY.length - 1}/${BODY.length}` } })
+      : new Response(BODY)
+  );
+  for (const etag of [SHA, null]) {
+    await Deno.writeFile(`${dest}.part`, BODY.slice(0, 40_000));
+    await Deno.remove(dest).catch(() => {});
+    const p = await ensureFile(
+      FILE,
+      opts(dir, hub((r) => splicing("x", { headers: r ? { range: r } : {} }) as never, etag)),
+    );
+    assertEquals(await Deno.readFile(p), BODY, `etag ${etag}`);
+    assertEquals((await readLock(dir))[`o/m@main/model.onnx`]!.sha256, SHA);
+    await Deno.remove(lockPath(dir));
+  }
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("[trust-oversize] a body longer than X-Linked-Size is cut off with one line naming the host; nothing is cached", async () => {
+  const dir = await tempDir();
+  const long = new Uint8Array(BODY.length * 3);
+  await rejects(
+    ensureFile(FILE, opts(dir, hub(() => new Response(long)))),
+    (e: Error) =>
+      e instanceof ClipcmpError && /sent more than the 100000 bytes announced; nothing was cached/.test(e.message),
+  );
+  assert(!(await exists(cachePath(dir, FILE))) && !(await exists(`${cachePath(dir, FILE)}.part`)));
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("[trust-header-timeout] a server that accepts and never answers times out with one line naming the host", async () => {
+  const dir = await tempDir();
+  const silent: typeof fetch = (_input, init) =>
+    new Promise((_, reject) =>
+      init?.signal?.addEventListener("abort", () => reject(new DOMException("aborted", "AbortError")))
+    );
+  const t0 = performance.now();
+  await rejects(
+    ensureFile(FILE, opts(dir, silent, { headerTimeoutMs: 200 })),
+    (e: Error) => e instanceof ClipcmpError && /huggingface\.co sent no answer within 0\.2 s/.test(e.message),
+  );
+  assert(performance.now() - t0 < 5_000);
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("[trust-trickle] a transfer slower than the minimum rate is stopped, naming the host, and can resume", async () => {
+  const dir = await tempDir();
+  const trickle = hub(() =>
+    new Response(
+      new ReadableStream<Uint8Array>({
+        async pull(ctrl) {
+          await new Promise((r) => setTimeout(r, 20));
+          ctrl.enqueue(new Uint8Array([1]));
+        },
+      }),
+    )
+  );
+  await rejects(
+    ensureFile(FILE, opts(dir, trickle, { minRate: { bytesPerSecond: 1000, windowMs: 300 } })),
+    (e: Error) =>
+      /interrupted after \d+ bytes .*huggingface\.co sent \d+ bytes in 0 s, below the minimum of 1000 bytes\/s/.test(
+        e.message,
+      ),
+  );
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("[trust-lock-corrupt] a corrupt lock file is named with how to recover, --offline included; cache --clear recovers", async () => {
+  const home = await tempDir();
+  const cacheDir = `${home}/.cache/clipcmp`;
+  await Deno.mkdir(cacheDir, { recursive: true });
+  await Deno.writeTextFile(lockPath(cacheDir), '{"version": 1, "files": {"x": nul');
+  const dest = cachePath(cacheDir, FILE); // a cached file, so that the lock is what gets read
+  await Deno.mkdir(dest.slice(0, dest.lastIndexOf("/")), { recursive: true });
+  await Deno.writeFile(dest, BODY);
+  for (const offline of [false, true]) {
+    await rejects(
+      ensureFile(FILE, opts(cacheDir, hub(() => new Response(BODY)), { offline })),
+      (e: Error) =>
+        e instanceof ClipcmpError && e.message.includes(lockPath(cacheDir)) &&
+        /is corrupt .*deno task cache --clear/.test(e.message),
+    );
+  }
+  const env = { HOME: home, XDG_CACHE_HOME: "", CLIPCMP_CACHE_DIR: "" };
+  const list = await runTaskCli("cache", [], env);
+  assertEquals(list.code, 1);
+  assert(
+    /clipcmp cache: The lock file .* is corrupt/.test(list.stderr) && !/internal error/.test(list.stderr),
+    list.stderr,
+  );
+  const clear = await runTaskCli("cache", ["--clear"], env);
+  assertEquals(clear.code, 0, clear.stderr);
+  assert(!(await exists(lockPath(cacheDir))));
+  await Deno.remove(home, { recursive: true });
+});
+
+Deno.test("[trust-device-path] an image path that is /dev/zero or /dev/urandom (behind a symlink too) is refused at once", async () => {
+  // models/fixtures/hostile/ holds committed symlinks to the devices (tests may not create symlinks).
+  for (const path of ["/dev/zero", "/dev/urandom", `${FIX}/hostile/zero.jpg`, `${FIX}/hostile/urandom.png`]) {
+    await rejects(
+      decodeImageFile(path),
+      (e: Error) => /not a regular file \(a device, FIFO or socket\)/.test(e.message),
+    );
+    const run = await runTaskCli("preprocess", [path, "--for", "clip", "--out", "out/trust.npy"]);
+    assertEquals(run.code, 1, run.stderr);
+    assert(/not a regular file/.test(run.stderr), run.stderr);
+  }
+});
+
+Deno.test("[trust-npy-length] a truncated .npy is refused by its length, not read as a shorter array", () => {
+  const good = encodeNpy(new Float32Array([1, 2, 3, 4, 5, 6]), "<f4", [2, 3]);
+  assertEquals([...decodeNpy(good).data], [1, 2, 3, 4, 5, 6]);
+  assert(/holds 16 bytes, its shape \(2, 3\) needs 24/.test(String((() => {
+    try {
+      decodeNpy(good.slice(0, good.length - 8));
+    } catch (err) {
+      return (err as Error).message;
+    }
+  })())));
+});
+
+Deno.test("[trust-head-cache] a truncated or NaN-filled zero-shot head is not a cache hit: it is rebuilt, and the result is the same", async () => {
+  const home = await tempDir();
+  const env = { HOME: home, XDG_CACHE_HOME: "", CLIPCMP_CACHE_DIR: "" };
+  const args = [
+    "--clip",
+    "models/fixtures/clip-tiny",
+    "--device",
+    "wasm",
+    "--labels",
+    "cat,dog,leopard",
+    "--json",
+    "data/samples/photo/n02128385_leopard.jpg",
+  ];
+  const first = await runTaskCli("zeroshot", args, env);
+  assertEquals(first.code, 0, first.stderr);
+  const heads = `${home}/.cache/clipcmp/heads`;
+  const file = [...Deno.readDirSync(heads)].map((e) => e.name).find((n) => n.endsWith(".npy"))!;
+  const bytes = await Deno.readFile(`${heads}/${file}`);
+  for (
+    const spoil of [
+      (b: Uint8Array) => b.slice(0, b.length - 100),
+      (b: Uint8Array) => b.map((x, i) => (i > 200 ? 0xff : x)),
+    ]
+  ) {
+    await Deno.writeFile(`${heads}/${file}`, spoil(bytes));
+    const again = await runTaskCli("zeroshot", args, env);
+    assertEquals(again.code, 0, again.stderr);
+    assert(/fails its checksum/.test(again.stderr) && !/cache hit/.test(again.stderr), again.stderr);
+    assertEquals(JSON.parse(again.stdout).results, JSON.parse(first.stdout).results);
+  }
+  await Deno.remove(home, { recursive: true });
+});
+
+Deno.test("[trust-fp16-cache] an fp16 model cut short by a kill, or bit-flipped, is converted again rather than failing every run", async () => {
+  const cache = await tempDir();
+  const src = `${FIX}/resnet-tiny-dyn/model.onnx`;
+  const out = await fp16Model(src, cache);
+  const good = await Deno.readFile(out);
+  const spoils: [string, () => Promise<void>][] = [
+    ["truncated", () => Deno.writeFile(out, good.slice(0, good.length >> 1))],
+    ["bit flip", () => Deno.writeFile(out, good.map((x, i) => (i === good.length - 50 ? x ^ 1 : x)))],
+    ["no checksum (killed between the two writes)", () => Deno.remove(`${out}.sha256`)],
+  ];
+  for (const [what, spoil] of spoils) {
+    await spoil();
+    const lines: string[] = [];
+    assertEquals(await fp16Model(src, cache, (l) => lines.push(l)), out);
+    assertEquals(await Deno.readFile(out), good, what);
+    assert(lines.some((l) => /converted/.test(l)), `${what}: ${lines.join("\n")}`);
+  }
+  await Deno.remove(cache, { recursive: true });
+});
