@@ -38,11 +38,16 @@ export interface EvalItem {
  */
 export async function listImageFolder(
   dir: string,
-  opts: { shard?: [number, number]; limit?: number } = {},
+  opts: { shard?: [number, number]; limit?: number; onSkip?: (path: string, reason: string) => void } = {},
 ): Promise<{ items: EvalItem[]; classes: number[] }> {
   const entries: string[] = [];
   try {
-    for await (const e of Deno.readDir(dir)) if (e.isDirectory) entries.push(e.name);
+    for await (const e of Deno.readDir(dir)) {
+      // Class folders are often symlinks into a shared store: follow them.
+      const isDir = e.isDirectory ||
+        (e.isSymlink && (await Deno.stat(`${dir}/${e.name}`).catch(() => null))?.isDirectory);
+      if (isDir) entries.push(e.name);
+    }
   } catch (err) {
     throw new ClipcmpError(
       `--dataset "${dir}": ${err instanceof Deno.errors.NotFound ? "no such directory" : firstLine(err)}`,
@@ -55,7 +60,8 @@ export async function listImageFolder(
     const cls = classByWnid(name);
     if (!cls) continue;
     classes.push(cls.index);
-    for (const path of await listImages([`${dir.replace(/\/$/, "")}/${name}`])) items.push({ path, index: cls.index });
+    const files = await listImages([`${dir.replace(/\/$/, "")}/${name}`], opts.onSkip);
+    for (const path of files) items.push({ path, index: cls.index });
   }
   if (classes.length === 0) throw new ClipcmpError(`--dataset "${dir}": no class folders named by ImageNet WordNet id`);
   let out = items;

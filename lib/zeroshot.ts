@@ -65,30 +65,118 @@ export function validateTemplates(templates: readonly string[], source: string):
 }
 
 /**
- * Parses a labels file: one label per line, or the seed's `imagenet1000_clsidx_to_labels.txt` format
- * (`{0: 'tench, Tinca tinca',` ...), where the index is kept and the first comma-separated name is the label.
+ * Parses a labels file: one label per line, or an `{index: label}` dict such as the seed's
+ * `imagenet1000_clsidx_to_labels.txt` (`{0: 'tench, Tinca tinca',` …), written as a Python literal or as JSON, on
+ * one line or many, with or without its braces on lines of their own. In a dict the index is kept and the first
+ * comma-separated name is the label; a `[wnid, name]` value (as in `imagenet_class_index.json`) gives the name.
+ * A file that starts like a dict but does not parse, or repeats an index, is refused.
  *
  * @example
  * ```ts
  * import { parseLabelsFile } from "./zeroshot.ts";
- * const seed = parseLabelsFile("{0: 'tench, Tinca tinca',\n 1: 'goldfish, Carassius auratus',}");
+ * const seed = parseLabelsFile("{0: 'tench, Tinca tinca',\n 1: 'goldfish, Carassius auratus',\n}");
  * if (seed[1]!.label !== "goldfish" || seed[1]!.index !== 1) throw new Error(JSON.stringify(seed));
+ * const json = parseLabelsFile('{"0": ["n01440764", "tench"], "1": ["n01443537", "goldfish"]}');
+ * if (json[0]!.label !== "tench") throw new Error();
  * const plain = parseLabelsFile("cat\ndog\n\n");
  * if (plain.length !== 2 || plain[1]!.index !== 1) throw new Error();
  * ```
  * @param text The file's text.
+ * @param source Where it came from, for messages.
  * @returns The labels.
  */
-export function parseLabelsFile(text: string): Label[] {
-  const lines = text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== "");
-  const seedLine = /^\{?\s*(\d+)\s*:\s*(['"])(.*)\2\s*,?\s*\}?$/;
-  if (lines.length > 0 && lines.every((l) => seedLine.test(l))) {
-    return lines.map((l) => {
-      const m = seedLine.exec(l)!;
-      return { index: Number(m[1]), label: m[3]!.split(",")[0]!.trim() };
-    });
+export function parseLabelsFile(text: string, source = "the labels file"): Label[] {
+  const body = text.replace(/^\uFEFF/, "").trim();
+  const dictLike = body.startsWith("{") || /^\s*["']?\d+["']?\s*:/.test(body);
+  if (!dictLike) {
+    return body.split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== "").map((label, index) => ({ label, index }));
   }
-  return lines.map((label, index) => ({ label, index }));
+  return parseIndexDict(body.startsWith("{") ? body : `{${body}}`, source);
+}
+
+/** A small tokenizer and parser for `{int: 'str' | "str" | [str, str], ...}` in Python or JSON syntax. */
+function parseIndexDict(src: string, source: string): Label[] {
+  let i = 0;
+  const fail = (what: string): never => {
+    const line = src.slice(0, i).split("\n").length;
+    throw new UsageError(
+      `${source}: ${what} at line ${line}; expected one label per line or an {index: 'label'} dict (Python or JSON)`,
+    );
+  };
+  const ws = () => {
+    for (;;) {
+      while (i < src.length && /\s/.test(src[i]!)) i++;
+      if (src[i] !== "#") return;
+      while (i < src.length && src[i] !== "\n") i++; // a Python comment
+    }
+  };
+  const str = (): string => {
+    const q = src[i];
+    if (q !== "'" && q !== '"') fail("a quoted string was expected");
+    i++;
+    let out = "";
+    while (i < src.length && src[i] !== q) {
+      if (src[i] === "\n") fail("a string runs past the end of its line");
+      if (src[i] === "\\") {
+        const e = src[++i];
+        out += e === "n" ? "\n" : e === "t" ? "\t" : (e ?? "");
+        i++;
+      } else out += src[i++];
+    }
+    if (src[i] !== q) fail("a string is not closed");
+    i++;
+    return out;
+  };
+  const out: Label[] = [];
+  const seen = new Set<number>();
+  ws();
+  if (src[i] !== "{") fail("'{' was expected");
+  i++;
+  for (;;) {
+    ws();
+    if (src[i] === "}") break;
+    let key: string;
+    if (src[i] === "'" || src[i] === '"') key = str();
+    else {
+      const m = /^\d+/.exec(src.slice(i));
+      if (!m) fail("an index was expected");
+      key = m![0];
+      i += key.length;
+    }
+    if (!/^\d+$/.test(key)) fail(`the key "${key}" is not an index`);
+    const index = Number(key);
+    ws();
+    if (src[i] !== ":") fail("':' was expected");
+    i++;
+    ws();
+    let label: string;
+    if (src[i] === "[") {
+      i++;
+      const items: string[] = [];
+      for (;;) {
+        ws();
+        if (src[i] === "]") break;
+        items.push(str());
+        ws();
+        if (src[i] === ",") i++;
+        else if (src[i] !== "]") fail("',' or ']' was expected");
+      }
+      i++;
+      if (items.length === 0) fail(`index ${index} has an empty list`);
+      label = items[items.length - 1]!;
+    } else label = str().split(",")[0]!.trim();
+    if (seen.has(index)) fail(`index ${index} appears twice`);
+    seen.add(index);
+    out.push({ index, label });
+    ws();
+    if (src[i] === ",") i++;
+    else if (src[i] !== "}") fail("',' or '}' was expected");
+  }
+  i++;
+  ws();
+  if (i < src.length) fail("text follows the closing '}'");
+  if (out.length === 0) fail("the dict is empty");
+  return out.sort((a, b) => a.index - b.index);
 }
 
 /** Progress of a head build. */

@@ -174,7 +174,12 @@ runTask("compare", async (args) => {
     sources.push([name, [dir]]);
   }
   const domains: DomainInput[] = [];
-  for (const [name, paths] of sources) domains.push({ name, paths: await listImages(paths) });
+  for (const [name, paths] of sources) {
+    domains.push({
+      name,
+      paths: await listImages(paths, (p, why) => info(`skipped ${p}: ${why}`)),
+    });
+  }
 
   const device = await resolveDevice(deviceChoice);
   info(device.reason);

@@ -145,7 +145,15 @@ runTask("eval", async (args) => {
   }
   const templates = await resolveTemplates(v.template as string | undefined, v.templates as string | undefined);
   const lists = [];
-  for (const [name, dir] of datasets) lists.push({ name, ...(await listImageFolder(dir, { shard, limit })) });
+  const onSkip = (p: string, why: string) => info(`skipped ${p}: ${why}`);
+  for (const [name, dir] of datasets) lists.push({ name, ...(await listImageFolder(dir, { shard, limit, onSkip })) });
+  if (lists.every((l) => l.items.length === 0)) {
+    throw new ClipcmpError(
+      `Nothing to evaluate: ${datasets.map(([n, d]) => `${n} (${d})`).join(", ")} ${
+        shard ? `give no images to shard ${shard[0]}/${shard[1]}` : "hold no .jpg or .png images"
+      }`,
+    );
+  }
   const chosen = await chooseModelsFor(v, which);
   const out = (v.out as string | undefined) ?? `reports/eval-${new Date().toISOString().replace(/[:.]/g, "-")}`;
   const jsonl = `${out}/results.jsonl`;

@@ -62,7 +62,7 @@ runTask("preprocess", async (args) => {
   if (positionals.length === 0) throw new UsageError("give at least one image or directory");
   const recipe = which === "clip" ? CLIP_RECIPE : TORCHVISION_RECIPE;
 
-  const files = await listImages(positionals);
+  const files = await listImages(positionals, (p, why) => info(`skipped ${p}: ${why}`));
   if (files.length === 0) throw new ClipcmpError(`No .jpg, .jpeg or .png files in ${positionals.join(", ")}`);
   const images: RgbaImage[] = [];
   for (const f of files) images.push(await decodeImageFile(f, decode));

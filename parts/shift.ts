@@ -82,8 +82,11 @@ runTask("shift", async (args) => {
   const deviceChoice = oneOf("--device", v.device as string, DEVICE_CHOICES);
   const batch = positiveInt("--batch", v.batch as string)!;
   const limit = positiveInt("--limit", v.limit as string | undefined);
-  const files = (await listImages(positionals.length ? positionals : ["data/samples/photo"])).slice(0, limit);
-  if (files.length === 0) throw new ClipcmpError(`No JPEG or PNG images in ${positionals.join(", ")}`);
+  const files = (await listImages(positionals.length ? positionals : ["data/samples/photo"], (p, why) =>
+    info(`skipped ${p}: ${why}`))).slice(0, limit);
+  if (files.length === 0) {
+    throw new ClipcmpError(`No JPEG or PNG images in ${positionals.join(", ")}`);
+  }
   const labelled = files.map((path) => {
     const parent = path.split("/").at(-2) ?? "";
     const cls = classFromFileName(path) ?? classByWnid(parent);
@@ -109,7 +112,9 @@ runTask("shift", async (args) => {
   const device = await resolveDevice(deviceChoice);
   info(device.reason);
   const shiftGpu = device.gpu ?? (await requestGpu());
-  if (!shiftGpu) throw new ClipcmpError("The shifts are WebGPU kernels and no WebGPU adapter was found");
+  if (!shiftGpu) {
+    throw new ClipcmpError("The shifts are WebGPU kernels and no WebGPU adapter was found");
+  }
   if (precision === "f16" && !shiftGpu.summary.f16) {
     throw new ClipcmpError(`--precision f16: ${shiftGpu.summary.f16Reason ?? "this adapter has no shader-f16"}`);
   }
@@ -121,7 +126,11 @@ runTask("shift", async (args) => {
   const classes = imagenetClasses();
   const conditions: [ShiftName | "clean", number][] = [
     ["clean", 0],
-    ...shifts.flatMap((s) => [1, 2, 3, 4, 5].map((sev) => [s, sev] as [ShiftName, number])),
+    ...shifts.flatMap((s) =>
+      [1, 2, 3, 4, 5].map((sev) =>
+        [s, sev] as [ShiftName, number]
+      )
+    ),
   ];
   /** Top-1 and top-5 hits per condition ("shift/severity") and model. */
   const hits = new Map<string, Record<string, [number, number]>>();

@@ -62,7 +62,7 @@ async function readLabels(v: Record<string, unknown>): Promise<{ labels: Label[]
       if (err instanceof Deno.errors.NotFound) throw new ClipcmpError(`--labels-file "${path}": file not found`);
       throw new ClipcmpError(`Cannot read --labels-file "${path}": ${firstLine(err)}`);
     }
-    const labels = parseLabelsFile(text);
+    const labels = parseLabelsFile(text, `--labels-file "${path}"`);
     validateLabels(labels, `--labels-file "${path}"`);
     return { labels, source: path };
   }
@@ -107,7 +107,7 @@ runTask("zeroshot", async (args) => {
   }
   const chosen = await chooseModels(v, { clip: true, resnet: false });
   const clipDir = chosen.clip!.dir;
-  const files = await listImages(positionals);
+  const files = await listImages(positionals, (p, why) => info(`skipped ${p}: ${why}`));
   const skipped: { path: string; reason: string }[] = [];
   const used: { path: string; image: RgbaImage }[] = [];
   for (const path of files) {

@@ -557,6 +557,8 @@ export const ELSEWHERE: { id: string; what: string; test: string }[] = [
     ["trust-npy-length", "a truncated .npy (#6)"],
     ["trust-head-cache", "a truncated or NaN-filled zero-shot head in the cache (#6)"],
     ["trust-fp16-cache", "an fp16 model cut short by a kill, or bit-flipped (#5)"],
+    ["trust-label-files", "label dicts in every layout (Python, JSON, braces on their own lines), duplicates (#4)"],
+    ["trust-symlinks", "symlinked images and class folders, link loops, broken links, an empty shard (#3)"],
   ].map(([id, what]) => ({ id: id!, what: what!, test: `tests/trust_test.ts \`[${id}]\`` })),
   {
     id: "net-redirect-target",

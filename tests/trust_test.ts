@@ -216,3 +216,79 @@ Deno.test("[trust-fp16-cache] an fp16 model cut short by a kill, or bit-flipped,
   }
   await Deno.remove(cache, { recursive: true });
 });
+
+Deno.test("[trust-label-files] the {index: label} format is parsed in every layout; duplicates and broken dicts are refused", async () => {
+  const { parseLabelsFile } = await import("../lib/zeroshot.ts");
+  const { UsageError } = await import("../lib/errors.ts");
+  const want = [{ index: 0, label: "tench" }, { index: 1, label: "goldfish" }, { index: 7, label: "cock" }];
+  for (
+    const text of [
+      "{0: 'tench, Tinca tinca',\n 1: 'goldfish, Carassius auratus',\n 7: 'cock'\n}\n", // closing brace alone
+      "{0: 'tench, Tinca tinca', 1: 'goldfish, Carassius auratus', 7: 'cock',}", // one line
+      '{"0": "tench, Tinca tinca", "1": "goldfish", "7": "cock"}', // JSON
+      '{"0": ["n01440764", "tench"], "1": ["n01443537", "goldfish"], "7": ["n01514668", "cock"]}', // class index JSON
+      "0: 'tench, Tinca tinca',\n1: 'goldfish',\n7: \"cock\",\n", // no braces
+      "{\n  # a comment\n  0: 'tench',\n  1: 'goldfish',\n  7: 'cock',\n}",
+    ]
+  ) {
+    assertEquals(parseLabelsFile(text), want, text);
+  }
+  assertEquals(parseLabelsFile("cat\ndog\n"), [{ index: 0, label: "cat" }, { index: 1, label: "dog" }]);
+  for (
+    const [text, re] of [
+      ["{0: 'tench', 0: 'goldfish'}", /index 0 appears twice/],
+      ["{0: 'tench', 1: goldfish}", /a quoted string was expected at line 1/],
+      ["{0: 'tench',\n 1: 'goldfish'", /',' or '}' was expected at line 2/],
+      ["{0: 'tench'} trailing", /text follows the closing/],
+      ['{"a": "tench"}', /the key "a" is not an index/],
+    ] as const
+  ) {
+    let err: unknown;
+    try {
+      parseLabelsFile(text, '--labels-file "x.txt"');
+    } catch (e) {
+      err = e;
+    }
+    assert(err instanceof UsageError, `${text}: ${err}`);
+    assert(re.test(err.message) && err.message.startsWith('--labels-file "x.txt": '), err.message);
+  }
+});
+
+Deno.test("[trust-symlinks] symlinked images and class folders are listed (a link loop ends, a broken link is reported); nothing-to-do exits 1", async () => {
+  const { listImages } = await import("../lib/image/list.ts");
+  const { listImageFolder } = await import("../lib/eval.ts");
+  // models/fixtures/hostile/linked: photo-link.jpg -> a photo, more -> data/samples/photo, loop -> ., broken.jpg -> nowhere
+  const skipped: string[] = [];
+  const files = await listImages([`${FIX}/hostile/linked`], (p, why) => skipped.push(`${p.split("/").pop()}: ${why}`));
+  assertEquals(files.length, 11, files.join("\n"));
+  assert(files.some((f) => f.endsWith("linked/photo-link.jpg")) && files.some((f) => f.includes("linked/more/")));
+  assert(skipped.some((s) => s.startsWith("broken.jpg: a broken symbolic link")), skipped.join("\n"));
+  assert(skipped.some((s) => s.startsWith("loop: a link back to")), skipped.join("\n"));
+  // An ImageFolder whose class folder is a symlink (models/fixtures/hostile/folder/n02128385 -> the photos).
+  const { items, classes } = await listImageFolder(`${FIX}/hostile/folder`);
+  assertEquals([items.length, classes.length], [10, 1]);
+  const run = await runTaskCli("preprocess", [
+    "models/fixtures/hostile/linked",
+    "--for",
+    "clip",
+    "--out",
+    "out/trust.npy",
+  ]);
+  assert(/skipped .*broken\.jpg: a broken symbolic link/.test(run.stderr), run.stderr);
+  // An eval whose shard is empty has processed nothing: exit 1, one line.
+  const ev = await runTaskCli("eval", [
+    "--dataset",
+    `f=models/fixtures/hostile/folder`,
+    "--model",
+    "resnet",
+    "--resnet",
+    "models/fixtures/resnet-tiny-dyn",
+    "--shard",
+    "10/11", // 10 images: shard 10 of 11 gets none
+    "--out",
+    "reports/trust-eval",
+  ]);
+  assertEquals(ev.code, 1, ev.stderr);
+  assert(/Nothing to evaluate: f \(models\/fixtures\/hostile\/folder\)/.test(ev.stderr), ev.stderr);
+  await Deno.remove("out/trust.npy").catch(() => {});
+});
