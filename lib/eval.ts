@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { csvRow } from "./report/escape.ts";
 import rIndices from "../data/imagenet/imagenet_r_indices.txt" with { type: "text" };
 import aIndices from "../data/imagenet/imagenet_a_indices.txt" with { type: "text" };
 import { classByWnid } from "./data/imagenet.ts";
@@ -207,14 +208,14 @@ export function evalCsv(metrics: readonly EvalMetrics[], reference?: string): st
   for (const m of metrics) {
     const ref = reference ? metrics.find((x) => x.dataset === reference && x.model === m.model) : undefined;
     const acc = (x: EvalMetrics) => ({ top1: x.acc1, top5: x.acc5, mean_per_class_recall: x.mean_per_class_recall });
-    rows.push([
+    rows.push(csvRow([
       m.model,
       m.dataset,
       m.n,
       ...timmCells(acc(m), ref && acc(ref), 2),
       224,
       m.model === "clip" ? "bicubic" : "bilinear",
-    ].join(","));
+    ]));
   }
   return rows.join("\n") + "\n";
 }

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { csvRow } from "../lib/report/escape.ts";
 import { info, oneOf, parseFlags, positiveInt, runTask } from "../lib/cli/run.ts";
 import { ClipcmpError, UsageError } from "../lib/errors.ts";
 import { DEVICE_CHOICES, resolveDevice } from "../lib/device.ts";
@@ -238,9 +239,7 @@ runTask("shift", async (args) => {
   await writeFileAtomic(
     `${out}/results.csv`,
     "shift,severity,model,n,top1,top5\n" +
-      rows.map((r) =>
-        `${r.shift},${r.severity},${r.model},${r.n},${(100 * r.top1).toFixed(2)},${(100 * r.top5).toFixed(2)}`
-      )
+      rows.map((r) => csvRow([r.shift, r.severity, r.model, r.n, (100 * r.top1).toFixed(2), (100 * r.top5).toFixed(2)]))
         .join("\n") +
       "\n",
   );

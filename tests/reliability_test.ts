@@ -559,6 +559,7 @@ export const ELSEWHERE: { id: string; what: string; test: string }[] = [
     ["trust-fp16-cache", "an fp16 model cut short by a kill, or bit-flipped (#5)"],
     ["trust-label-files", "label dicts in every layout (Python, JSON, braces on their own lines), duplicates (#4)"],
     ["trust-symlinks", "symlinked images and class folders, link loops, broken links, an empty shard (#3)"],
+    ["trust-escaping", "names with CSV/formula characters, HTML in report.md, ESC bytes in messages (#16)"],
   ].map(([id, what]) => ({ id: id!, what: what!, test: `tests/trust_test.ts \`[${id}]\`` })),
   {
     id: "net-redirect-target",

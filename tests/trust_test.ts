@@ -292,3 +292,74 @@ Deno.test("[trust-symlinks] symlinked images and class folders are listed (a lin
   assert(/Nothing to evaluate: f \(models\/fixtures\/hostile\/folder\)/.test(ev.stderr), ev.stderr);
   await Deno.remove("out/trust.npy").catch(() => {});
 });
+
+/** RFC 4180 rows: quoted cells with doubled quotes, commas and line breaks inside quotes. */
+function parseCsv(text: string): string[][] {
+  const rows: string[][] = [];
+  let row: string[] = [];
+  let cell = "";
+  let quoted = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]!;
+    if (quoted) {
+      if (c === '"' && text[i + 1] === '"') (cell += '"'), i++;
+      else if (c === '"') quoted = false;
+      else cell += c;
+    } else if (c === '"') quoted = true;
+    else if (c === ",") row.push(cell), cell = "";
+    else if (c === "\n") row.push(cell), rows.push(row), row = [], cell = "";
+    else cell += c;
+  }
+  return rows;
+}
+
+Deno.test("[trust-escaping] names cannot split CSV rows, start formulas, inject HTML into report.md, or send control bytes to the terminal", async () => {
+  // eval: a dataset name with a comma, a quote and a formula start.
+  const name = '@SUM(1,2)"x';
+  const ev = await runTaskCli("eval", [
+    "--dataset",
+    `${name}=models/fixtures/hostile/folder`,
+    "--model",
+    "resnet",
+    "--resnet",
+    "models/fixtures/resnet-tiny-dyn",
+    "--device",
+    "wasm",
+    "--out",
+    "reports/trust-escape-eval",
+  ]);
+  assertEquals(ev.code, 0, ev.stderr);
+  const rows = parseCsv(await Deno.readTextFile("reports/trust-escape-eval/metrics.csv"));
+  assert(rows.length >= 2 && rows.every((r) => r.length === rows[0]!.length), JSON.stringify(rows));
+  assertEquals(rows[1]![rows[0]!.indexOf("dataset")], `'${name}`);
+  // compare: a file named like an HTML tag, skipped as undecodable, is listed escaped in report.md.
+  const dir = await tempDir();
+  await Deno.copyFile(`${FIX}/decode/baseline.jpg`, `${dir}/n02128385_leopard.jpg`);
+  const evil = "<img src=x onerror=alert(1)>.jpg";
+  await Deno.writeTextFile(`${dir}/${evil}`, "not an image");
+  const cmp = await runTaskCli("compare", [
+    "--clip",
+    "models/fixtures/clip-tiny",
+    "--resnet",
+    "models/fixtures/resnet-tiny",
+    "--device",
+    "wasm",
+    "--out",
+    "reports/trust-escape-compare",
+    dir,
+  ]);
+  assertEquals(cmp.code, 0, cmp.stderr);
+  const md = await Deno.readTextFile("reports/trust-escape-compare/report.md");
+  assert(md.includes("&lt;img src=x onerror=alert(1)&gt;.jpg") && !md.includes("<img src=x"), md);
+  const html = await Deno.readTextFile("reports/trust-escape-compare/report.html");
+  assert(!html.includes("<img src=x") && /(&lt;|&#60;)img src=x onerror=alert\(1\)(&gt;|&#62;)\.jpg/.test(html));
+  // A file name with an ESC sequence: the error names it with the sequence made visible.
+  const esc = `${dir}/x\x1b[2Jy.jpg`;
+  await Deno.writeTextFile(esc, "text");
+  const pre = await runTaskCli("preprocess", [esc, "--for", "clip", "--out", "out/trust.npy"]);
+  assertEquals(pre.code, 1);
+  assert(!pre.stderr.includes("\x1b") && pre.stderr.includes("x\\x1b[2Jy.jpg"), JSON.stringify(pre.stderr));
+  for (const d of ["reports/trust-escape-eval", "reports/trust-escape-compare", dir]) {
+    await Deno.remove(d, { recursive: true });
+  }
+});

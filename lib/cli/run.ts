@@ -7,10 +7,15 @@
  */
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { ClipcmpError, firstLine, UsageError } from "../errors.ts";
+import { plainText } from "../report/escape.ts";
 
-/** Writes one line to stderr. All human messages go to stderr so that `--json` stdout stays one document. */
+/**
+ * Writes one line to stderr. All human messages go to stderr so that `--json` stdout stays one document. Control
+ * characters (from file names or file contents quoted in a message) are shown as `\xNN`, never sent raw to the
+ * terminal.
+ */
 export function info(line: string): void {
-  console.error(line);
+  console.error(plainText(line));
 }
 
 /**

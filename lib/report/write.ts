@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { csvRow, mdText, mdUnescape } from "./escape.ts";
 import type { CompareDocument, CompareResult, Score } from "../compare.ts";
 import type { Accuracy, DomainSummary } from "./metrics.ts";
 import { writeFileAtomic } from "../fs.ts";
@@ -72,7 +73,7 @@ export function renderCsv(doc: CompareDocument): string {
     for (const [key, a] of Object.entries(d.models)) {
       const r = refDomain?.models[key];
       const meta = modelMeta(doc, key);
-      rows.push([
+      rows.push(csvRow([
         key,
         d.domain,
         a.n,
@@ -80,7 +81,7 @@ export function renderCsv(doc: CompareDocument): string {
         meta.params,
         224,
         meta.interpolation,
-      ].join(","));
+      ]));
     }
   }
   return rows.join("\n") + "\n";
@@ -147,11 +148,11 @@ export function renderMarkdown(doc: CompareDocument): string {
     "| --- | --- | --- | --- | --- | --- | --- |",
   );
   for (const d of doc.domains) {
-    out.push(`| **${d.domain}** (${d.classes} classes) | | | | | | |`);
+    out.push(`| **${mdText(d.domain)}** (${d.classes} classes) | | | | | | |`);
     for (const [k, a] of Object.entries(d.models)) out.push(accRow(MODEL_NAMES[k] ?? k, a));
   }
   out.push("");
-  for (const d of doc.domains) if (d.clip_minus_resnet) out.push(`- **${d.domain}**: ${conclusion(d)}`);
+  for (const d of doc.domains) if (d.clip_minus_resnet) out.push(`- **${mdText(d.domain)}**: ${conclusion(d)}`);
   out.push("");
   if (doc.like_for_like.length) {
     out.push("## Like-for-like: domains compared on the classes they share", "");
@@ -164,7 +165,7 @@ export function renderMarkdown(doc: CompareDocument): string {
       for (const k of Object.keys(l.accuracy[a]!)) {
         const x = l.accuracy[a]![k]!, y = l.accuracy[b]![k]!;
         out.push(
-          `| ${a} → ${b} | ${l.classes.length} | ${MODEL_NAMES[k] ?? k} | ${pct(x.top1)} | ${
+          `| ${mdText(a)} → ${mdText(b)} | ${l.classes.length} | ${MODEL_NAMES[k] ?? k} | ${pct(x.top1)} | ${
             pct(y.top1)
           } | ${x.n} / ${y.n} |`,
         );
@@ -175,14 +176,14 @@ export function renderMarkdown(doc: CompareDocument): string {
   out.push("## Per class", "", "Top-1 hits / images, per domain.", "");
   const domains = doc.domains.map((d) => d.domain);
   const keys = Object.keys(doc.domains[0]?.models ?? {}).filter((k) => k !== "resnet_1000");
-  out.push(`| class | ${domains.map((d) => keys.map((k) => `${d} ${k}`).join(" | ")).join(" | ")} |`);
+  out.push(`| class | ${domains.map((d) => keys.map((k) => `${mdText(d)} ${k}`).join(" | ")).join(" | ")} |`);
   out.push(`| --- | ${domains.map(() => keys.map(() => "---").join(" | ")).join(" | ")} |`);
   const names = new Map(doc.label_set.map((l) => [l.index, l.label]));
   for (const row of doc.per_class) {
     const cells = domains.flatMap((d) =>
       keys.map((k) => (row.domains[d] ? `${row.domains[d]!.hits[k] ?? 0}/${row.domains[d]!.n}` : ""))
     );
-    out.push(`| ${names.get(row.index)} (#${row.index}) | ${cells.join(" | ")} |`);
+    out.push(`| ${mdText(names.get(row.index) ?? "")} (#${row.index}) | ${cells.join(" | ")} |`);
   }
   out.push("", "## Provenance", "");
   out.push(`- clipcmp ${doc.version}, ${p.time}`);
@@ -190,24 +191,32 @@ export function renderMarkdown(doc: CompareDocument): string {
   out.push(`- adapter: ${p.adapter ?? "none"}; dtype: ${p.dtype}`);
   if (p.models.clip) {
     out.push(
-      `- CLIP: ${p.models.clip.dir} (visual sha256 ${p.models.clip.visual.sha256}, textual sha256 ${p.models.clip.textual.sha256}); ${p.models.clip.preprocessing}`,
+      `- CLIP: ${
+        mdText(p.models.clip.dir)
+      } (visual sha256 ${p.models.clip.visual.sha256}, textual sha256 ${p.models.clip.textual.sha256}); ${p.models.clip.preprocessing}`,
     );
   }
   for (const [tower, f] of [["image", p.models.clip?.visual], ["text", p.models.clip?.textual]] as const) {
     if (f?.activation_note) out.push(`- CLIP ${tower} tower: ${f.activation_note}`);
   }
   if (p.models.resnet) {
-    out.push(`- ResNet: ${p.models.resnet.path} (sha256 ${p.models.resnet.sha256}); ${p.models.resnet.preprocessing}`);
+    out.push(
+      `- ResNet: ${mdText(p.models.resnet.path)} (sha256 ${p.models.resnet.sha256}); ${p.models.resnet.preprocessing}`,
+    );
   }
   out.push(
-    `- templates (${p.templates.length}): ${p.templates.slice(0, 3).map((t) => `"${t}"`).join(", ")}${
+    `- templates (${p.templates.length}): ${p.templates.slice(0, 3).map((t) => `"${mdText(t)}"`).join(", ")}${
       p.templates.length > 3 ? ", …" : ""
     }; logit scale ${p.logit_scale}`,
   );
-  out.push(`- label set (${doc.label_set.length}): ${doc.label_set.map((l) => `${l.label} (#${l.index})`).join(", ")}`);
+  out.push(
+    `- label set (${doc.label_set.length}): ${doc.label_set.map((l) => `${mdText(l.label)} (#${l.index})`).join(", ")}`,
+  );
   if (doc.skipped.length) {
     out.push(
-      `- skipped ${doc.skipped.length} input(s): ${doc.skipped.map((s) => `${s.path} (${s.reason})`).join("; ")}`,
+      `- skipped ${doc.skipped.length} input(s): ${
+        doc.skipped.map((s) => `${mdText(s.path)} (${mdText(s.reason)})`).join("; ")
+      }`,
     );
   }
   return out.join("\n") + "\n";
@@ -308,7 +317,9 @@ export function renderHtml(doc: CompareDocument, thumbs: Map<string, string>): s
     );
     return `<table>${
       rows.filter((l) => !/^\| ---/.test(l)).map((l, i) => {
-        const cells = l.split("|").slice(1, -1).map((c) => esc(c.trim()).replace(/\*\*(.*?)\*\*/g, "<b>$1</b>"));
+        const cells = l.split(/(?<!\\)\|/).slice(1, -1).map((c) =>
+          esc(mdUnescape(c.trim())).replace(/\*\*(.*?)\*\*/g, "<b>$1</b>")
+        );
         const tag = i === 0 ? "th" : "td";
         return `<tr>${cells.map((c) => `<${tag}>${c}</${tag}>`).join("")}</tr>`;
       }).join("")
@@ -324,7 +335,7 @@ export function renderHtml(doc: CompareDocument, thumbs: Map<string, string>): s
     `<li><b>${esc(d.domain)}</b>: ${esc(conclusion(d)).replace(/`(.*?)`/g, "<code>$1</code>")}</li>`
   ).join("");
   const provenance = md.split("## Provenance\n")[1]!.trim().split("\n").map((l) =>
-    `<li>${esc(l.replace(/^- /, ""))}</li>`
+    `<li>${esc(mdUnescape(l.replace(/^- /, "")))}</li>`
   ).join("");
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>clipcmp: ResNet-50 vs CLIP</title>
