@@ -106,13 +106,76 @@ export interface EvalLine {
 }
 
 /**
- * Reads results.jsonl files, dropping a torn last line (a kill mid-write) and duplicate images.
+ * What makes an eval run's results comparable: written to `run.json` beside `results.jsonl` before the first
+ * result, and compared on every resume and merge. Everything but `shard` must match for a merge.
+ */
+export interface RunHeader {
+  /** Always `clipcmp`. */
+  tool: "clipcmp";
+  /** The tool version that wrote the results. */
+  version: string;
+  /** Which towers ran, with their model files' sha256 (null when not run). */
+  models: { clip: { visual: string; textual: string } | null; resnet: string | null };
+  /** Precision. */
+  dtype: string;
+  /** The CLIP prompt templates (empty without CLIP). */
+  templates: string[];
+  /** `--subset`. */
+  subset: string;
+  /** Preprocessing recipes by tower. */
+  recipes: Record<string, string>;
+  /** Dataset names and their directories. */
+  datasets: Record<string, string>;
+  /** `i/n`, or null. */
+  shard: string | null;
+}
+
+/** The first difference between two run headers, as `field: was A, now B`; null when they agree. */
+export function headerDifference(a: RunHeader, b: RunHeader, ignore: readonly (keyof RunHeader)[] = []): string | null {
+  for (const k of Object.keys(a) as (keyof RunHeader)[]) {
+    if (ignore.includes(k)) continue;
+    const x = JSON.stringify(a[k]);
+    const y = JSON.stringify(b[k]);
+    if (x !== y) {
+      const short = (s: string) => (s.length > 120 ? `${s.slice(0, 117)}...` : s);
+      return `${k}: was ${short(x)}, now ${short(y)}`;
+    }
+  }
+  return null;
+}
+
+/**
+ * Reads an eval directory's `run.json`.
+ *
+ * @param dir The run directory.
+ * @returns The header, or null when the directory has none.
+ */
+export async function readRunHeader(dir: string): Promise<RunHeader | null> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(`${dir}/run.json`);
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return null;
+    throw new ClipcmpError(`Cannot read "${dir}/run.json": ${firstLine(err)}`);
+  }
+  try {
+    const h = JSON.parse(text);
+    if (h?.tool !== "clipcmp" || typeof h.models !== "object") throw new Error("not a clipcmp run header");
+    return h as RunHeader;
+  } catch (err) {
+    throw new ClipcmpError(`"${dir}/run.json" is corrupt (${firstLine(err)}); use a new --out`);
+  }
+}
+
+/**
+ * Reads results.jsonl files, dropping a torn line (a kill mid-write) and repeated identical lines. Two lines for
+ * the same image that disagree are an error: they can only come from mixed runs.
  *
  * @param files JSONL paths (missing files are empty).
- * @returns The unique lines, first occurrence kept.
+ * @returns The unique lines.
  */
 export async function readResults(files: readonly string[]): Promise<EvalLine[]> {
-  const seen = new Set<string>();
+  const seen = new Map<string, string>();
   const out: EvalLine[] = [];
   for (const f of files) {
     let text = "";
@@ -130,9 +193,21 @@ export async function readResults(files: readonly string[]): Promise<EvalLine[]>
       } catch {
         continue; // a line torn by a kill is redone on resume
       }
+      if (!rec || typeof rec !== "object" || typeof rec.path !== "string" || typeof rec.top5 !== "object") {
+        continue; // not a result line (e.g. `null`): treated like a torn line, redone on resume
+      }
       const key = `${rec.dataset}\u0000${rec.path}`;
-      if (seen.has(key)) continue;
-      seen.add(key);
+      const canon = JSON.stringify([rec.true, rec.top5]);
+      const prev = seen.get(key);
+      if (prev !== undefined) {
+        if (prev !== canon) {
+          throw new ClipcmpError(
+            `"${f}": two different results for ${rec.path} in ${rec.dataset}; the directory mixes runs, use a new --out`,
+          );
+        }
+        continue;
+      }
+      seen.set(key, canon);
       out.push(rec);
     }
   }

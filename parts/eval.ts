@@ -16,7 +16,17 @@ import { classifyFiles } from "../lib/pipeline.ts";
 import { imagenetClasses } from "../lib/data/imagenet.ts";
 import { buildHead } from "../lib/zeroshot.ts";
 import { releaseRows } from "../lib/scoring.ts";
-import { evalCsv, type EvalLine, evalMetrics, listImageFolder, readResults, scoringColumns } from "../lib/eval.ts";
+import {
+  evalCsv,
+  type EvalLine,
+  evalMetrics,
+  headerDifference,
+  listImageFolder,
+  readResults,
+  readRunHeader,
+  type RunHeader,
+  scoringColumns,
+} from "../lib/eval.ts";
 import { writeFileAtomic } from "../lib/fs.ts";
 import { VERSION } from "../lib/version.ts";
 
@@ -110,10 +120,18 @@ runTask("eval", async (args) => {
     if (positionals.length === 0) throw new UsageError("--merge needs the shard directories to merge");
     if (v.out === undefined) throw new UsageError("--merge needs --out DIR for the merged results");
     const out = v.out as string;
+    // Shards merge only when they come from the same run settings (everything but the shard itself).
+    const headers = await Promise.all(positionals.map(async (d) => ({ d, h: await readRunHeader(d) })));
+    for (const { d, h } of headers) {
+      if (!h) throw new ClipcmpError(`"${d}" has no run.json: it is not an eval run directory, or an older one`);
+      const diff = headerDifference(headers[0]!.h!, h, ["shard"]);
+      if (diff) throw new ClipcmpError(`Cannot merge "${d}" with "${headers[0]!.d}": ${diff}`);
+    }
     const lines = await readResults(positionals.map((d) => `${d}/results.jsonl`));
     if (lines.length === 0) throw new ClipcmpError(`No results in ${positionals.join(", ")}`);
     await Deno.mkdir(out, { recursive: true });
     await writeFileAtomic(`${out}/results.jsonl`, lines.map((l) => JSON.stringify(l)).join("\n") + "\n");
+    await writeFileAtomic(`${out}/run.json`, JSON.stringify({ ...headers[0]!.h!, shard: null }, null, 2) + "\n");
     info(`merged ${lines.length} results from ${positionals.length} director${positionals.length === 1 ? "y" : "ies"}`);
     await writeMetrics(out, lines, v.reference as string | undefined);
     return 0;
@@ -169,13 +187,44 @@ runTask("eval", async (args) => {
       }`,
     );
   }
-  const done = new Set((await readResults([jsonl])).map((l) => `${l.dataset}\u0000${l.path}`));
   const device = await resolveDevice(deviceChoice);
   info(device.reason);
   const gpu = device.gpu ? { device: device.gpu.device } : undefined;
   const clip = chosen.clip ? await ClipModel.load(chosen.clip.dir, { ...device, log: info }) : undefined;
   const resnet = chosen.resnet ? await ResnetModel.load(chosen.resnet.source, { ...device, log: info }) : undefined;
   checkAgainstManifest(chosen, clip, resnet);
+  // A resume continues only the same run: same models (by hash), templates, subset, recipes, datasets and shard.
+  const header: RunHeader = {
+    tool: "clipcmp",
+    version: VERSION,
+    models: {
+      clip: clip ? { visual: clip.visual.session.sha256, textual: clip.textual.sha256 } : null,
+      resnet: resnet ? resnet.graph.session.sha256 : null,
+    },
+    dtype: "fp32",
+    templates: clip ? [...templates] : [],
+    subset,
+    recipes: { ...(clip ? { clip: "clip" } : {}), ...(resnet ? { resnet: resnet.source.recipe.name } : {}) },
+    datasets: Object.fromEntries(datasets),
+    shard: shard ? `${shard[0]}/${shard[1]}` : null,
+  };
+  const previous = await readRunHeader(out);
+  const existing = await readResults([jsonl]);
+  if (previous) {
+    const diff = headerDifference(previous, header);
+    if (diff) {
+      await clip?.release();
+      await resnet?.release();
+      device.gpu?.destroy();
+      throw new ClipcmpError(`"${out}" holds results of a different run (${diff}); use a new --out`);
+    }
+  } else if (existing.length) {
+    await clip?.release();
+    await resnet?.release();
+    device.gpu?.destroy();
+    throw new ClipcmpError(`"${out}" holds results without a run.json (an older clipcmp?); use a new --out`);
+  } else await writeFileAtomic(`${out}/run.json`, JSON.stringify(header, null, 2) + "\n");
+  const done = new Set(existing.map((l) => `${l.dataset}\u0000${l.path}`));
   const classes = imagenetClasses();
   const pool = new DecodePool();
   info(`decoding on ${pool.size} worker thread${pool.size === 1 ? "" : "s"}`);
@@ -231,6 +280,9 @@ runTask("eval", async (args) => {
     await resnet?.release();
     device.gpu?.destroy();
   }
-  await writeMetrics(out, await readResults([jsonl]), v.reference as string | undefined);
+  // Only images in the current listing count (a file removed since an earlier part of the run does not).
+  const listed = new Set(lists.flatMap((l) => l.items.map((it) => `${l.name}\u0000${it.path}`)));
+  const lines = (await readResults([jsonl])).filter((l) => listed.has(`${l.dataset}\u0000${l.path}`));
+  await writeMetrics(out, lines, v.reference as string | undefined);
   return 0;
 });

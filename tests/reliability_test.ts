@@ -560,6 +560,10 @@ export const ELSEWHERE: { id: string; what: string; test: string }[] = [
     ["trust-label-files", "label dicts in every layout (Python, JSON, braces on their own lines), duplicates (#4)"],
     ["trust-symlinks", "symlinked images and class folders, link loops, broken links, an empty shard (#3)"],
     ["trust-escaping", "names with CSV/formula characters, HTML in report.md, ESC bytes in messages (#16)"],
+    [
+      "trust-eval-mix",
+      "eval resumed or merged with other models, templates or subset; stale and conflicting lines (#1)",
+    ],
   ].map(([id, what]) => ({ id: id!, what: what!, test: `tests/trust_test.ts \`[${id}]\`` })),
   {
     id: "net-redirect-target",

@@ -363,3 +363,67 @@ Deno.test("[trust-escaping] names cannot split CSV rows, start formulas, inject 
     await Deno.remove(d, { recursive: true });
   }
 });
+
+Deno.test("[trust-eval-mix] a resumed or merged eval with other models, templates or subset is refused; stale and conflicting lines never count", async () => {
+  const ds = await tempDir();
+  await Deno.mkdir(`${ds}/n02128385`);
+  const photos = [...Deno.readDirSync("data/samples/photo")].map((e) => e.name).sort().slice(0, 3);
+  for (const p of photos) await Deno.copyFile(`data/samples/photo/${p}`, `${ds}/n02128385/${p}`);
+  const base = (out: string, ...more: string[]) => [
+    "--dataset",
+    `d=${ds}`,
+    "--device",
+    "wasm",
+    "--resnet",
+    "models/fixtures/resnet-tiny-dyn",
+    "--clip",
+    "models/fixtures/clip-tiny",
+    "--out",
+    out,
+    ...more,
+  ];
+  const A = "reports/trust-mix-a";
+  const B = "reports/trust-mix-b";
+  try {
+    const first = await runTaskCli("eval", base(A, "--model", "resnet"));
+    assertEquals(first.code, 0, first.stderr);
+    for (
+      const [more, field] of [
+        [["--model", "clip"], /models: was/],
+        [["--model", "resnet", "--subset", "none"], /subset: was "auto", now "none"/],
+      ] as const
+    ) {
+      const again = await runTaskCli("eval", base(A, ...more));
+      assertEquals(again.code, 1, again.stderr);
+      assert(/holds results of a different run \(/.test(again.stderr) && field.test(again.stderr), again.stderr);
+    }
+    const clipA = await runTaskCli("eval", base(B, "--model", "clip", "--template", "a photo of a {}."));
+    assertEquals(clipA.code, 0, clipA.stderr);
+    const clipB = await runTaskCli("eval", base(B, "--model", "clip", "--template", "a sketch of a {}."));
+    assertEquals(clipB.code, 1);
+    assert(/templates: was \["a photo of a \{\}\."\], now \["a sketch of a \{\}\."\]/.test(clipB.stderr), clipB.stderr);
+    // Merging runs of different settings is refused.
+    const merge = await runTaskCli("eval", ["--merge", A, B, "--out", "reports/trust-mix-m"]);
+    assertEquals(merge.code, 1);
+    assert(
+      /Cannot merge "reports\/trust-mix-b" with "reports\/trust-mix-a": models: was/.test(merge.stderr),
+      merge.stderr,
+    );
+    // An image removed from the dataset no longer counts on resume.
+    await Deno.remove(`${ds}/n02128385/${photos[0]}`);
+    const resumed = await runTaskCli("eval", base(A, "--model", "resnet"));
+    assertEquals(resumed.code, 0, resumed.stderr);
+    const metrics = JSON.parse(await Deno.readTextFile(`${A}/metrics.json`));
+    assertEquals(metrics.results[0].n, 2);
+    // Two different lines for one image: the directory mixes runs.
+    const jsonl = await Deno.readTextFile(`${A}/results.jsonl`);
+    const line = JSON.parse(jsonl.split("\n")[1]!);
+    line.top5.resnet = [...line.top5.resnet].reverse();
+    await Deno.writeTextFile(`${A}/results.jsonl`, jsonl + JSON.stringify(line) + "\n");
+    const conflict = await runTaskCli("eval", base(A, "--model", "resnet"));
+    assertEquals(conflict.code, 1);
+    assert(/two different results for .* in d; the directory mixes runs/.test(conflict.stderr), conflict.stderr);
+  } finally {
+    for (const d of [A, B, "reports/trust-mix-m", ds]) await Deno.remove(d, { recursive: true }).catch(() => {});
+  }
+});
