@@ -427,3 +427,73 @@ Deno.test("[trust-eval-mix] a resumed or merged eval with other models, template
     for (const d of [A, B, "reports/trust-mix-m", ds]) await Deno.remove(d, { recursive: true }).catch(() => {});
   }
 });
+
+/** A ZIP of deflated entries, each optionally lying about its uncompressed size. */
+async function makeZip(entries: { name: string; data: Uint8Array; declare?: number }[]): Promise<Uint8Array> {
+  const locals: Uint8Array[] = [];
+  const centrals: Uint8Array[] = [];
+  let offset = 0;
+  for (const e of entries) {
+    const comp = new Uint8Array(
+      await new Response(
+        new Blob([e.data as Uint8Array<ArrayBuffer>]).stream().pipeThrough(new CompressionStream("deflate-raw")),
+      )
+        .arrayBuffer(),
+    );
+    const name = new TextEncoder().encode(e.name);
+    const local = new Uint8Array(30 + name.length + comp.length);
+    const lv = new DataView(local.buffer);
+    lv.setUint32(0, 0x04034b50, true);
+    lv.setUint16(8, 8, true);
+    lv.setUint32(18, comp.length, true);
+    lv.setUint32(22, e.declare ?? e.data.length, true);
+    lv.setUint16(26, name.length, true);
+    local.set(name, 30);
+    local.set(comp, 30 + name.length);
+    const central = new Uint8Array(46 + name.length);
+    const cv = new DataView(central.buffer);
+    cv.setUint32(0, 0x02014b50, true);
+    cv.setUint16(10, 8, true);
+    cv.setUint32(20, comp.length, true);
+    cv.setUint32(24, e.declare ?? e.data.length, true);
+    cv.setUint16(28, name.length, true);
+    cv.setUint32(42, offset, true);
+    central.set(name, 46);
+    locals.push(local);
+    centrals.push(central);
+    offset += local.length;
+  }
+  const cdSize = centrals.reduce((a, c) => a + c.length, 0);
+  const eocd = new Uint8Array(22);
+  const ev = new DataView(eocd.buffer);
+  ev.setUint32(0, 0x06054b50, true);
+  ev.setUint16(8, entries.length, true);
+  ev.setUint16(10, entries.length, true);
+  ev.setUint32(12, cdSize, true);
+  ev.setUint32(16, offset, true);
+  const out = new Uint8Array(offset + cdSize + 22);
+  let at = 0;
+  for (const b of [...locals, ...centrals, eocd]) out.set(b, at), at += b.length;
+  return out;
+}
+
+Deno.test("[trust-zip-bomb] an entry inflating past its declared size, or entries declaring too much in all, are refused without inflating", async () => {
+  const { unzip } = await import("../lib/hub/zip.ts");
+  const dir = await tempDir();
+  const zeros = new Uint8Array(20 * 1024 * 1024); // 20 MB of zeros deflate to about 20 KB
+  await Deno.writeFile(`${dir}/bomb.zip`, await makeZip([{ name: "m/model.onnx", data: zeros, declare: 1000 }]));
+  await rejects(
+    unzip(`${dir}/bomb.zip`, `${dir}/x`),
+    /entry "m\/model\.onnx" inflates past its declared 1000 bytes; refusing \(zip bomb\?\)/,
+  );
+  const small = new Uint8Array(4096);
+  await Deno.writeFile(`${dir}/many.zip`, await makeZip([{ name: "a", data: small }, { name: "b", data: small }]));
+  await rejects(unzip(`${dir}/many.zip`, `${dir}/y`, 6000), /declare more than 6000 bytes uncompressed in all/);
+  assertEquals((await unzip(`${dir}/many.zip`, `${dir}/z`)).length, 2);
+  // A central directory pointing outside the archive is named, not an internal error.
+  const broken = await makeZip([{ name: "a", data: small }]);
+  new DataView(broken.buffer).setUint32(broken.length - 22 - (46 + 1) + 42, 1 << 30, true); // entry "a"'s local offset
+  await Deno.writeFile(`${dir}/broken.zip`, broken);
+  await rejects(unzip(`${dir}/broken.zip`, `${dir}/w`), /entry "a" points outside the archive/);
+  await Deno.remove(dir, { recursive: true });
+});
