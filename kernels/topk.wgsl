@@ -5,6 +5,9 @@
 // Algorithm: one workgroup per row. Each invocation strides over the row keeping its own sorted top-k in
 // private arrays (insertion), writes them to shared memory, and invocation 0 merges the wg * k candidates by
 // the same insertion. NaN never enters a list. Values are compared as f32 whatever the element type.
+// Non-finite values: a row holding any NaN or ±Inf is flagged by writing NONE (0xffffffff) as every one of its k
+// indices and NaN as its values, so the host can refuse to score it without reading the row (the check costs
+// one bit test per value it reads anyway).
 // Bindings (group 0): 0 params (uniform), 1 values: array<elem> [rows*n], 2 out_idx: array<u32> [rows*k],
 // 3 out_val: array<f32> [rows*k].
 // Dispatch: (rows, 1, 1) workgroups of `wg` invocations. The host checks 1 <= k <= min(10, n).
@@ -30,10 +33,16 @@ struct Params {
 
 var<workgroup> cand_v: array<f32, wg * MAX_K>;
 var<workgroup> cand_i: array<u32, wg * MAX_K>;
+var<workgroup> bad_row: atomic<u32>;
 
 // WGSL lets compilers assume finite math, so `v != v` may fold to false: test the bits instead.
 fn is_nan(v: f32) -> bool {
   return (bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u;
+}
+
+// NaN or ±Inf: the exponent bits all set.
+fn is_non_finite(v: f32) -> bool {
+  return (bitcast<u32>(v) & 0x7f800000u) == 0x7f800000u;
 }
 
 fn better(a: f32, ia: u32, b: f32, ib: u32) -> bool {
@@ -69,11 +78,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     lv[s] = 0.0;
     li[s] = NONE;
   }
+  if (lid == 0u) {
+    atomicStore(&bad_row, 0u);
+  }
+  workgroupBarrier();
+  var bad = false;
   for (var j = lid; valid && j < p.n; j += wg) {
     let v = f32(values[row * p.n + j]);
+    if (is_non_finite(v)) {
+      bad = true;
+    }
     if (!is_nan(v)) {
       insert(&lv, &li, v, j);
     }
+  }
+  if (bad) {
+    atomicStore(&bad_row, 1u);
   }
   for (var s = 0u; s < MAX_K; s++) {
     cand_v[lid * MAX_K + s] = lv[s];
@@ -81,6 +101,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   }
   workgroupBarrier();
   if (lid != 0u || !valid) {
+    return;
+  }
+  if (atomicLoad(&bad_row) != 0u) {
+    for (var s = 0u; s < p.k; s++) {
+      out_idx[row * p.k + s] = NONE;
+      out_val[row * p.k + s] = bitcast<f32>(0x7fc00000u);
+    }
     return;
   }
   for (var c = MAX_K; c < wg * MAX_K; c++) {

@@ -12,7 +12,7 @@ import { decodeImageFile, type DecodeOptions, precheckImageFile, type RgbaImage 
 import { activationNote, CLIP_LOGIT_SCALE, type ClipModel } from "./models/clip.ts";
 import type { ModelSession } from "./ort/session.ts";
 import type { ResnetModel } from "./models/resnet.ts";
-import { classTopK, releaseRows, type TopKRows, zeroShotTopK } from "./scoring.ts";
+import { classTopK, finiteOrThrow, releaseRows, type TopKRows, zeroShotTopK } from "./scoring.ts";
 import { buildHead, type HeadCache } from "./zeroshot.ts";
 import { firstLine } from "./errors.ts";
 import { DeviceLostError } from "./gpu/context.ts";
@@ -259,7 +259,11 @@ export async function compareModels(
         if (opts.clip && head) {
           const emb = await opts.clip.encodeImages(images);
           try {
-            clipTop = await zeroShotTopK(emb, head.rows, CLIP_LOGIT_SCALE, k, gpu);
+            clipTop = await finiteOrThrow(
+              opts.clip.visual.session.path,
+              chunk.map((c) => c.path),
+              zeroShotTopK(emb, head.rows, CLIP_LOGIT_SCALE, k, gpu),
+            );
           } finally {
             releaseRows(emb);
           }
@@ -269,8 +273,10 @@ export async function compareModels(
         if (opts.resnet) {
           const logits = await opts.resnet.logits(images);
           try {
-            resSet = await classTopK(logits, setIdx, k, gpu);
-            resAll = await classTopK(logits, undefined, 5, gpu);
+            const model = opts.resnet.graph.session.path;
+            const paths = chunk.map((c) => c.path);
+            resSet = await finiteOrThrow(model, paths, classTopK(logits, setIdx, k, gpu));
+            resAll = await finiteOrThrow(model, paths, classTopK(logits, undefined, 5, gpu));
           } finally {
             releaseRows(logits);
           }

@@ -16,7 +16,7 @@ import type { ResnetModel } from "./models/resnet.ts";
 import type { Rows, StageClock } from "./models/vision.ts";
 import type { DecodePool } from "./image/pool.ts";
 import type { RgbaImage } from "./image/decode.ts";
-import { classTopK, type GpuRowsDevice, releaseRows, zeroShotTopK } from "./scoring.ts";
+import { classTopK, finiteOrThrow, type GpuRowsDevice, releaseRows, zeroShotTopK } from "./scoring.ts";
 import { CLIP_LOGIT_SCALE } from "./models/clip.ts";
 import { firstLine } from "./errors.ts";
 
@@ -152,7 +152,7 @@ export async function classifyFiles(
       times.upload += clock.upload;
       times.model += clock.model;
       // Both top-k kernels are submitted before anything is awaited; the readback is awaited one batch later.
-      const launched = topKs(emb, logits).then((byModel) =>
+      const launched = topKs(emb, logits, ok.map((o) => o.item.path)).then((byModel) =>
         ok.map(({ item }, j) => ({
           ...item,
           top: Object.fromEntries(
@@ -177,10 +177,19 @@ export async function classifyFiles(
   return times;
 
   /** Submits the top-k kernels of both models at once, then awaits their readbacks and frees the rows. */
-  async function topKs(emb: Rows | undefined, logits: Rows | undefined): Promise<Record<string, Uint32Array>> {
+  async function topKs(
+    emb: Rows | undefined,
+    logits: Rows | undefined,
+    paths: readonly string[],
+  ): Promise<Record<string, Uint32Array>> {
     const jobs: [string, ReturnType<typeof classTopK>][] = [];
-    if (emb && models.clip) jobs.push(["clip", zeroShotTopK(emb, models.clip.head, CLIP_LOGIT_SCALE, k, models.gpu)]);
-    if (logits) jobs.push(["resnet", classTopK(logits, columns, k, models.gpu)]);
+    if (emb && models.clip) {
+      const top = zeroShotTopK(emb, models.clip.head, CLIP_LOGIT_SCALE, k, models.gpu);
+      jobs.push(["clip", finiteOrThrow("CLIP", paths, top)]);
+    }
+    if (logits && models.resnet) {
+      jobs.push(["resnet", finiteOrThrow("ResNet", paths, classTopK(logits, columns, k, models.gpu))]);
+    }
     try {
       const done = await Promise.all(jobs.map(([, p]) => p));
       return Object.fromEntries(done.map((d, i) => [jobs[i]![0], d.indices]));

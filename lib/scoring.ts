@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { ClipcmpError } from "./errors.ts";
 import { GpuCosine } from "../kernels/cosine.ts";
 import { GpuSoftmax } from "../kernels/softmax.ts";
 import { GpuTopK } from "../kernels/topk.ts";
@@ -40,10 +41,67 @@ export interface TopKRows {
   values: Float32Array;
 }
 
+/** Marks a row whose scores hold NaN or ±Inf, as the GPU top-k kernel does: every index is this value. */
+export const NON_FINITE_ROW = 0xffffffff;
+
+/** A model output that holds NaN or ±Inf: nothing may be scored from it. */
+export class NonFiniteError extends Error {
+  /** @param row The first offending row. */
+  constructor(readonly row: number) {
+    super(`row ${row} holds a non-finite value (NaN or Inf)`);
+    this.name = "NonFiniteError";
+  }
+}
+
+/**
+ * Throws {@linkcode NonFiniteError} for the first row the top-k marked as non-finite.
+ *
+ * @param top A top-k result.
+ * @returns The same result.
+ */
+export function checkFinite(top: TopKRows): TopKRows {
+  for (let r = 0; r < top.rows; r++) if (top.indices[r * top.k] === NON_FINITE_ROW) throw new NonFiniteError(r);
+  return top;
+}
+
+/**
+ * Awaits a top-k, turning a non-finite output into a one-line error that names the model and the first image
+ * whose scores held NaN or Inf: nothing is scored from such an output.
+ *
+ * @param model The model file (or name) for the message.
+ * @param paths The images of the rows, in order.
+ * @param top The top-k being computed.
+ * @returns Its result.
+ */
+export async function finiteOrThrow(
+  model: string,
+  paths: readonly string[],
+  top: Promise<TopKRows>,
+): Promise<TopKRows> {
+  try {
+    return await top;
+  } catch (err) {
+    if (!(err instanceof NonFiniteError)) throw err;
+    throw new ClipcmpError(
+      `Model "${model}" gave a non-finite output (NaN or Inf) for "${
+        paths[err.row] ?? `row ${err.row}`
+      }"; nothing was scored from it (a broken fp16 graph, or a preprocessing config that divides by zero?)`,
+    );
+  }
+}
+
 function topKHost(probs: ArrayLike<number>, rows: number, m: number, k: number): TopKRows {
   const indices = new Uint32Array(rows * k);
   const values = new Float32Array(rows * k);
   for (let r = 0; r < rows; r++) {
+    for (let j = 0; j < m; j++) {
+      if (!Number.isFinite(probs[r * m + j]!)) {
+        indices.fill(NON_FINITE_ROW, r * k, (r + 1) * k);
+        values.fill(NaN, r * k, (r + 1) * k);
+        break;
+      }
+    }
+    if (indices[r * k] === NON_FINITE_ROW) continue;
     const row = Array.from({ length: m }, (_, j) => probs[r * m + j]!);
     topK(row, k).forEach((j, s) => {
       indices[r * k + s] = j;
@@ -77,7 +135,7 @@ export async function zeroShotTopK(
     const sims = kernel(gpu.device, "cosine").run(images.buffer, texts.buffer, { b: n, c, d });
     const probs = kernel(gpu.device, "softmax").run(sims, { rows: n, n: c, scale });
     try {
-      return { rows: n, k, ...(await kernel(gpu.device, "topk").read(probs, { rows: n, n: c, k })) };
+      return checkFinite({ rows: n, k, ...(await kernel(gpu.device, "topk").read(probs, { rows: n, n: c, k })) });
     } finally {
       sims.destroy();
       probs.destroy();
@@ -86,7 +144,7 @@ export async function zeroShotTopK(
   if (images.where !== "cpu" || texts.where !== "cpu") {
     throw new TypeError("Image and text rows must both be on the CPU or both on the GPU");
   }
-  return topKHost(softmaxCpu(cosineCpu(images.data, texts.data, n, c, d), n, c, scale), n, c, k);
+  return checkFinite(topKHost(softmaxCpu(cosineCpu(images.data, texts.data, n, c, d), n, c, scale), n, c, k));
 }
 
 /**
@@ -115,16 +173,16 @@ export async function classTopK(
       columns,
     });
     try {
-      return {
+      return checkFinite({
         rows: logits.rows,
         k,
         ...(await kernel(gpu.device, "topk").read(probs, { rows: logits.rows, n: m, k })),
-      };
+      });
     } finally {
       probs.destroy();
     }
   }
-  return topKHost(softmaxCpu(logits.data, logits.rows, logits.width, 1, columns), logits.rows, m, k);
+  return checkFinite(topKHost(softmaxCpu(logits.data, logits.rows, logits.width, 1, columns), logits.rows, m, k));
 }
 
 /** Which device a row set lives on, for GPU rows. */

@@ -19,7 +19,7 @@ import { listImages } from "../lib/image/list.ts";
 import { encodePng } from "../lib/image/png.ts";
 import { classByWnid, classFromFileName, imagenetClasses } from "../lib/data/imagenet.ts";
 import { buildHead } from "../lib/zeroshot.ts";
-import { classTopK, releaseRows, zeroShotTopK } from "../lib/scoring.ts";
+import { classTopK, finiteOrThrow, releaseRows, zeroShotTopK } from "../lib/scoring.ts";
 import { requestGpu } from "../lib/gpu/context.ts";
 import { GpuShift } from "../kernels/shift.ts";
 import { type ShiftName, SHIFTS } from "../lib/shift/params.ts";
@@ -147,7 +147,12 @@ runTask("shift", async (args) => {
       })
       : null;
     /** Adds the top-1/top-5 hits of `imgs` (true classes `truth`) to `into`. */
-    const score = async (imgs: RgbaImage[], truth: number[], into: Record<string, [number, number]>) => {
+    const score = async (
+      imgs: RgbaImage[],
+      truth: number[],
+      into: Record<string, [number, number]>,
+      paths: readonly string[] = [],
+    ) => {
       const count = (model: string, idx: Uint32Array) => {
         const h = (into[model] ??= [0, 0]);
         truth.forEach((t, j) => {
@@ -158,12 +163,14 @@ runTask("shift", async (args) => {
       };
       if (clip && head) {
         const emb = await clip.encodeImages(imgs);
-        count("clip", (await zeroShotTopK(emb, head.rows, CLIP_LOGIT_SCALE, 5, gpu)).indices);
+        const top = zeroShotTopK(emb, head.rows, CLIP_LOGIT_SCALE, 5, gpu);
+        count("clip", (await finiteOrThrow(clip.visual.session.path, paths, top)).indices);
         releaseRows(emb);
       }
       if (resnet) {
         const logits = await resnet.logits(imgs);
-        count("resnet", (await classTopK(logits, undefined, 5, gpu)).indices);
+        const top = classTopK(logits, undefined, 5, gpu);
+        count("resnet", (await finiteOrThrow(resnet.graph.session.path, paths, top)).indices);
         releaseRows(logits);
       }
     };
@@ -179,10 +186,12 @@ runTask("shift", async (args) => {
       next = ci + 1 < chunks.length ? decode(chunks[ci + 1]!) : undefined;
       const imgs: RgbaImage[] = [];
       const truth: number[] = [];
+      const paths: string[] = [];
       settled.forEach((r, j) => {
         if (r.status === "fulfilled") {
           imgs.push(r.value);
           truth.push(chunks[ci]![j]!.index);
+          paths.push(chunks[ci]![j]!.path);
         } else info(`skipped ${chunks[ci]![j]!.path}: ${(r.reason as Error).message}`);
       });
       if (imgs.length === 0) continue;
@@ -196,7 +205,7 @@ runTask("shift", async (args) => {
         }
         const key = `${shift}/${severity}`;
         if (!hits.has(key)) hits.set(key, {});
-        await score(rendered, truth, hits.get(key)!);
+        await score(rendered, truth, hits.get(key)!, paths.map((p) => `${p} under ${key}`));
       }
       scored += imgs.length;
       const rate = scored * conditions.length / ((performance.now() - t0) / 1000);

@@ -16,7 +16,7 @@ import { listImages } from "../lib/image/list.ts";
 import { imagenetClasses } from "../lib/data/imagenet.ts";
 import { buildHead, type Label, parseLabelsFile, validateLabels } from "../lib/zeroshot.ts";
 import { resolveTemplates } from "../lib/cli/templates.ts";
-import { releaseRows, zeroShotTopK } from "../lib/scoring.ts";
+import { finiteOrThrow, releaseRows, zeroShotTopK } from "../lib/scoring.ts";
 import { MAX_TOP_K } from "../kernels/topk.ts";
 import { VERSION } from "../lib/version.ts";
 
@@ -161,7 +161,11 @@ runTask("zeroshot", async (args) => {
       info("warning: --no-logit-scale reproduces the seed's mistake; these probabilities are near-uniform");
     }
     const gpu = device.gpu ? { device: device.gpu.device } : undefined;
-    const top = await zeroShotTopK(img, head.rows, scale, k, gpu);
+    const top = await finiteOrThrow(
+      clip.visual.session.path,
+      used.map((u) => u.path),
+      zeroShotTopK(img, head.rows, scale, k, gpu),
+    );
     releaseRows(img);
     releaseRows(head.rows);
     const results = used.map((u, i) => ({

@@ -261,14 +261,11 @@ gpuTest("top-k kernel returns the CPU reference's indices and values, ties by lo
     ]];
     for (const [rows, n, k] of cases) {
       const v = Float32Array.from({ length: rows * n }, () => r());
-      // Plant exact ties and NaN to pin the ordering rules.
-      if (n >= 10) {
-        v[3] = v[7] = 2;
-        v[5] = Number.NaN;
-      }
+      // Plant exact ties to pin the ordering rule.
+      if (n >= 10) v[3] = v[7] = 2;
       const got = await gpuTopK(device, v, rows, n, k, "f32");
       for (let row = 0; row < rows; row++) {
-        const slice = v.subarray(row * n, (row + 1) * n).map((x) => (Number.isNaN(x) ? -Infinity : x));
+        const slice = v.subarray(row * n, (row + 1) * n);
         const want = topK(slice, k);
         assertEquals(
           Array.from(got.indices.subarray(row * k, (row + 1) * k)).join(),
@@ -280,6 +277,41 @@ gpuTest("top-k kernel returns the CPU reference's indices and values, ties by lo
     }
   });
 });
+
+gpuTest(
+  "top-k kernel flags a row holding NaN or ±Inf (every index 0xffffffff), like the CPU path; other rows are scored",
+  async () => {
+    const { checkFinite, classTopK, NON_FINITE_ROW, NonFiniteError } = await import("../lib/scoring.ts");
+    const r = rng(9);
+    await withDevice(async ({ device }) => {
+      const rows = 4, n = 300, k = 5;
+      const v = Float32Array.from({ length: rows * n }, () => r());
+      v[1 * n + 17] = Number.NaN;
+      v[2 * n + 299] = Number.POSITIVE_INFINITY;
+      v[3 * n + 0] = Number.NEGATIVE_INFINITY;
+      const got = await gpuTopK(device, v, rows, n, k, "f32");
+      assertEquals(Array.from(got.indices.subarray(0, k)).join(), topK(v.subarray(0, n), k).join());
+      for (const row of [1, 2, 3]) {
+        assert(got.indices.subarray(row * k, (row + 1) * k).every((i) => i === NON_FINITE_ROW), `row ${row}`);
+      }
+      let err: unknown;
+      try {
+        checkFinite({ rows, k, indices: got.indices, values: got.values });
+      } catch (e) {
+        err = e;
+      }
+      assert(err instanceof NonFiniteError && err.row === 1);
+      // The CPU path (wasm) flags the same rows.
+      let cpuErr: unknown;
+      try {
+        await classTopK({ where: "cpu", data: v, rows, width: n }, undefined, k);
+      } catch (e) {
+        cpuErr = e;
+      }
+      assert(cpuErr instanceof NonFiniteError && cpuErr.row === 1, String(cpuErr));
+    });
+  },
+);
 
 Deno.test({
   name: "top-k kernel on f16 values matches the reference on the rounded values",

@@ -497,3 +497,50 @@ Deno.test("[trust-zip-bomb] an entry inflating past its declared size, or entrie
   await rejects(unzip(`${dir}/broken.zip`, `${dir}/w`), /entry "a" points outside the archive/);
   await Deno.remove(dir, { recursive: true });
 });
+
+Deno.test("[trust-non-finite] a model whose outputs are NaN is never scored: exit 1 naming the model and the first image, wasm and webgpu; a zero image_std is refused on reading", async () => {
+  const { OnnxGraph } = await import("../lib/onnx/build.ts");
+  const { HAS_GPU } = await import("./_helpers.ts");
+  // A "ResNet" with the right IO whose logits are all NaN: GlobalAveragePool -> Flatten -> MatMul by a NaN matrix.
+  const g = new OnnxGraph("nan_resnet");
+  g.input("pixel_values", "float32", ["batch", 3, 224, 224]);
+  const w = g.init("w", [3, 1000], new Float32Array(3000).fill(Number.NaN));
+  const f = g.op("Flatten", [g.op("GlobalAveragePool", ["pixel_values"])], { axis: 1 });
+  g.op("MatMul", [f, w], {}, "logits");
+  g.output("logits", "float32", ["batch", 1000]);
+  const dir = await tempDir();
+  await Deno.writeFile(`${dir}/nan.onnx`, g.toBytes());
+  for (const device of HAS_GPU ? ["wasm", "webgpu"] : ["wasm"]) {
+    const run = await runTaskCli("compare", [
+      "--clip",
+      "models/fixtures/clip-tiny",
+      "--resnet",
+      `${dir}/nan.onnx`,
+      "--device",
+      device,
+      "--no-report",
+      "data/samples/photo",
+    ]);
+    assertEquals(run.code, 1, run.stderr);
+    assert(
+      /Model ".*nan\.onnx" gave a non-finite output \(NaN or Inf\) for "data\/samples\/photo\/n01614925_bald_eagle\.jpg"; nothing was scored/
+        .test(run.stderr),
+      `${device}: ${run.stderr}`,
+    );
+  }
+  // A preprocessor config whose std is 0 would divide by zero: refused when read.
+  await Deno.mkdir(`${dir}/zero-std`);
+  await Deno.copyFile(`${FIX}/resnet-tiny/model.onnx`, `${dir}/zero-std/model.onnx`);
+  await Deno.writeTextFile(`${dir}/zero-std/preprocessor_config.json`, JSON.stringify({ image_std: [0.2, 0, 0.2] }));
+  const bad = await runTaskCli("compare", [
+    "--resnet",
+    `${dir}/zero-std`,
+    "--device",
+    "wasm",
+    "--no-report",
+    "data/samples/photo",
+  ]);
+  assertEquals(bad.code, 1);
+  assert(/preprocessor_config\.json": image_std must be three positive numbers/.test(bad.stderr), bad.stderr);
+  await Deno.remove(dir, { recursive: true });
+});

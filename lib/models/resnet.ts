@@ -87,6 +87,19 @@ export async function resolveResnet(path: string, input?: ResnetInput): Promise<
       else if (cfg.resample === 2) filter = "bilinear";
       const size = cfg.size as { shortest_edge?: number } | undefined;
       const cropPct = cfg.crop_pct as number | undefined;
+      const posInt = (x: unknown) => typeof x === "number" && Number.isInteger(x) && x > 0 && x <= 8192;
+      if (size?.shortest_edge !== undefined && !posInt(size.shortest_edge)) {
+        throw new ClipcmpError(
+          `"${cfgPath}": size.shortest_edge must be a positive integer, got ${size.shortest_edge}`,
+        );
+      }
+      if (cropPct !== undefined && !(typeof cropPct === "number" && cropPct > 0 && cropPct <= 1)) {
+        throw new ClipcmpError(`"${cfgPath}": crop_pct must be in (0, 1], got ${cropPct}`);
+      }
+      const cs0 = cfg.crop_size as { height?: number } | undefined;
+      if (cs0?.height !== undefined && !posInt(cs0.height)) {
+        throw new ClipcmpError(`"${cfgPath}": crop_size.height must be a positive integer, got ${cs0.height}`);
+      }
       if (size?.shortest_edge && cropPct) {
         crop = size.shortest_edge;
         resize = Math.trunc(size.shortest_edge / cropPct);
@@ -95,13 +108,16 @@ export async function resolveResnet(path: string, input?: ResnetInput): Promise<
         const cs = cfg.crop_size as { height?: number } | undefined;
         crop = cs?.height ?? TORCHVISION_RECIPE.crop;
       }
-      const triple = (v: unknown) => Array.isArray(v) && v.length === 3 && v.every((x) => typeof x === "number");
+      const triple = (v: unknown) =>
+        Array.isArray(v) && v.length === 3 && v.every((x) => typeof x === "number" && Number.isFinite(x));
       if (cfg.image_mean !== undefined) {
         if (!triple(cfg.image_mean)) throw new ClipcmpError(`"${cfgPath}": image_mean must be three numbers`);
         mean = cfg.image_mean as [number, number, number];
       }
       if (cfg.image_std !== undefined) {
-        if (!triple(cfg.image_std)) throw new ClipcmpError(`"${cfgPath}": image_std must be three numbers`);
+        if (!triple(cfg.image_std) || !(cfg.image_std as number[]).every((x) => x > 0)) {
+          throw new ClipcmpError(`"${cfgPath}": image_std must be three positive numbers (a 0 divides by zero)`);
+        }
         std = cfg.image_std as [number, number, number];
       }
     }
