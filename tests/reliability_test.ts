@@ -564,6 +564,11 @@ export const ELSEWHERE: { id: string; what: string; test: string }[] = [
       "trust-eval-mix",
       "eval resumed or merged with other models, templates or subset; stale and conflicting lines (#1)",
     ],
+    [
+      "trust-zip-bomb",
+      "a ZIP entry inflating past its declared size, too much declared in all, a corrupt offset (#11)",
+    ],
+    ["trust-non-finite", "NaN model outputs (wasm and webgpu), a zero image_std in a preprocessor config (#2)"],
   ].map(([id, what]) => ({ id: id!, what: what!, test: `tests/trust_test.ts \`[${id}]\`` })),
   {
     id: "net-redirect-target",
