@@ -569,6 +569,7 @@ export const ELSEWHERE: { id: string; what: string; test: string }[] = [
       "a ZIP entry inflating past its declared size, too much declared in all, a corrupt offset (#11)",
     ],
     ["trust-non-finite", "NaN model outputs (wasm and webgpu), a zero image_std in a preprocessor config (#2)"],
+    ["trust-decoder-trap", "a PNG that makes the wasm decoder trap (`unwrap_throw`, `unreachable`)"],
   ].map(([id, what]) => ({ id: id!, what: what!, test: `tests/trust_test.ts \`[${id}]\`` })),
   {
     id: "net-redirect-target",

@@ -544,3 +544,34 @@ Deno.test("[trust-non-finite] a model whose outputs are NaN is never scored: exi
   assert(/preprocessor_config\.json": image_std must be three positive numbers/.test(bad.stderr), bad.stderr);
   await Deno.remove(dir, { recursive: true });
 });
+
+Deno.test("[trust-decoder-trap] a PNG that makes the wasm decoder trap gets a reason a user can read", async () => {
+  const { decodeImage } = await import("../lib/image/decode.ts");
+  // Valid chunks and CRCs but an IDAT whose zlib stream is garbage.
+  const png = await Deno.readFile(`${FIX}/decode/rgb8.png`);
+  const view = new DataView(png.buffer);
+  let at = 8;
+  let idat = -1;
+  while (at < png.length) {
+    const len = view.getUint32(at);
+    if (new TextDecoder().decode(png.subarray(at + 4, at + 8)) === "IDAT") {
+      idat = at;
+      break;
+    }
+    at += 12 + len;
+  }
+  assert(idat > 0);
+  const len = view.getUint32(idat);
+  const bad = png.slice();
+  for (let i = 0; i < len; i++) bad[idat + 8 + i] = (i * 131 + 7) & 0xff;
+  const { crc32 } = await import("../lib/image/png.ts");
+  new DataView(bad.buffer).setUint32(idat + 8 + len, crc32(bad.subarray(idat + 4, idat + 8 + len)));
+  await rejects(decodeImage(bad, "bad.png"), (e: Error) => {
+    assert(
+      e instanceof ClipcmpError && /^Cannot decode image "bad\.png": corrupt or unsupported PNG \(/.test(e.message),
+      e.message,
+    );
+    assert(!/unreachable|unwrap_throw/.test(e.message), e.message);
+    return true;
+  });
+});

@@ -211,7 +211,11 @@ export async function decodeImage(
     } else if (jpegFrame(bytes)?.components === 4) img = decodeCmykJpeg(bytes);
     else img = await decodeJpegQuiet(buf, options.exifOrientation === "apply");
   } catch (err) {
-    const why = err instanceof Error ? err.message : typeof err === "string" ? err : "decoder error";
+    let why = err instanceof Error ? err.message : typeof err === "string" ? err : "decoder error";
+    // The wasm decoders trap on some corrupt data with messages meant for their developers.
+    if (/^unreachable|unwrap_throw|RuntimeError|memory access out of bounds/i.test(firstLine(why))) {
+      why = "the decoder could not read the pixel data; the file is damaged";
+    }
     throw new ClipcmpError(
       `Cannot decode image "${name}": corrupt or unsupported ${format.toUpperCase()} (${firstLine(why)})`,
     );
