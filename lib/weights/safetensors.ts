@@ -123,9 +123,10 @@ export function parseSafetensors(file: Uint8Array, path: string): Safetensors {
     at = e.end;
   }
   if (at !== dataLen) {
+    const cut = entries.find((e) => e.end > dataLen);
     throw bad(
       at > dataLen
-        ? `tensor data ends at ${at} but the file holds ${dataLen} bytes after the header (truncated?)`
+        ? `tensor "${cut!.name}" runs past the end of the data (${cut!.end} > ${dataLen} bytes); the file is truncated`
         : `${dataLen - at} bytes after the last tensor`,
     );
   }
