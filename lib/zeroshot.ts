@@ -176,7 +176,7 @@ function parseIndexDict(src: string, source: string): Label[] {
   ws();
   if (i < src.length) fail("text follows the closing '}'");
   if (out.length === 0) fail("the dict is empty");
-  return out.sort((a, b) => a.index - b.index);
+  return out;
 }
 
 /** Progress of a head build. */

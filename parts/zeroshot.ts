@@ -11,7 +11,7 @@ import { activationNote, CLIP_LOGIT_SCALE, ClipModel } from "../lib/models/clip.
 import { checkAgainstManifest, chooseModels, MODEL_FLAGS, MODEL_HELP } from "../lib/cli/models.ts";
 import { cacheDir } from "../lib/models/locate.ts";
 import { checkedFp16Clip } from "../lib/fp16.ts";
-import { decodeImageFile, type RgbaImage } from "../lib/image/decode.ts";
+import { decodeImageFile, precheckImageFile, type RgbaImage } from "../lib/image/decode.ts";
 import { listImages } from "../lib/image/list.ts";
 import { imagenetClasses } from "../lib/data/imagenet.ts";
 import { buildHead, type Label, parseLabelsFile, validateLabels } from "../lib/zeroshot.ts";
@@ -69,6 +69,9 @@ async function readLabels(v: Record<string, unknown>): Promise<{ labels: Label[]
   return { labels: imagenetClasses().map((c) => ({ label: c.clip, index: c.index })), source: "imagenet (CLIP names)" };
 }
 
+/** Images decoded and encoded at a time. */
+const ZS_CHUNK = 64;
+
 runTask("zeroshot", async (args) => {
   const { values: v, positionals } = parseFlags(
     args,
@@ -109,16 +112,41 @@ runTask("zeroshot", async (args) => {
   const clipDir = chosen.clip!.dir;
   const files = await listImages(positionals, (p, why) => info(`skipped ${p}: ${why}`));
   const skipped: { path: string; reason: string }[] = [];
-  const used: { path: string; image: RgbaImage }[] = [];
+  const skip = (path: string, err: unknown) => {
+    skipped.push({ path, reason: firstLine(err) });
+    info(`skipped ${path}: ${firstLine(err)}`);
+  };
+  // Images stream through in chunks: only one chunk of decoded pixels is held at a time (a few hundred 12 MP
+  // photos would not fit in memory at once). A cheap header check first finds what is certainly unusable.
+  const candidates: string[] = [];
   for (const path of files) {
     try {
-      used.push({ path, image: await decodeImageFile(path, decode) });
+      await precheckImageFile(path);
+      candidates.push(path);
     } catch (err) {
-      skipped.push({ path, reason: firstLine(err) });
-      info(`skipped ${path}: ${firstLine(err)}`);
+      skip(path, err);
     }
   }
-  if (used.length === 0) throw new ClipcmpError(`Nothing to classify: ${skipped.length} input(s) skipped, none usable`);
+  const decodeChunk = async (paths: readonly string[]) => {
+    const out: { path: string; image: RgbaImage }[] = [];
+    for (const path of paths) {
+      try {
+        out.push({ path, image: await decodeImageFile(path, decode) });
+      } catch (err) {
+        skip(path, err);
+      }
+    }
+    return out;
+  };
+  let chunkStart = 0;
+  let first: { path: string; image: RgbaImage }[] = [];
+  while (first.length === 0 && chunkStart < candidates.length) {
+    first = await decodeChunk(candidates.slice(chunkStart, chunkStart + ZS_CHUNK));
+    chunkStart += ZS_CHUNK;
+  }
+  if (first.length === 0) {
+    throw new ClipcmpError(`Nothing to classify: ${skipped.length} input(s) skipped, none usable`);
+  }
 
   const device = await resolveDevice(deviceChoice);
   info(device.reason);
@@ -126,14 +154,14 @@ runTask("zeroshot", async (args) => {
     ? await checkedFp16Clip(clipDir, labels.map((l) => l.label), {
       cacheDir: cacheDir(v["cache-dir"] as string | undefined),
       device,
-      samples: used.slice(0, 4).map((u) => u.image),
+      samples: first.slice(0, 4).map((u) => u.image),
       log: info,
     })
     : clipDir;
   const clip = await ClipModel.load(runDir, { ...device, log: info });
   checkAgainstManifest(chosen, clip);
   try {
-    info(`Testing CLIP on ${used.length} images`);
+    info(`Testing CLIP on ${candidates.length} images`);
     info(
       `Loaded ${labels.length} categories from ${source}, ${templates.length} template(s): ${
         labels.length * templates.length
@@ -155,27 +183,41 @@ runTask("zeroshot", async (args) => {
       info(`  text features: ${done}/${total} classes${eta}`);
     }, { dir: cacheDir(v["cache-dir"] as string | undefined), log: info });
     for (const p of head.truncated) info(`warning: prompt over 77 tokens, truncated: "${p.slice(0, 60)}…"`);
-    const img = await clip.encodeImages(used.map((u) => u.image));
-    info(`Text features: [${labels.length}, ${clip.dim}]  Image features: [${used.length}, ${clip.dim}]`);
     if (scale === 1) {
       info("warning: --no-logit-scale reproduces the seed's mistake; these probabilities are near-uniform");
     }
     const gpu = device.gpu ? { device: device.gpu.device } : undefined;
-    const top = await finiteOrThrow(
-      clip.visual.session.path,
-      used.map((u) => u.path),
-      zeroShotTopK(img, head.rows, scale, k, gpu),
-    );
-    releaseRows(img);
+    const results: { path: string; top_k: { label: string; index: number; score: number }[] }[] = [];
+    let used: { path: string; image: RgbaImage }[] = first;
+    while (used.length) {
+      const img = await clip.encodeImages(used.map((u) => u.image));
+      try {
+        const top = await finiteOrThrow(
+          clip.visual.session.path,
+          used.map((u) => u.path),
+          zeroShotTopK(img, head.rows, scale, k, gpu),
+        );
+        used.forEach((u, i) =>
+          results.push({
+            path: u.path,
+            top_k: Array.from(top.indices.subarray(i * k, (i + 1) * k), (j, s) => ({
+              label: labels[j]!.label,
+              index: labels[j]!.index,
+              score: top.values[i * k + s]!,
+            })),
+          })
+        );
+      } finally {
+        releaseRows(img);
+      }
+      used = [];
+      while (used.length === 0 && chunkStart < candidates.length) {
+        used = await decodeChunk(candidates.slice(chunkStart, chunkStart + ZS_CHUNK));
+        chunkStart += ZS_CHUNK;
+      }
+    }
     releaseRows(head.rows);
-    const results = used.map((u, i) => ({
-      path: u.path,
-      top_k: Array.from(top.indices.subarray(i * k, (i + 1) * k), (j, s) => ({
-        label: labels[j]!.label,
-        index: labels[j]!.index,
-        score: top.values[i * k + s]!,
-      })),
-    }));
+    info(`Text features: [${labels.length}, ${clip.dim}]  Image features: [${results.length}, ${clip.dim}]`);
     if (v.json) {
       console.log(JSON.stringify(
         {

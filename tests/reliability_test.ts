@@ -570,6 +570,7 @@ export const ELSEWHERE: { id: string; what: string; test: string }[] = [
     ],
     ["trust-non-finite", "NaN model outputs (wasm and webgpu), a zero image_std in a preprocessor config (#2)"],
     ["trust-decoder-trap", "a PNG that makes the wasm decoder trap (`unwrap_throw`, `unreachable`)"],
+    ["trust-zeroshot-stream", "zeroshot over more images than one chunk holds (#14)"],
   ].map(([id, what]) => ({ id: id!, what: what!, test: `tests/trust_test.ts \`[${id}]\`` })),
   {
     id: "net-redirect-target",

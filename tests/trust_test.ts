@@ -575,3 +575,32 @@ Deno.test("[trust-decoder-trap] a PNG that makes the wasm decoder trap gets a re
     return true;
   });
 });
+
+Deno.test("[trust-zeroshot-stream] zeroshot streams images in chunks of 64: 93 images give 93 results, the same as one at a time", async () => {
+  const args = [
+    "--clip",
+    "models/fixtures/clip-tiny",
+    "--device",
+    "wasm",
+    "--labels",
+    "cat,dog,leopard,goldfish",
+    "--json",
+  ];
+  const all = await runTaskCli("zeroshot", [...args, "data/renditions/art"]);
+  assertEquals(all.code, 0, all.stderr);
+  const doc = JSON.parse(all.stdout);
+  assertEquals(doc.results.length, 93);
+  for (const i of [0, 63, 64, 92]) {
+    const one = await runTaskCli("zeroshot", [...args, doc.results[i].path]);
+    assertEquals(one.code, 0, one.stderr);
+    const r = JSON.parse(one.stdout).results[0];
+    assertEquals(r.path, doc.results[i].path);
+    assertEquals(
+      r.top_k.map((t: { index: number }) => t.index),
+      doc.results[i].top_k.map((t: { index: number }) => t.index),
+    );
+    r.top_k.forEach((t: { score: number }, s: number) =>
+      assert(Math.abs(t.score - doc.results[i].top_k[s].score) < 1e-6)
+    );
+  }
+});
