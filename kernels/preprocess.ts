@@ -9,6 +9,7 @@ import { elemBytes, type ElemType } from "./_specialize.ts";
 import { createKernel, encodeDispatch } from "./_dispatch.ts";
 import type { RgbaImage } from "../lib/image/decode.ts";
 import { planPreprocess, type Recipe } from "../lib/preprocess/recipe.ts";
+import { preprocessCpu } from "../lib/preprocess/cpu.ts";
 
 /** Tunables of the kernel (WGSL override constants). */
 export interface PreprocessTunables {
@@ -100,6 +101,7 @@ export class GpuPreprocessor {
    * @param first Slot of the first image.
    * @param options `uploadOnly`: cut and upload the windows, coefficients and parameters but dispatch nothing
    *   (for benchmarks that time the upload alone).
+   * @returns How many images were too large for the GPU's bindings and were preprocessed on the CPU instead.
    */
   run(
     images: readonly RgbaImage[],
@@ -107,6 +109,46 @@ export class GpuPreprocessor {
     out: GPUBuffer,
     first = 0,
     options: { uploadOnly?: boolean } = {},
+  ): number {
+    const need = (first + images.length) * 3 * recipe.crop * recipe.crop * elemBytes(this.elem);
+    if (out.size < need) throw new RangeError(`Output buffer "${out.label}" holds ${out.size} bytes, needs ${need}`);
+    // An image whose source window is over the binding limit (a very large photo) is preprocessed on the CPU,
+    // with the same fixed-point arithmetic, and its row written straight into the batch: it never stops a run.
+    const maxBinding = Math.min(this.wg.groupBytes ?? Infinity, this.device.limits.maxStorageBufferBindingSize);
+    const tooLarge = (im: RgbaImage) => {
+      const plan = planPreprocess(im.width, im.height, recipe);
+      return plan.h.span * plan.v.span * 4 > maxBinding;
+    };
+    let fallbacks = 0;
+    let runStart = 0;
+    for (let i = 0; i <= images.length; i++) {
+      if (i < images.length && !tooLarge(images[i]!)) continue;
+      if (i > runStart) this.runFitting(images.slice(runStart, i), recipe, out, first + runStart, options);
+      if (i < images.length) {
+        const plane = 3 * recipe.crop * recipe.crop;
+        const row = new Float32Array(plane);
+        preprocessCpu(images[i]!, recipe, row, 0);
+        const data = this.elem === "f16" ? new Float16Array(row) : row;
+        if (!options.uploadOnly) {
+          this.device.queue.writeBuffer(
+            out,
+            (first + i) * plane * elemBytes(this.elem),
+            data as Float32Array<ArrayBuffer>,
+          );
+        }
+        fallbacks++;
+      }
+      runStart = i + 1;
+    }
+    return fallbacks;
+  }
+
+  private runFitting(
+    images: readonly RgbaImage[],
+    recipe: Recipe,
+    out: GPUBuffer,
+    first: number,
+    options: { uploadOnly?: boolean },
   ): void {
     const crop = recipe.crop;
     const plane = crop * crop;

@@ -67,6 +67,24 @@ gpuTest("preprocess kernel splits a batch whose buffers pass the binding limit i
   });
 });
 
+gpuTest(
+  "an image whose source window is over the binding limit is preprocessed on the CPU in place, not a failed run",
+  async () => {
+    const photo = await decodeImageFile(`${ROOT}/${refs.images[0]}`);
+    const images = [photo, randomImage(224, 224, 9), photo];
+    await withDevice(async ({ device }) => {
+      // 200 KB per binding: the 224x224 image's window (196 KB) fits, the photo's does not.
+      const pre = new GpuPreprocessor(device, "f32", { wgX: 16, wgY: 16, groupBytes: 200 * 1024 });
+      const buf = pre.createBatchBuffer(images.length, 224, "test fallback");
+      assertEquals(pre.run(images, TORCHVISION_RECIPE, buf), 2);
+      const got = new Float32Array(await readBuffer(device, buf, 0, buf.size));
+      buf.destroy();
+      pre.release();
+      assert(maxAbsDiff(got, cpuPreprocess(images, TORCHVISION_RECIPE)) <= 1e-5);
+    });
+  },
+);
+
 gpuTest("preprocess kernel handles 1x1, extreme aspect ratios and already-224 images", async () => {
   const images = [
     randomImage(1, 1, 1),

@@ -573,6 +573,11 @@ export const ELSEWHERE: { id: string; what: string; test: string }[] = [
     ["trust-zeroshot-stream", "zeroshot over more images than one chunk holds (#14)"],
   ].map(([id, what]) => ({ id: id!, what: what!, test: `tests/trust_test.ts \`[${id}]\`` })),
   {
+    id: "trust-large-photo",
+    what: "a photo whose window is over the GPU's binding limit takes the CPU preprocessing path (#15)",
+    test: "tests/kernels_test.ts: an image whose source window is over the binding limit is preprocessed on the CPU…",
+  },
+  {
     id: "net-redirect-target",
     what: "a redirect to file:, another host, or plain http to the CDN (#9)",
     test: "tests/hub_canonical_test.ts: redirects to anything but the hub or its CDN are refused…",

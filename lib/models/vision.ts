@@ -226,7 +226,12 @@ export async function runVision(
         inputs.set(n, buf);
       }
       if (graph.batch !== null && chunk.length < n) device.queue.writeBuffer(buf, 0, new Float32Array(n * plane));
-      pre.run(chunk, recipe, buf);
+      const fallbacks = pre.run(chunk, recipe, buf);
+      if (fallbacks) {
+        console.error(
+          `note: ${fallbacks} image(s) too large for this GPU's storage bindings were preprocessed on the CPU (same recipe and fixed-point arithmetic)`,
+        );
+      }
       lap("upload");
       const out = await session.run({
         [input.name]: { buffer: buf, type: "float32", dims: [n, 3, recipe.crop, recipe.crop] },
