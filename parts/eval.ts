@@ -37,7 +37,9 @@ Usage: deno task eval --dataset NAME=DIR [--dataset ...] [options]
 
 Datasets are ImageFolders named by wnid (ImageNet val in class folders, ImageNet-Sketch, ImageNet-R, -A, or any
 subset). Per-image results are appended to DIR/results.jsonl as they are made: rerun with the same --out to
-continue after an interruption (even a kill); the final metrics equal an uninterrupted run's.
+continue after an interruption (even a kill); the final metrics equal an uninterrupted run's. DIR/run.json records
+the run's settings (model sha256s, dtype, templates, subset, recipes, datasets, shard): a resume or --merge with
+other settings is refused, naming the difference. Only images in the current listing are counted.
 
 Options:
   --model clip|resnet|both    (default both)
@@ -53,7 +55,7 @@ Options:
 ${MODEL_HELP}
   -h, --help                  this help
 
-Outputs in DIR: results.jsonl, metrics.json (CLIP_benchmark-like: acc1, acc5, mean_per_class_recall as
+Outputs in DIR: run.json, results.jsonl, metrics.json (CLIP_benchmark-like: acc1, acc5, mean_per_class_recall as
 fractions), metrics.csv (timm-like, in %).`;
 
 async function writeMetrics(out: string, lines: EvalLine[], reference?: string): Promise<void> {
