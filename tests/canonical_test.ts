@@ -317,3 +317,18 @@ Deno.test("a wrong or missing tensor name, a wrong shape or dtype, or a truncate
     assertEquals(left, [], `${what}: something was cached`);
   }
 });
+
+Deno.test("the same weights with another config (exact GELU) are built as another graph, not taken from the cache", async () => {
+  const dir = await tempDir();
+  for (const f of ["open_clip_model.safetensors", "tokenizer.json"]) {
+    await Deno.copyFile(`${W}/clip-rn-tiny/${f}`, `${dir}/${f}`);
+  }
+  const cfg = JSON.parse(await Deno.readTextFile(`${W}/clip-rn-tiny/open_clip_config.json`));
+  cfg.model_cfg.quick_gelu = false;
+  await Deno.writeTextFile(`${dir}/open_clip_config.json`, JSON.stringify(cfg));
+  const gelu = await buildClipFromWeights(dir, cache); // `clip` (QuickGELU, same weights) is already in this cache
+  assert(!gelu.reused && gelu.path !== clip.path);
+  assertEquals(gelu.arch.activation, "gelu");
+  assertEquals((await buildClipFromWeights(`${W}/clip-rn-tiny`, cache)).path, clip.path);
+  await Deno.remove(dir, { recursive: true });
+});

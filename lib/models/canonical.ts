@@ -5,7 +5,7 @@
  * weights' sha256 and {@linkcode BUILDER_VERSION}:
  *
  * ```
- * <cache>/built/clip-<sha256>-v1/{visual/model.onnx, textual/model.onnx, textual/tokenizer.json, built.json}
+ * <cache>/built/clip-<sha256>-<config hash>-v1/{visual/model.onnx, textual/model.onnx, textual/tokenizer.json, built.json}
  * <cache>/built/resnet-<sha256>-v1/{model.onnx, built.json}
  * ```
  *
@@ -107,9 +107,12 @@ async function buildCached(
   cacheDir: string,
   log: (line: string) => void,
   build: () => Promise<{ files: Record<string, Uint8Array>; arch: Record<string, unknown> }>,
+  variant = "",
 ): Promise<BuiltModel> {
   const sha = await sha256Of(weights);
-  const dir = `${cacheDir}/built/${kind}-${sha}-v${BUILDER_VERSION}`;
+  // The same weights built with another config (activation, heads) are another graph: the key holds both.
+  const tag = variant ? `-${createHash("sha256").update(variant).digest("hex").slice(0, 12)}` : "";
+  const dir = `${cacheDir}/built/${kind}-${sha}${tag}-v${BUILDER_VERSION}`;
   if (await stat(dir)) {
     const rec = await verifyBuilt(dir);
     if (rec) return { path: dir, weightsSha256: sha, reused: true, arch: rec.arch as Record<string, unknown> };
@@ -196,7 +199,7 @@ export async function buildClipFromWeights(
       },
       arch: b.arch,
     };
-  });
+  }, JSON.stringify(cfg));
   if (!cfg.quickGelu) {
     log(`${configPath} says quick_gelu false: the text tower uses exact GELU (not OpenAI's activation)`);
   }
