@@ -571,6 +571,8 @@ export const ELSEWHERE: { id: string; what: string; test: string }[] = [
     ["trust-non-finite", "NaN model outputs (wasm and webgpu), a zero image_std in a preprocessor config (#2)"],
     ["trust-decoder-trap", "a PNG that makes the wasm decoder trap (`unwrap_throw`, `unreachable`)"],
     ["trust-zeroshot-stream", "zeroshot over more images than one chunk holds (#14)"],
+    ["trust-kill-download", "zeroshot killed mid-download, then run again (kill points)"],
+    ["trust-kill-head", "zeroshot killed while building the zero-shot head, then run again (kill points)"],
   ].map(([id, what]) => ({ id: id!, what: what!, test: `tests/trust_test.ts \`[${id}]\`` })),
   {
     id: "trust-large-photo",
