@@ -151,3 +151,48 @@ export async function runTaskCli(name: string, args: string[], env: Record<strin
   const dec = new TextDecoder();
   return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
 }
+
+/**
+ * Starts a task with exactly its declared flags (as {@linkcode runTaskCli} does), reads its stderr until `until`
+ * matches, then kills it with SIGKILL: for kill-and-rerun tests.
+ *
+ * @param name The task.
+ * @param args Its arguments.
+ * @param env Extra environment.
+ * @param until What to wait for on stderr.
+ * @returns The stderr seen before the kill.
+ */
+export async function killTaskWhen(
+  name: string,
+  args: string[],
+  env: Record<string, string>,
+  until: RegExp,
+): Promise<string> {
+  const childEnv: Record<string, string> = {
+    ...Deno.env.toObject(),
+    XDG_CACHE_HOME: "",
+    CLIPCMP_CACHE_DIR: "",
+    XDG_RUNTIME_DIR: Deno.env.get("XDG_RUNTIME_DIR") ?? "/tmp",
+    NO_COLOR: "1",
+    ...env,
+  };
+  const words = taskCommand(name).split(/\s+/).map((w) => w.replace(/\$(\w+)/g, (_, v: string) => childEnv[v] ?? ""));
+  const child = new Deno.Command("deno", {
+    args: [...words.slice(1), ...args],
+    cwd: ROOT,
+    env: childEnv,
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
+  let seen = "";
+  while (!until.test(seen)) {
+    const r = await reader.read();
+    if (r.done) break;
+    seen += r.value;
+  }
+  child.kill("SIGKILL");
+  await child.status;
+  await reader.cancel().catch(() => {});
+  return seen;
+}

@@ -607,7 +607,7 @@ Deno.test("[trust-zeroshot-stream] zeroshot streams images in chunks of 64: 93 i
 
 Deno.test("[trust-kill-download] zeroshot killed mid-download and run again gives the result of an uninterrupted run", async () => {
   const { startHub } = await import("./_hub_server.ts");
-  const { taskCommand, ROOT } = await import("./_helpers.ts");
+  const { killTaskWhen } = await import("./_helpers.ts");
   const w = `${FIX}/weights/clip-rn-tiny`;
   const hub = startHub({
     "timm/resnet50_clip.openai/open_clip_model.safetensors": await Deno.readFile(`${w}/open_clip_model.safetensors`),
@@ -625,49 +625,18 @@ Deno.test("[trust-kill-download] zeroshot killed mid-download and run again give
     "--json",
     "data/samples/photo",
   ];
-  const command = (home: string) => {
-    const env: Record<string, string> = {
-      ...Deno.env.toObject(),
-      HOME: home,
-      XDG_CACHE_HOME: "",
-      CLIPCMP_CACHE_DIR: "",
-      XDG_RUNTIME_DIR: Deno.env.get("XDG_RUNTIME_DIR") ?? "/tmp",
-      NO_COLOR: "1",
-    };
-    const words = taskCommand("zeroshot").split(/\s+/).map((x) =>
-      x.replace(/\$(\w+)/g, (_, v: string) => env[v] ?? "")
-    );
-    return new Deno.Command("deno", {
-      args: [...words.slice(1), ...args],
-      cwd: ROOT,
-      env,
-      stdout: "piped",
-      stderr: "piped",
-    });
-  };
   try {
     hub.knobs.chunkDelayMs = 15; // about 7 s for the 7.9 MB safetensors
-    const child = command(homes[0]!).spawn();
-    const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
-    let seen = "";
-    while (!/open_clip_model\.safetensors\s+[1-9]\d% /.test(seen)) {
-      const r = await reader.read();
-      if (r.done) break;
-      seen += r.value;
-    }
-    child.kill("SIGKILL");
-    await child.status;
-    await reader.cancel().catch(() => {});
-    await child.stdout.cancel().catch(() => {});
-    assert(/open_clip_model\.safetensors\s+[1-9]\d% /.test(seen), seen);
+    const progress = /open_clip_model\.safetensors\s+[1-9]\d% /;
+    const seen = await killTaskWhen("zeroshot", args, { HOME: homes[0]! }, progress);
+    assert(progress.test(seen), seen);
     hub.knobs.chunkDelayMs = 0;
-    const dec = new TextDecoder();
-    const again = await command(homes[0]!).output();
-    assertEquals(again.code, 0, dec.decode(again.stderr));
+    const again = await runTaskCli("zeroshot", args, { HOME: homes[0]! });
+    assertEquals(again.code, 0, again.stderr);
     assert(hub.log.some((l) => /bytes=\d+-/.test(l)), "the second run resumed with a Range request");
-    const fresh = await command(homes[1]!).output();
-    assertEquals(fresh.code, 0, dec.decode(fresh.stderr));
-    assertEquals(JSON.parse(dec.decode(again.stdout)).results, JSON.parse(dec.decode(fresh.stdout)).results);
+    const fresh = await runTaskCli("zeroshot", args, { HOME: homes[1]! });
+    assertEquals(fresh.code, 0, fresh.stderr);
+    assertEquals(JSON.parse(again.stdout).results, JSON.parse(fresh.stdout).results);
   } finally {
     await hub.close();
     for (const h of homes) await Deno.remove(h, { recursive: true });
@@ -675,7 +644,7 @@ Deno.test("[trust-kill-download] zeroshot killed mid-download and run again give
 });
 
 Deno.test("[trust-kill-head] zeroshot killed while building the zero-shot head and run again gives the uninterrupted result", async () => {
-  const { taskCommand, ROOT } = await import("./_helpers.ts");
+  const { killTaskWhen } = await import("./_helpers.ts");
   const homes = [await tempDir(), await tempDir()];
   const args = [
     "--clip",
@@ -690,31 +659,9 @@ Deno.test("[trust-kill-head] zeroshot killed while building the zero-shot head a
   ];
   const env = (home: string) => ({ HOME: home, XDG_CACHE_HOME: "", CLIPCMP_CACHE_DIR: "" });
   try {
-    const e: Record<string, string> = {
-      ...Deno.env.toObject(),
-      ...env(homes[0]!),
-      XDG_RUNTIME_DIR: Deno.env.get("XDG_RUNTIME_DIR") ?? "/tmp",
-    };
-    const words = taskCommand("zeroshot").split(/\s+/).map((x) => x.replace(/\$(\w+)/g, (_, v: string) => e[v] ?? ""));
-    const child = new Deno.Command("deno", {
-      args: [...words.slice(1), ...args],
-      cwd: ROOT,
-      env: e,
-      stdout: "null",
-      stderr: "piped",
-    })
-      .spawn();
-    const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
-    let seen = "";
-    while (!/text features: \d+\/1000 classes/.test(seen)) {
-      const r = await reader.read();
-      if (r.done) break;
-      seen += r.value;
-    }
-    child.kill("SIGKILL");
-    await child.status;
-    await reader.cancel().catch(() => {});
-    assert(/text features: \d+\/1000 classes/.test(seen), seen);
+    const building = /text features: \d+\/1000 classes/;
+    const seen = await killTaskWhen("zeroshot", args, env(homes[0]!), building);
+    assert(building.test(seen), seen);
     const again = await runTaskCli("zeroshot", args, env(homes[0]!));
     assertEquals(again.code, 0, again.stderr);
     assert(!/cache hit/.test(again.stderr), "a killed head build left nothing that counts as a cache hit");
