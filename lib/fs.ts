@@ -1,8 +1,10 @@
 /**
- * Small file helpers: hashing and atomic writes.
+ * Small file helpers: hashing, stat, and atomic writes.
  *
  * @module
  */
+import { createHash } from "node:crypto";
+import { ClipcmpError, firstLine } from "./errors.ts";
 
 /**
  * The sha256 of some bytes, as lower-case hex.
@@ -78,4 +80,36 @@ export async function verifiedFile(path: string): Promise<Uint8Array<ArrayBuffer
     throw err;
   }
   return (await sha256File(bytes)) === want ? bytes : "corrupt";
+}
+
+/**
+ * The sha256 and size of a file, streamed (for files too large to hold twice, such as model weights).
+ *
+ * @param path The file.
+ * @returns Hex digest and byte count.
+ */
+export async function sha256OfPath(path: string): Promise<{ sha256: string; size: number }> {
+  const h = createHash("sha256");
+  let size = 0;
+  using file = await Deno.open(path);
+  for await (const chunk of file.readable) {
+    h.update(chunk);
+    size += chunk.length;
+  }
+  return { sha256: h.digest("hex"), size };
+}
+
+/**
+ * `Deno.stat`, with `null` for a path that does not exist and a one-line error naming the path otherwise.
+ *
+ * @param path The path.
+ * @returns Its info, or null.
+ */
+export async function statOrNull(path: string): Promise<Deno.FileInfo | null> {
+  try {
+    return await Deno.stat(path);
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return null;
+    throw new ClipcmpError(`Cannot read "${path}": ${firstLine(err)}`);
+  }
 }

@@ -16,6 +16,7 @@
  */
 import { createHash } from "node:crypto";
 import { ClipcmpError, firstLine } from "../errors.ts";
+import { sha256OfPath } from "../fs.ts";
 import { type LockEntry, readLock, recordLock } from "./lockfile.ts";
 import { type ProgressSink, stderrProgress } from "./progress.ts";
 
@@ -62,17 +63,6 @@ export function cachePath(cacheDir: string, f: HubFile): string {
 /** The lock-file key of a hub file. */
 export function lockKey(f: HubFile): string {
   return `${f.repo}@${f.revision}/${f.path}`;
-}
-
-async function sha256OfFile(path: string): Promise<{ sha256: string; size: number }> {
-  const h = createHash("sha256");
-  let size = 0;
-  using file = await Deno.open(path);
-  for await (const chunk of file.readable) {
-    h.update(chunk);
-    size += chunk.length;
-  }
-  return { sha256: h.digest("hex"), size };
 }
 
 async function exists(path: string): Promise<boolean> {
@@ -143,7 +133,7 @@ export async function ensureFile(f: HubFile, opts: HubOptions): Promise<string> 
     if (!(await exists(dest))) return false;
     const recorded = (await readLock(opts.cacheDir))[key];
     if (!recorded) return true; // placed by hand or before the lock existed: trust, but nothing to check
-    const got = await sha256OfFile(dest);
+    const got = await sha256OfPath(dest);
     if (got.sha256 === recorded.sha256) return true;
     if (opts.offline) {
       throw new ClipcmpError(

@@ -17,7 +17,7 @@
  */
 import { createHash } from "node:crypto";
 import { ClipcmpError, firstLine } from "../errors.ts";
-import { writeFileAtomic } from "../fs.ts";
+import { sha256OfPath, statOrNull, writeFileAtomic } from "../fs.ts";
 import { readSafetensors } from "../weights/safetensors.ts";
 import { buildClipRn, parseClipConfig } from "./arch/clip_rn.ts";
 import { buildTorchvisionResnet } from "./arch/resnet_tv.ts";
@@ -33,18 +33,9 @@ export const CLIP_WEIGHTS = {
   tokenizer: "tokenizer.json",
 } as const;
 
-async function stat(path: string): Promise<Deno.FileInfo | null> {
-  try {
-    return await Deno.stat(path);
-  } catch (err) {
-    if (err instanceof Deno.errors.NotFound) return null;
-    throw new ClipcmpError(`Cannot read "${path}": ${firstLine(err)}`);
-  }
-}
-
 /** Whether `dir` is a CLIP directory of safetensors weights. */
 export async function isClipWeightsDir(dir: string): Promise<boolean> {
-  return (await stat(`${dir}/${CLIP_WEIGHTS.weights}`))?.isFile ?? false;
+  return (await statOrNull(`${dir}/${CLIP_WEIGHTS.weights}`))?.isFile ?? false;
 }
 
 /**
@@ -52,19 +43,14 @@ export async function isClipWeightsDir(dir: string): Promise<boolean> {
  * `model.safetensors`.
  */
 export async function resnetWeightsFile(path: string): Promise<string | null> {
-  const st = await stat(path);
+  const st = await statOrNull(path);
   if (!st) return null;
   if (st.isFile && path.endsWith(".safetensors")) return path;
-  if (st.isDirectory && (await stat(`${path}/model.safetensors`))?.isFile) return `${path}/model.safetensors`;
+  if (st.isDirectory && (await statOrNull(`${path}/model.safetensors`))?.isFile) return `${path}/model.safetensors`;
   return null;
 }
 
-async function sha256Of(path: string): Promise<string> {
-  const h = createHash("sha256");
-  using f = await Deno.open(path);
-  for await (const chunk of f.readable) h.update(chunk);
-  return h.digest("hex");
-}
+const sha256Of = async (path: string) => (await sha256OfPath(path)).sha256;
 
 interface BuiltRecord {
   builder_version: number;
@@ -96,7 +82,7 @@ async function verifyBuilt(dir: string): Promise<BuiltRecord | null> {
   }
   if (rec.builder_version !== BUILDER_VERSION || !rec.files) return null;
   for (const [rel, sha] of Object.entries(rec.files)) {
-    if (!(await stat(`${dir}/${rel}`))?.isFile || (await sha256Of(`${dir}/${rel}`)) !== sha) return null;
+    if (!(await statOrNull(`${dir}/${rel}`))?.isFile || (await sha256Of(`${dir}/${rel}`)) !== sha) return null;
   }
   return rec;
 }
@@ -113,7 +99,7 @@ async function buildCached(
   // The same weights built with another config (activation, heads) are another graph: the key holds both.
   const tag = variant ? `-${createHash("sha256").update(variant).digest("hex").slice(0, 12)}` : "";
   const dir = `${cacheDir}/built/${kind}-${sha}${tag}-v${BUILDER_VERSION}`;
-  if (await stat(dir)) {
+  if (await statOrNull(dir)) {
     const rec = await verifyBuilt(dir);
     if (rec) return { path: dir, weightsSha256: sha, reused: true, arch: rec.arch as Record<string, unknown> };
     log(`built graphs in ${dir} fail their sha256 check; building them again`);
@@ -174,12 +160,12 @@ export async function buildClipFromWeights(
 ): Promise<BuiltModel> {
   const weights = `${dir}/${CLIP_WEIGHTS.weights}`;
   const tokenizer = `${dir}/${CLIP_WEIGHTS.tokenizer}`;
-  if (!(await stat(tokenizer))?.isFile) {
+  if (!(await statOrNull(tokenizer))?.isFile) {
     throw new ClipcmpError(`--clip "${dir}": no ${CLIP_WEIGHTS.tokenizer} beside the weights`);
   }
   const configPath = `${dir}/${CLIP_WEIGHTS.config}`;
   let configJson: unknown = {};
-  if ((await stat(configPath))?.isFile) {
+  if ((await statOrNull(configPath))?.isFile) {
     try {
       configJson = JSON.parse(await Deno.readTextFile(configPath));
     } catch (err) {
@@ -264,7 +250,7 @@ export async function resolveResnetPath(
   cacheDir: string,
   log: (line: string) => void,
 ): Promise<{ path: string; input?: "imagenet"; weights?: string }> {
-  if (path.endsWith(".zip") && (await stat(path))?.isFile) return { path: await unzipBundle(path, cacheDir) };
+  if (path.endsWith(".zip") && (await statOrNull(path))?.isFile) return { path: await unzipBundle(path, cacheDir) };
   const weights = await resnetWeightsFile(path);
   if (!weights) return { path };
   const built = await buildResnetFromWeights(weights, cacheDir, log);
@@ -295,7 +281,7 @@ async function findOnnx(dir: string): Promise<string[]> {
  */
 export async function unzipBundle(zip: string, cacheDir: string): Promise<string> {
   const dir = `${cacheDir}/unzipped/${await sha256Of(zip)}`;
-  if (!(await stat(`${dir}/.extracted`))?.isFile) {
+  if (!(await statOrNull(`${dir}/.extracted`))?.isFile) {
     const tmp = `${dir}.tmp-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`;
     try {
       await unzip(zip, tmp);

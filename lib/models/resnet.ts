@@ -12,6 +12,7 @@ import { ClipcmpError, firstLine } from "../errors.ts";
 import type { RgbaImage } from "../image/decode.ts";
 import { type Recipe, TORCHVISION_RECIPE, unitRecipe } from "../preprocess/recipe.ts";
 import { ModelSession, type SessionOptions } from "../ort/session.ts";
+import { statOrNull } from "../fs.ts";
 import {
   releaseVisionBuffers,
   type Rows,
@@ -31,15 +32,6 @@ export interface ResnetSource {
   model: string;
   /** The preprocessing recipe. */
   recipe: Recipe;
-}
-
-async function statOrNull(path: string): Promise<Deno.FileInfo | null> {
-  try {
-    return await Deno.stat(path);
-  } catch (err) {
-    if (err instanceof Deno.errors.NotFound) return null;
-    throw new ClipcmpError(`Cannot read "${path}": ${firstLine(err)}`);
-  }
 }
 
 /**
