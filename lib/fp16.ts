@@ -78,14 +78,14 @@ export async function fp16ClipDir(dir: string, cacheDir: string, log: (s: string
   const textual = await fp16Model(`${dir}/textual/model.onnx`, cacheDir, log);
   const name = (p: string) => p.split("/").pop()!.slice(0, 16);
   const out = `${cacheDir}/fp16/clip-${name(visual)}-${name(textual)}`;
-  // The directory holds copies of the verified models; each copy is checked against its source and replaced
-  // atomically when it differs (a kill mid-copy, a flipped bit).
+  // The directory holds copies of the verified models; each copy is checked against the checksum fp16Model just
+  // verified its source by, and replaced atomically when it differs (a kill mid-copy, a flipped bit).
   for (const [sub, from] of [["visual", visual], ["textual", textual]] as const) {
     await Deno.mkdir(`${out}/${sub}`, { recursive: true });
-    const want = await Deno.readFile(from);
+    const want = (await Deno.readTextFile(`${from}.sha256`)).trim();
     const have = await Deno.readFile(`${out}/${sub}/model.onnx`).catch(() => null);
-    if (!have || (await sha256File(have)) !== (await sha256File(want))) {
-      await writeFileAtomic(`${out}/${sub}/model.onnx`, want);
+    if (!have || (await sha256File(have)) !== want) {
+      await writeFileAtomic(`${out}/${sub}/model.onnx`, await Deno.readFile(from));
     }
   }
   for (const f of ["tokenizer.json", "tokenizer_config.json"]) {

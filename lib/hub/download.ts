@@ -209,7 +209,7 @@ async function download(f: HubFile, dest: string, key: string, opts: HubOptions)
   };
   // Follow redirects by hand: the sha256 is read from the hub's own answers (a relative first hop, such as a
   // renamed repository, is followed to the hub's final answer first), never from a CDN's ETag or X-Xet-Hash.
-  const fetchFile = async (): Promise<{ res: Response; meta: HubMeta; fromHub: boolean }> => {
+  const fetchFile = async (): Promise<{ res: Response; meta: HubMeta }> => {
     const meta: HubMeta = { sha256: null, size: null, commit: null, gitSha1: null };
     let u = url;
     for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
@@ -222,7 +222,7 @@ async function download(f: HubFile, dest: string, key: string, opts: HubOptions)
       }
       if (res.status < 300 || res.status >= 400) {
         if (fromHub && !meta.sha256 && res.status < 300) meta.gitSha1 = etagGitSha1(res.headers);
-        return { res, meta, fromHub };
+        return { res, meta };
       }
       const loc = res.headers.get("location");
       await res.body?.cancel();

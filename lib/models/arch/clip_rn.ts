@@ -211,17 +211,16 @@ function buildTextual(sd: StateDict, cfg: ClipConfig, metadata: Record<string, s
     );
   };
   const mlpWidth = blocks ? sd.shapeOf("transformer.resblocks.0.mlp.c_fc.weight")[0]! : 4 * width;
-  const gelu = cfg.quickGelu
-    ? (t: string) =>
-      g.op("Mul", [t, g.op("Sigmoid", [g.op("Mul", [t, g.init("quick_gelu_k", [1], new Float32Array([1.702]))])])])
-    : (t: string) =>
-      g.op("Mul", [
-        g.op("Mul", [t, g.init("half", [1], new Float32Array([0.5]))]),
-        g.op("Add", [
-          g.op("Erf", [g.op("Mul", [t, g.init("rsqrt2", [1], new Float32Array([Math.SQRT1_2]))])]),
-          g.init("one_f", [1], new Float32Array([1])),
-        ]),
-      ]);
+  // The activation's constants are initializers shared by every block.
+  const scalar = (name: string, v: number) => g.init(name, [1], new Float32Array([v]));
+  let gelu: (t: string) => string;
+  if (cfg.quickGelu) {
+    const k = scalar("quick_gelu_k", 1.702);
+    gelu = (t) => g.op("Mul", [t, g.op("Sigmoid", [g.op("Mul", [t, k])])]);
+  } else {
+    const [half, rsqrt2, one] = [scalar("half", 0.5), scalar("rsqrt2", Math.SQRT1_2), scalar("one_f", 1)];
+    gelu = (t) => g.op("Mul", [g.op("Mul", [t, half]), g.op("Add", [g.op("Erf", [g.op("Mul", [t, rsqrt2])]), one])]);
+  }
   for (let i = 0; i < blocks; i++) {
     const p = `transformer.resblocks.${i}`;
     const h = ln(x, `${p}.ln_1`);
