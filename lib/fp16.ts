@@ -9,6 +9,7 @@ import { convertToFp16 } from "./onnx/fp16.ts";
 import { sha256File, verifiedFile, writeFileAtomic, writeVerified } from "./fs.ts";
 import { ClipcmpError, firstLine } from "./errors.ts";
 import { loadOrt } from "./ort/runtime.ts";
+import { stallPoint } from "./faults.ts";
 import { topK } from "./math/cpu.ts";
 
 async function exists(p: string): Promise<boolean> {
@@ -75,6 +76,7 @@ export async function fp16Model(src: string, cacheDir: string, log: (s: string) 
  */
 export async function fp16ClipDir(dir: string, cacheDir: string, log: (s: string) => void = () => {}): Promise<string> {
   const visual = await fp16Model(`${dir}/visual/model.onnx`, cacheDir, log);
+  await stallPoint("fp16-between-towers");
   const textual = await fp16Model(`${dir}/textual/model.onnx`, cacheDir, log);
   const name = (p: string) => p.split("/").pop()!.slice(0, 16);
   const out = `${cacheDir}/fp16/clip-${name(visual)}-${name(textual)}`;
@@ -87,6 +89,7 @@ export async function fp16ClipDir(dir: string, cacheDir: string, log: (s: string
     if (!have || (await sha256File(have)) !== want) {
       await writeFileAtomic(`${out}/${sub}/model.onnx`, await Deno.readFile(from));
     }
+    await stallPoint(`fp16-copied-${sub}`);
   }
   for (const f of ["tokenizer.json", "tokenizer_config.json"]) {
     if (await exists(`${dir}/textual/${f}`)) {

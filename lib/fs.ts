@@ -5,6 +5,7 @@
  */
 import { createHash } from "node:crypto";
 import { ClipcmpError, firstLine } from "./errors.ts";
+import { stallPoint } from "./faults.ts";
 
 /**
  * The sha256 of some bytes, as lower-case hex.
@@ -38,6 +39,32 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array<Ar
     await Deno.rename(tmp, path);
   } catch (err) {
     await Deno.remove(tmp).catch(() => {});
+    throw err;
+  }
+}
+
+/** The name of a temp file {@linkcode writeFileAtomic} may leave behind when killed. */
+export const TEMP_FILE = /\.tmp-\d+-[0-9a-f]{8}$/;
+
+/**
+ * Writes several files as one set: every file to its temp name first, then the renames, back to back (a kill
+ * before the renames leaves the previous set whole).
+ *
+ * @param files Destination paths and contents.
+ */
+export async function writeFilesAtomic(files: [string, string | Uint8Array<ArrayBuffer>][]): Promise<void> {
+  const tmps: string[] = [];
+  try {
+    for (const [path, data] of files) {
+      const tmp = `${path}.tmp-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`;
+      tmps.push(tmp);
+      if (typeof data === "string") await Deno.writeTextFile(tmp, data);
+      else await Deno.writeFile(tmp, data);
+    }
+    await stallPoint("write-set-before-rename");
+    for (let i = 0; i < files.length; i++) await Deno.rename(tmps[i]!, files[i]![0]);
+  } catch (err) {
+    for (const t of tmps) await Deno.remove(t).catch(() => {});
     throw err;
   }
 }

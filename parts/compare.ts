@@ -5,7 +5,9 @@
  */
 import { info, oneOf, parseFlags, runTask } from "../lib/cli/run.ts";
 import { DECODE_FLAGS, decodeOptions } from "../lib/cli/decode_flags.ts";
-import { ClipcmpError, firstLine, UsageError } from "../lib/errors.ts";
+import { ClipcmpError, UsageError } from "../lib/errors.ts";
+import { prepareOutDir, writeFailure } from "../lib/cli/output.ts";
+import { repoPath } from "../lib/data/paths.ts";
 import { DEVICE_CHOICES, resolveDevice } from "../lib/device.ts";
 import { ClipModel } from "../lib/models/clip.ts";
 import { ResnetModel } from "../lib/models/resnet.ts";
@@ -41,8 +43,8 @@ ${MODEL_HELP}
                           against fp32 on the first images
   --alpha drop|white      drop alpha like PIL convert("RGB") (default), or composite onto white
   --exif-orientation ignore|apply   ignore EXIF orientation like PIL (default), or apply it
-  --out DIR               report directory (default reports/compare-<time>; the task may write only under
-                          reports/ unless you widen --allow-write)
+  --out DIR               report directory (default reports/compare-<time>, in the folder you run from);
+                          checked before any work
   --no-report             do not write a report
   --per-image             also print every image's top-5 tables
   --json                  print one JSON document on stdout (schema: docs/schemas/compare.schema.json)
@@ -52,9 +54,9 @@ Without --clip and --resnet the default models come from the cache. Given only o
 Exit codes: 0 done (skipped inputs are listed), 1 nothing processed or a model/setup/I/O error, 2 usage error.`;
 
 const DEFAULT_DOMAINS: [string, string][] = [
-  ["photo", "data/samples/photo"],
-  ["art", "data/renditions/art"],
-  ["sketch", "data/renditions/sketch"],
+  ["photo", repoPath("data/samples/photo")],
+  ["art", repoPath("data/renditions/art")],
+  ["sketch", repoPath("data/renditions/sketch")],
 ];
 
 const MODEL_LABEL: Record<string, string> = {
@@ -164,7 +166,11 @@ runTask("compare", async (args) => {
   const datasets = parseDatasets((v.dataset as string[] | undefined) ?? []);
   const templates = await resolveTemplates(v.template as string | undefined, v.templates as string | undefined);
 
-  // Resolve (and fetch) models and inputs before touching the GPU, so a missing model or folder fails fast.
+  // Check the output location, then resolve (and fetch) models and inputs before touching the GPU, so a bad
+  // --out, a missing model or folder fails fast.
+  const reportDir = v["no-report"] ? null : await prepareOutDir(
+    (v.out as string | undefined) ?? `reports/compare-${new Date().toISOString().replace(/[:.]/g, "-")}`,
+  );
   const chosen = await chooseModels(v, { clip: true, resnet: true });
   const sources: [string, string[]][] = positionals.length
     ? [["images", positionals]]
@@ -203,7 +209,6 @@ runTask("compare", async (args) => {
   const resnet = chosen.resnet ? await ResnetModel.load(chosen.resnet.source, { ...device, log: info }) : undefined;
   checkAgainstManifest(chosen, clip, resnet);
   try {
-    const writeIt = !v["no-report"];
     const { doc, thumbnails } = await compareModels({
       domains,
       clip,
@@ -211,25 +216,18 @@ runTask("compare", async (args) => {
       device,
       templates,
       decode,
-      thumbnails: writeIt ? 80 : 0,
+      thumbnails: reportDir ? 80 : 0,
       headCache: { dir: cacheDir(v["cache-dir"] as string | undefined), log: info },
       dtype,
       log: info,
     });
     for (const s of doc.skipped) info(`skipped ${s.path}: ${s.reason}`);
     if (doc.summary.n === 0) throw new ClipcmpError("Nothing was processed: every input was skipped");
-    let reportDir: string | null = null;
-    if (writeIt) {
-      reportDir = (v.out as string | undefined) ?? `reports/compare-${doc.provenance.time.replace(/[:.]/g, "-")}`;
+    if (reportDir) {
       try {
         await writeReport(reportDir, doc, thumbnails);
       } catch (err) {
-        if (err instanceof Deno.errors.NotCapable || err instanceof Deno.errors.PermissionDenied) {
-          throw new ClipcmpError(
-            `Cannot write the report to "${reportDir}": this task may write only under reports/; use --out reports/NAME, or run deno run with --allow-write=DIR to widen it`,
-          );
-        }
-        throw new ClipcmpError(`Cannot write the report to "${reportDir}": ${firstLine(err)}`);
+        throw new ClipcmpError(writeFailure(reportDir, err));
       }
       info(`report written to ${reportDir}`);
     }

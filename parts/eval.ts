@@ -4,7 +4,7 @@
  * @module
  */
 import { info, oneOf, parseFlags, positiveInt, runTask } from "../lib/cli/run.ts";
-import { ClipcmpError, firstLine, UsageError } from "../lib/errors.ts";
+import { ClipcmpError, UsageError } from "../lib/errors.ts";
 import { DEVICE_CHOICES, resolveDevice } from "../lib/device.ts";
 import { checkAgainstManifest, chooseModelsFor, MODEL_FLAGS, MODEL_HELP } from "../lib/cli/models.ts";
 import { cacheDir } from "../lib/models/locate.ts";
@@ -28,6 +28,7 @@ import {
   scoringColumns,
 } from "../lib/eval.ts";
 import { writeFileAtomic } from "../lib/fs.ts";
+import { writeFailure } from "../lib/cli/output.ts";
 import { VERSION } from "../lib/version.ts";
 
 const HELP = `clipcmp eval: accuracy on whole datasets, resumable and sharded
@@ -46,7 +47,7 @@ Options:
   --subset imagenet-r|imagenet-a|auto|none   200-way scoring for ImageNet-R/-A; auto detects a 200-class folder
                               set (default auto)
   --reference NAME            dataset that top1_diff/top5_diff in metrics.csv are taken against
-  --out DIR                   results directory (default reports/eval-<time>; the task writes under reports/)
+  --out DIR                   results directory (default reports/eval-<time>, in the folder you run from)
   --limit N                   first N images of each dataset (after sharding)
   --shard i/n                 this machine's share: images i, i+n, i+2n, ... (merge the shards with --merge)
   --batch N                   images per step (default 32)
@@ -182,11 +183,7 @@ runTask("eval", async (args) => {
     await repairTail(jsonl);
   } catch (err) {
     throw new ClipcmpError(
-      `Cannot write to "${out}": ${
-        err instanceof Deno.errors.NotCapable
-          ? "this task may write only under reports/; use --out reports/NAME or widen --allow-write"
-          : firstLine(err)
-      }`,
+      writeFailure(out, err),
     );
   }
   const device = await resolveDevice(deviceChoice);

@@ -7,6 +7,7 @@
  */
 import { info, oneOf, parseFlags, runTask } from "../lib/cli/run.ts";
 import { ClipcmpError, UsageError } from "../lib/errors.ts";
+import { repoPath } from "../lib/data/paths.ts";
 import { DEVICE_CHOICES, resolveDevice } from "../lib/device.ts";
 import { checkAgainstManifest, chooseModels, MODEL_FLAGS, MODEL_HELP } from "../lib/cli/models.ts";
 import { cacheDir } from "../lib/models/locate.ts";
@@ -91,7 +92,7 @@ runTask("fp16", async (args) => {
       runs: { type: "string", default: "20" },
       warmup: { type: "string", default: "3" },
       device: { type: "string", default: "auto" },
-      images: { type: "string", default: "data/samples/photo" },
+      images: { type: "string" },
       ...MODEL_FLAGS,
       json: { type: "boolean", default: false },
     },
@@ -112,8 +113,9 @@ runTask("fp16", async (args) => {
   }
   const deviceChoice = oneOf("--device", v.device as string, DEVICE_CHOICES);
   const chosen = await chooseModels(v, { clip: which !== "resnet", resnet: which !== "clip" });
-  const files = (await listImages([v.images as string])).filter((f) => classFromFileName(f.split("/").pop()!));
-  if (files.length < 2) throw new ClipcmpError(`--images "${v.images}" needs at least 2 images named by WordNet id`);
+  const imageDir = (v.images as string | undefined) ?? repoPath("data/samples/photo");
+  const files = (await listImages([imageDir])).filter((f) => classFromFileName(f.split("/").pop()!));
+  if (files.length < 2) throw new ClipcmpError(`--images "${imageDir}" needs at least 2 images named by WordNet id`);
   const images = await Promise.all(files.map((f) => decodeImageFile(f)));
   const cache = cacheDir(v["cache-dir"] as string | undefined);
 

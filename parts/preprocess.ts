@@ -6,7 +6,7 @@
  */
 import { info, oneOf, parseFlags, runTask } from "../lib/cli/run.ts";
 import { DECODE_FLAGS, decodeOptions } from "../lib/cli/decode_flags.ts";
-import { ClipcmpError, firstLine, UsageError } from "../lib/errors.ts";
+import { ClipcmpError, UsageError } from "../lib/errors.ts";
 import { DEVICE_CHOICES, resolveDevice } from "../lib/device.ts";
 import { decodeImageFile, type RgbaImage } from "../lib/image/decode.ts";
 import { listImages } from "../lib/image/list.ts";
@@ -16,6 +16,7 @@ import { GpuPreprocessor } from "../kernels/preprocess.ts";
 import { readBuffer } from "../lib/gpu/readback.ts";
 import { encodeNpy } from "../lib/npy.ts";
 import { writeFileAtomic } from "../lib/fs.ts";
+import { prepareOutFile, writeFailure } from "../lib/cli/output.ts";
 
 const DEFAULT_OUT = "out/preprocess.npy";
 
@@ -28,7 +29,7 @@ Writes [N,3,224,224] in input order (directories are listed recursively, sorted)
   --for resnet    torchvision: bilinear (antialiased) short side 256, centre-crop 224, ImageNet mean/std
 
 Options:
-  --out FILE              output .npy (default ${DEFAULT_OUT}; the task may write only under out/)
+  --out FILE              output .npy (default ${DEFAULT_OUT}, in the folder you run from)
   --dtype fp32|fp16       element type (default fp32)
   --device auto|webgpu|wasm   GPU kernel or CPU path (default auto)
   --alpha drop|white      drop alpha like PIL convert("RGB") (default), or composite onto white
@@ -36,8 +37,7 @@ Options:
   -h, --help              this help
 
 Any image that cannot be decoded stops the run (exit 1) and no file is written: a .npy with a row missing
-would silently misalign with its inputs. To write outside out/, widen the permission yourself:
-  deno run --allow-read --allow-write=DIR parts/preprocess.ts ... --out DIR/x.npy`;
+would silently misalign with its inputs. The output location is checked before any image is read.`;
 
 runTask("preprocess", async (args) => {
   const { values: v, positionals } = parseFlags(
@@ -60,6 +60,7 @@ runTask("preprocess", async (args) => {
   const out = v.out as string;
   if (!out.endsWith(".npy")) throw new UsageError(`--out must name a .npy file, got "${out}"`);
   if (positionals.length === 0) throw new UsageError("give at least one image or directory");
+  await prepareOutFile(out);
   const recipe = which === "clip" ? CLIP_RECIPE : TORCHVISION_RECIPE;
 
   const files = await listImages(positionals, (p, why) => info(`skipped ${p}: ${why}`));
@@ -94,19 +95,9 @@ runTask("preprocess", async (args) => {
     device.gpu?.destroy();
   }
   try {
-    const dir = out.includes("/") ? out.slice(0, out.lastIndexOf("/")) : "";
-    if (dir) await Deno.mkdir(dir, { recursive: true });
     await writeFileAtomic(out, bytes);
   } catch (err) {
-    if (err instanceof Deno.errors.NotCapable || err instanceof Deno.errors.PermissionDenied) {
-      throw new ClipcmpError(
-        `Cannot write "${out}": this task may write only under out/; use --out out/NAME.npy, or run deno run --allow-read --allow-write=DIR parts/preprocess.ts to widen it`,
-      );
-    }
-    if (err instanceof Deno.errors.NotFound) {
-      throw new ClipcmpError(`Cannot write "${out}": its directory does not exist`);
-    }
-    throw new ClipcmpError(`Cannot write "${out}": ${firstLine(err)}`);
+    throw new ClipcmpError(writeFailure(out, err));
   }
   info(`wrote ${out}: [${shape.join(", ")}] ${dtype === "fp16" ? "float16" : "float32"}, ${recipe.name} recipe`);
   return 0;

@@ -25,6 +25,8 @@ import { GpuShift } from "../kernels/shift.ts";
 import { type ShiftName, SHIFTS } from "../lib/shift/params.ts";
 import { contactSheet, shiftHtml, type ShiftRow } from "../lib/shift/report.ts";
 import { writeFileAtomic } from "../lib/fs.ts";
+import { prepareOutDir } from "../lib/cli/output.ts";
+import { repoPath } from "../lib/data/paths.ts";
 import { VERSION } from "../lib/version.ts";
 
 const HELP = `clipcmp shift: how accuracy falls as a distribution shift grows
@@ -42,7 +44,7 @@ Options:
   --precision f32|f16        kernel arithmetic (default f32; f16 needs shader-f16)
   --limit N                  first N images
   --batch N                  images per step (default 16)
-  --out DIR                  report directory (default reports/shift-<time>; the task writes under reports/)
+  --out DIR                  report directory (default reports/shift-<time>, in the folder you run from)
   --template TEXT | --templates clip80|simple7|FILE
   --model clip|resnet|both   (default both)
   --device auto|webgpu|wasm  where the models run (the shifts always run on WebGPU)
@@ -83,7 +85,7 @@ runTask("shift", async (args) => {
   const deviceChoice = oneOf("--device", v.device as string, DEVICE_CHOICES);
   const batch = positiveInt("--batch", v.batch as string)!;
   const limit = positiveInt("--limit", v.limit as string | undefined);
-  const files = (await listImages(positionals.length ? positionals : ["data/samples/photo"], (p, why) =>
+  const files = (await listImages(positionals.length ? positionals : [repoPath("data/samples/photo")], (p, why) =>
     info(`skipped ${p}: ${why}`))).slice(0, limit);
   if (files.length === 0) {
     throw new ClipcmpError(`No JPEG or PNG images in ${positionals.join(", ")}`);
@@ -100,15 +102,7 @@ runTask("shift", async (args) => {
   });
   const templates = await resolveTemplates(v.template as string | undefined, v.templates as string | undefined);
   const out = (v.out as string | undefined) ?? `reports/shift-${new Date().toISOString().replace(/[:.]/g, "-")}`;
-  try {
-    await Deno.mkdir(out, { recursive: true });
-  } catch (err) {
-    throw new ClipcmpError(
-      `Cannot write to "${out}": ${
-        err instanceof Deno.errors.NotCapable ? "this task may write only under reports/" : (err as Error).message
-      }`,
-    );
-  }
+  await prepareOutDir(out);
   const chosen = await chooseModelsFor(v, which);
   const device = await resolveDevice(deviceChoice);
   info(device.reason);

@@ -5,6 +5,7 @@
  * @module
  */
 import { type GpuContext, requestGpu } from "../lib/gpu/context.ts";
+import { taskArgv } from "../lib/cli/grants.ts";
 
 export const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 export const FIX = `${ROOT}/models/fixtures`;
@@ -111,6 +112,26 @@ export function allTasks(): [string, string][] {
   return Object.keys(denoJson.tasks).map((k) => [k, taskCommand(k)]);
 }
 
+/**
+ * The environment of a task run by a test: a private HOME under tests/.tmp, so the tests never touch the user's
+ * model cache (Deno's own cache stays where it is), no cache override, no colour, then `extra`.
+ */
+export async function privateEnv(extra: Record<string, string>): Promise<Record<string, string>> {
+  const realHome = Deno.env.get("HOME") ?? "";
+  const home = `${ROOT}/tests/.tmp/home`;
+  await Deno.mkdir(home, { recursive: true });
+  return {
+    ...Deno.env.toObject(),
+    DENO_DIR: Deno.env.get("DENO_DIR") ?? `${realHome}/.cache/deno`,
+    HOME: home,
+    XDG_CACHE_HOME: "",
+    CLIPCMP_CACHE_DIR: "",
+    XDG_RUNTIME_DIR: Deno.env.get("XDG_RUNTIME_DIR") ?? "/tmp",
+    NO_COLOR: "1",
+    ...extra,
+  };
+}
+
 /** Result of running a task. */
 export interface TaskRun {
   code: number;
@@ -122,19 +143,7 @@ export interface TaskRun {
  * Runs a `deno run ...` task with exactly its declared flags and extra arguments, from the repo root.
  */
 export async function runTaskCli(name: string, args: string[], env: Record<string, string> = {}): Promise<TaskRun> {
-  // Children get a private HOME under tests/.tmp, so the tests never touch the user's model cache; Deno's own
-  // cache stays where it is.
-  const realHome = Deno.env.get("HOME") ?? "";
-  const home = `${ROOT}/tests/.tmp/home`;
-  await Deno.mkdir(home, { recursive: true });
-  const childEnv: Record<string, string> = {
-    ...Deno.env.toObject(),
-    DENO_DIR: Deno.env.get("DENO_DIR") ?? `${realHome}/.cache/deno`,
-    HOME: home,
-    XDG_CACHE_HOME: "",
-    CLIPCMP_CACHE_DIR: "",
-    ...env,
-  };
+  const childEnv = await privateEnv(env);
   // deno task expands $VARS (e.g. --allow-write=$HOME/.cache/clipcmp); do the same with the child's env.
   const words = taskCommand(name).split(/\s+/).map((w) => w.replace(/\$(\w+)/g, (_, v: string) => childEnv[v] ?? ""));
   if (words[0] !== "deno" || words[1] !== "run") throw new Error(`task ${name} is not a deno run task`);
@@ -142,12 +151,37 @@ export async function runTaskCli(name: string, args: string[], env: Record<strin
   const cmd = new Deno.Command("deno", {
     args: [...words.slice(1), ...args],
     cwd: ROOT,
-    env: { ...childEnv, XDG_RUNTIME_DIR: Deno.env.get("XDG_RUNTIME_DIR") ?? "/tmp", NO_COLOR: "1" },
+    env: childEnv,
     stdout: "piped",
     stderr: "piped",
     stdin: "null",
   });
   const out = await cmd.output();
+  const dec = new TextDecoder();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}
+
+/**
+ * Runs `deno task -q NAME ARGS` as a user would, from `cwd` (a folder of the repository), with a private HOME.
+ *
+ * @param name The task.
+ * @param args Its arguments, relative to `cwd`.
+ * @param opts The folder to run from (default the repository root) and extra environment.
+ * @returns Its exit code and output.
+ */
+export async function runDenoTask(
+  name: string,
+  args: string[],
+  opts: { cwd?: string; env?: Record<string, string> } = {},
+): Promise<TaskRun> {
+  const out = await new Deno.Command("deno", {
+    args: ["task", "-q", name, ...args],
+    cwd: opts.cwd ?? ROOT,
+    env: await privateEnv(opts.env ?? {}),
+    stdout: "piped",
+    stderr: "piped",
+    stdin: "null",
+  }).output();
   const dec = new TextDecoder();
   return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
 }
@@ -176,9 +210,15 @@ export async function killTaskWhen(
     NO_COLOR: "1",
     ...env,
   };
-  const words = taskCommand(name).split(/\s+/).map((w) => w.replace(/\$(\w+)/g, (_, v: string) => childEnv[v] ?? ""));
+  // A launcher task is started the way the launcher starts it (the same grants), so the kill hits the task itself.
+  const command = taskCommand(name);
+  const launched = command.endsWith(`lib/cli/launch.ts ${name}`);
+  const argv = launched
+    ? taskArgv(name, args, { cwd: ROOT, env: (v) => childEnv[v] || undefined })
+    : command.split(/\s+/).map((w) => w.replace(/\$(\w+)/g, (_, v: string) => childEnv[v] ?? "")).slice(1)
+      .concat(args);
   const child = new Deno.Command("deno", {
-    args: [...words.slice(1), ...args],
+    args: argv,
     cwd: ROOT,
     env: childEnv,
     stdout: "null",

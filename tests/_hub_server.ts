@@ -34,12 +34,13 @@ export interface TestHub {
 }
 
 /**
- * Starts a hub serving `files` (`repo/path` → bytes) on 127.0.0.1.
+ * Starts a hub serving `files` (`repo/path` → bytes) on a loopback address.
  *
  * @param files The repository contents.
+ * @param hostname The loopback address to listen on (127.0.0.2 stands for a mirror no task lists by default).
  * @returns The hub.
  */
-export function startHub(files: Record<string, Uint8Array>): TestHub {
+export function startHub(files: Record<string, Uint8Array>, hostname = "127.0.0.1"): TestHub {
   const bySha = new Map<string, Uint8Array>();
   const shaOf = new Map<string, string>();
   for (const [k, v] of Object.entries(files)) {
@@ -49,7 +50,7 @@ export function startHub(files: Record<string, Uint8Array>): TestHub {
   }
   const knobs: HubKnobs = {};
   const log: string[] = [];
-  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, (req) => {
+  const server = Deno.serve({ hostname, port: 0, onListen: () => {} }, (req) => {
     const url = new URL(req.url);
     const range = req.headers.get("range");
     log.push(`${req.method} ${url.pathname}${range ? ` ${range}` : ""}`);
@@ -74,7 +75,7 @@ export function startHub(files: Record<string, Uint8Array>): TestHub {
     return new Response("not found", { status: 404 });
   });
   const addr = server.addr as Deno.NetAddr;
-  return { endpoint: `http://127.0.0.1:${addr.port}`, knobs, log, close: () => server.shutdown() };
+  return { endpoint: `http://${hostname}:${addr.port}`, knobs, log, close: () => server.shutdown() };
 }
 
 function serveBytes(all: Uint8Array, range: string | null, knobs: HubKnobs): Response {

@@ -3,7 +3,7 @@ import { SUBSETS } from "../lib/eval.ts";
 import { classByWnid } from "../lib/data/imagenet.ts";
 
 const SUBSET_INDEX = (f: string) => classByWnid(f.split("/").pop()!.slice(0, 9))!.index;
-import { ROOT, runTaskCli, tempDir } from "./_helpers.ts";
+import { killTaskWhen, ROOT, runTaskCli, tempDir } from "./_helpers.ts";
 
 // An ImageFolder by wnid: the 10 demo photos and 30 art renditions.
 const DS = await tempDir();
@@ -92,39 +92,12 @@ Deno.test("eval killed with SIGKILL resumes with the same --out: no duplicates, 
   const full = await evalRun("full", ["--subset", "none"]);
   const out = outDir("killed");
   made.push(out);
-  const words = [
-    "run",
-    "--allow-read",
-    "--allow-write=reports",
-    "--allow-env",
-    `${ROOT}/parts/eval.ts`,
-    "--dataset",
-    `mix=${DS}`,
-    ...MODELS,
-    "--out",
-    out,
-    "--batch",
-    "4",
-    "--subset",
-    "none",
-  ];
-  const child = new Deno.Command("deno", {
-    args: words,
-    cwd: ROOT,
-    stdout: "null",
-    stderr: "piped",
-    env: { XDG_RUNTIME_DIR: "/tmp" },
-  }).spawn();
-  const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
-  let seen = "";
-  while (!/mix: 8\/\d+ images/.test(seen)) {
-    const r = await reader.read();
-    if (r.done) break;
-    seen += r.value;
-  }
-  child.kill("SIGKILL");
-  await child.status;
-  await reader.cancel().catch(() => {});
+  await killTaskWhen(
+    "eval",
+    ["--dataset", `mix=${DS}`, ...MODELS, "--out", out, "--batch", "4", "--subset", "none"],
+    {},
+    /mix: 8\/\d+ images/,
+  );
   const partial = lines(out).length;
   assert(partial >= 8 && partial < files.length, `killed after ${partial} lines`);
   const run = await runTaskCli("eval", [

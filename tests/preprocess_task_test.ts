@@ -4,7 +4,7 @@ import { decodeImageFile } from "../lib/image/decode.ts";
 import { listImages } from "../lib/image/list.ts";
 import { preprocessCpu } from "../lib/preprocess/cpu.ts";
 import { CLIP_RECIPE, TORCHVISION_RECIPE } from "../lib/preprocess/recipe.ts";
-import { FIX, HAS_F16, HAS_GPU, maxAbsDiff, ROOT, runTaskCli } from "./_helpers.ts";
+import { FIX, HAS_F16, HAS_GPU, maxAbsDiff, ROOT, runTaskCli, tempDir } from "./_helpers.ts";
 
 const PARITY = `${FIX}/parity`;
 const parity: { inputs: string[]; normalize_by_level: Record<string, number[][]> } = JSON.parse(
@@ -143,16 +143,31 @@ for (
   });
 }
 
-Deno.test("preprocess refuses to write outside out/ and says how to widen the permission", async () => {
-  const run = await runTaskCli("preprocess", [
-    "models/fixtures/parity/tiny.png",
-    "--for",
-    "clip",
-    "--device",
-    "wasm",
-    "--out",
-    "tests/.tmp/x.npy",
-  ]);
-  assertEquals(run.code, 1);
-  assert(/may write only under out\/.*--allow-write=DIR/.test(run.stderr), run.stderr);
+Deno.test("preprocess writes where --out says and checks it before reading any image", async () => {
+  const dir = await tempDir();
+  try {
+    const run = await runTaskCli("preprocess", [
+      `${FIX}/parity/tiny.png`,
+      "--for",
+      "clip",
+      "--device",
+      "wasm",
+      "--out",
+      `${dir}/a/x.npy`,
+    ]);
+    assertEquals(run.code, 0, run.stderr);
+    assert((await Deno.stat(`${dir}/a/x.npy`)).isFile);
+    // An unwritable location is refused first: the missing image is never reached.
+    const bad = await runTaskCli("preprocess", [
+      "tests/.tmp/no-such.png",
+      "--for",
+      "clip",
+      "--out",
+      "/proc/clipcmp/x.npy",
+    ]);
+    assertEquals(bad.code, 1);
+    assert(/^clipcmp preprocess: Cannot write to "\/proc\/clipcmp\/x\.npy": [^\n]*\n$/.test(bad.stderr), bad.stderr);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

@@ -671,3 +671,91 @@ Deno.test("[trust-kill-head] zeroshot killed while building the zero-shot head a
     for (const h of homes) await Deno.remove(h, { recursive: true });
   }
 });
+
+for (const point of ["fp16-between-towers", "fp16-copied-visual"]) {
+  Deno.test(`[trust-kill-fp16] zeroshot --dtype fp16 killed during the conversion (${point}) and run again gives the uninterrupted result`, async () => {
+    const { killTaskWhen } = await import("./_helpers.ts");
+    const homes = [await tempDir(), await tempDir()];
+    const args = ["--clip", "models/fixtures/clip-tiny", "--device", "wasm", "--dtype", "fp16", "--json"];
+    args.push("--labels", "cat,dog,bald eagle", "data/samples/photo");
+    const env = (home: string) => ({ HOME: home, XDG_CACHE_HOME: "", CLIPCMP_CACHE_DIR: "" });
+    try {
+      const seen = await killTaskWhen(
+        "zeroshot",
+        args,
+        { ...env(homes[0]!), CLIPCMP_FAULTS: `stall-at=${point}` },
+        /stalled at/,
+      );
+      assert(seen.includes(`stalled at ${point}`), seen);
+      const again = await runTaskCli("zeroshot", args, env(homes[0]!));
+      assertEquals(again.code, 0, again.stderr);
+      const fresh = await runTaskCli("zeroshot", args, env(homes[1]!));
+      assertEquals(fresh.code, 0, fresh.stderr);
+      assertEquals(JSON.parse(again.stdout).results, JSON.parse(fresh.stdout).results);
+    } finally {
+      for (const h of homes) await Deno.remove(h, { recursive: true });
+    }
+  });
+}
+
+Deno.test("[trust-kill-report] compare killed while writing its report leaves the previous set or none, and a rerun gives the uninterrupted report", async () => {
+  const { killTaskWhen } = await import("./_helpers.ts");
+  const d = await tempDir();
+  const args = (out: string) => [
+    "--clip",
+    "models/fixtures/clip-tiny",
+    "--resnet",
+    "models/fixtures/resnet-tiny",
+    "--device",
+    "wasm",
+    "--dataset",
+    "p=models/fixtures/parity",
+    "--out",
+    out,
+  ];
+  const env = { HOME: `${d}/home`, XDG_CACHE_HOME: "", CLIPCMP_CACHE_DIR: "" };
+  try {
+    const seen = await killTaskWhen("compare", args(`${d}/killed`), {
+      ...env,
+      CLIPCMP_FAULTS: "stall-at=write-set-before-rename",
+    }, /stalled at/);
+    assert(seen.includes("stalled at write-set-before-rename"), seen);
+    const left = [...Deno.readDirSync(`${d}/killed`)].map((e) => e.name);
+    assert(!left.some((n) => /^(report\.(md|html)|results\.(json|csv))$/.test(n)), `a partial set: ${left}`);
+    assert(left.some((n) => /\.tmp-\d+-/.test(n)), `the kill came after the temp files: ${left}`);
+    const again = await runTaskCli("compare", args(`${d}/killed`), env);
+    assertEquals(again.code, 0, again.stderr);
+    const fresh = await runTaskCli("compare", args(`${d}/fresh`), env);
+    assertEquals(fresh.code, 0, fresh.stderr);
+    const after = [...Deno.readDirSync(`${d}/killed`)].map((e) => e.name).sort();
+    assertEquals(after, [...Deno.readDirSync(`${d}/fresh`)].map((e) => e.name).sort(), "no temp files left");
+    const results = (dir: string) => JSON.parse(Deno.readTextFileSync(`${dir}/results.json`)).results;
+    assertEquals(results(`${d}/killed`), results(`${d}/fresh`));
+    const csv = (dir: string) => Deno.readTextFileSync(`${dir}/results.csv`);
+    assertEquals(csv(`${d}/killed`), csv(`${d}/fresh`));
+  } finally {
+    await Deno.remove(d, { recursive: true });
+  }
+});
+
+Deno.test("[trust-params-non-model] params on a file that is not a model says so, naming it, and never counts 0", async () => {
+  const d = await tempDir();
+  try {
+    const cases: [string, Uint8Array][] = [
+      ["empty.onnx", new Uint8Array()],
+      ["text.onnx", new TextEncoder().encode("just some text, not protobuf\n")],
+      ["random.onnx", Uint8Array.from({ length: 4096 }, (_, i) => (i * 2654435761) >>> 24)],
+      ["tag-only.onnx", Uint8Array.of(0x08, 0x07)],
+    ];
+    for (const [name, bytes] of cases) {
+      await Deno.writeFile(`${d}/${name}`, bytes);
+      const run = await runTaskCli("params", ["--resnet", `${d}/${name}`]);
+      assertEquals(run.code, 1, `${name}: ${run.stdout}${run.stderr}`);
+      assertEquals(run.stderr.trim().split("\n").length, 1, run.stderr);
+      assert(run.stderr.includes(name) && !/internal error/.test(run.stderr), run.stderr);
+      assert(!/\b0 parameters|\b0\.00 ?M/.test(run.stdout), run.stdout);
+    }
+  } finally {
+    await Deno.remove(d, { recursive: true });
+  }
+});

@@ -8,7 +8,7 @@
 import { csvRow, mdText, mdUnescape } from "./escape.ts";
 import type { CompareDocument, CompareResult, Score } from "../compare.ts";
 import type { Accuracy, DomainSummary } from "./metrics.ts";
-import { writeFileAtomic } from "../fs.ts";
+import { writeFilesAtomic } from "../fs.ts";
 import { timmCells } from "./timm.ts";
 
 const MODEL_NAMES: Record<string, string> = {
@@ -396,6 +396,8 @@ export async function writeReport(dir: string, doc: CompareDocument, thumbs: Map
     ["results.csv", renderCsv(doc)],
     ["report.html", renderHtml(doc, thumbs)],
   ];
-  for (const [name, text] of files) await writeFileAtomic(`${dir}/${name}`, text);
+  // All four as one set: a kill leaves either the previous set or the new one (and at worst temp files that the
+  // next run's prepareOutDir removes), never report.md of one run beside results.json of another.
+  await writeFilesAtomic(files.map(([name, text]) => [`${dir}/${name}`, text]));
   return files.map(([name]) => `${dir}/${name}`);
 }
