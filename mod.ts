@@ -1,52 +1,40 @@
 /**
- * clipcmp: OpenAI's CLIP (zero-shot, RN50) and an ImageNet ResNet-50 side by side, on onnxruntime-web's WebGPU
- * backend inside Deno, with hand-written WGSL kernels for preprocessing, cosine similarity and softmax.
+ * clipcmp: OpenAI's CLIP (zero-shot) and an ImageNet ResNet side by side, on onnxruntime-web's WebGPU backend
+ * inside Deno, with hand-written WGSL kernels for preprocessing, cosine similarity, softmax and top-k.
  *
- * @example Zero-shot and ImageNet classification, transformers.js style
- * ```ts ignore
- * import { classify, zeroShot } from "./mod.ts";
- * const photos = ["data/samples/photo/n02128385_leopard.jpg"];
- * const [clipTop] = await zeroShot(photos, ["leopard", "tiger", "house cat"], { model: "models/fixtures/clip-tiny" });
- * const [resnetTop] = await classify(photos, { model: "models/fixtures/resnet-tiny", topK: 5 });
- * console.log(clipTop, resnetTop); // [{ label, index, score }, ...] sorted high to low
+ * This entry point is the scripting API, shaped like transformers.js pipelines: load once, call many times, get
+ * sorted `{ label, index, score }[]` per image. The building blocks have their own entry points: `./kernels`,
+ * `./models`, `./image`, `./onnx`, `./report`, `./data` (see deno.json's `exports`).
+ *
+ * @example Load once, classify twice (the repository's tiny fixtures; use "clip-rn50" and "resnet50" for the real models)
+ * ```ts
+ * import { imageClassifier, zeroShotClassifier } from "./mod.ts";
+ * const photos = ["data/samples/photo/n02128385_leopard.jpg", "data/samples/photo/n01614925_bald_eagle.jpg"];
+ * await using clip = await zeroShotClassifier("models/fixtures/clip-tiny", { device: "wasm" });
+ * const first = await clip(photos, ["leopard", "bald eagle", "tiger"]);
+ * const again = await clip(photos.slice(0, 1), ["leopard", "bald eagle", "tiger"], { topK: 1 });
+ * if (first.length !== 2 || again[0]![0]!.label !== first[0]![0]!.label) throw new Error("not reused");
+ * await using resnet = await imageClassifier("models/fixtures/resnet-tiny", { device: "wasm" });
+ * const [top] = await resnet(photos, { topK: 3 });
+ * if (top!.length !== 3 || top![0]!.score < top![1]!.score) throw new Error("not sorted");
  * ```
  *
  * @module
  */
-export * from "./lib/api.ts";
-export * from "./lib/errors.ts";
-export * from "./lib/version.ts";
-export * from "./lib/gpu/context.ts";
-export * from "./lib/gpu/readback.ts";
-export * from "./lib/device.ts";
-export * from "./lib/ort/session.ts";
-export * from "./lib/ort/runtime.ts";
-export * from "./lib/image/decode.ts";
-export * from "./lib/image/list.ts";
-export * from "./lib/preprocess/recipe.ts";
-export * from "./lib/preprocess/cpu.ts";
-export * from "./lib/math/cpu.ts";
-export * from "./lib/text/tokenizer.ts";
-export * from "./lib/data/imagenet.ts";
-export * from "./lib/models/vision.ts";
-export * from "./lib/models/resnet.ts";
-export * from "./lib/models/clip.ts";
-export * from "./lib/models/locate.ts";
-export * from "./lib/scoring.ts";
-export * from "./lib/compare.ts";
-export * from "./kernels/preprocess.ts";
-export * from "./kernels/cosine.ts";
-export * from "./kernels/softmax.ts";
-export * from "./kernels/_specialize.ts";
-export * from "./kernels/topk.ts";
-export * from "./lib/npy.ts";
-export * from "./lib/data/wordnet.ts";
-export * from "./lib/zeroshot.ts";
-export * from "./lib/report/metrics.ts";
-export * from "./lib/report/write.ts";
-export * from "./lib/onnx/proto.ts";
-export * from "./lib/image/png.ts";
-export * from "./lib/models/manifest.ts";
-export * from "./lib/hub/download.ts";
-export * from "./lib/eval.ts";
-export * from "./lib/faults.ts";
+export {
+  type CallOptions,
+  classify,
+  type ImageClassifier,
+  imageClassifier,
+  type ImageInput,
+  type LoadOptions,
+  type PipelineOptions,
+  type ScoredLabel,
+  zeroShot,
+  type ZeroShotClassifier,
+  zeroShotClassifier,
+} from "./lib/api.ts";
+export { ClipcmpError, UsageError } from "./lib/errors.ts";
+export { VERSION } from "./lib/version.ts";
+export type { DeviceChoice, ResolvedDevice } from "./lib/device.ts";
+export type { RgbaImage } from "./lib/image/decode.ts";

@@ -1,18 +1,36 @@
 /**
- * The scripting API, shaped like transformers.js pipelines: `classify()` with an ImageNet ResNet and
- * `zeroShot()` with CLIP, each returning per image a `{ label, index, score }[]` sorted from high to low.
+ * The scripting API, shaped like transformers.js pipelines: load a model once with `imageClassifier()` or
+ * `zeroShotClassifier()` (a manifest name, fetched into the cache, or a path), then call it as often as you like;
+ * each call returns per image a `{ label, index, score }[]` sorted from high to low. `await using` releases the
+ * sessions and the GPU device. `classify()` and `zeroShot()` are the one-call forms.
  *
  * @module
  */
-import { type DeviceChoice, resolveDevice } from "./device.ts";
-import { decodeImageFile, type RgbaImage } from "./image/decode.ts";
-import { type ResnetInput, ResnetModel, resolveResnet } from "./models/resnet.ts";
+import { type DeviceChoice, type ResolvedDevice, resolveDevice } from "./device.ts";
+import { decodeImage, decodeImageFile, type RgbaImage } from "./image/decode.ts";
+import { type ResnetInput, ResnetModel } from "./models/resnet.ts";
 import { CLIP_LOGIT_SCALE, ClipModel } from "./models/clip.ts";
 import { classTopK, releaseRows, type TopKRows, zeroShotTopK } from "./scoring.ts";
-import { buildHead, DEFAULT_TEMPLATE, type Label, validateLabels, validateTemplates } from "./zeroshot.ts";
+import type { Rows } from "./models/vision.ts";
+import {
+  buildHead,
+  CLIP80_TEMPLATES,
+  DEFAULT_TEMPLATE,
+  type Label,
+  SIMPLE7_TEMPLATES,
+  validateLabels,
+  validateTemplates,
+} from "./zeroshot.ts";
 import { imagenetClasses } from "./data/imagenet.ts";
 import { MAX_TOP_K } from "../kernels/topk.ts";
-import { UsageError } from "./errors.ts";
+import { ClipcmpError, firstLine, UsageError } from "./errors.ts";
+import { cacheDir as defaultCacheDir, envVar } from "./models/locate.ts";
+import { DEFAULT_ENDPOINT } from "./hub/download.ts";
+import type { ModelFetchOptions } from "./models/manifest.ts";
+import { resolveClipArg, resolveResnetArg } from "./models/resolve.ts";
+import { checkedFp16Clip, checkedFp16Resnet } from "./fp16.ts";
+import { listImages } from "./image/list.ts";
+import { repoPath } from "./data/paths.ts";
 
 /** A scored label, best first in every result list. */
 export interface ScoredLabel {
@@ -24,18 +42,77 @@ export interface ScoredLabel {
   score: number;
 }
 
-/** Options shared by the API functions. */
-export interface PipelineOptions {
+/** An image: a path, a URL (`file:`, `http(s):`), encoded bytes (JPEG or PNG), a `Blob`, or decoded RGBA. */
+export type ImageInput = string | URL | Uint8Array<ArrayBuffer> | Blob | RgbaImage;
+
+/** How a model is loaded. */
+export interface LoadOptions {
   /** `auto` (default), `webgpu` or `wasm`. */
   device?: DeviceChoice;
-  /** Only `fp32` for now. */
-  dtype?: "fp32";
+  /** `fp32` (default) or `fp16`: converted once, cached, and used only after it passes a self-test against fp32. */
+  dtype?: "fp32" | "fp16";
+  /** The model cache (default as the CLI: `$CLIPCMP_CACHE_DIR`, `$XDG_CACHE_HOME/clipcmp`, `~/.cache/clipcmp`). */
+  cacheDir?: string;
+  /** Never download; fail naming the missing files. */
+  offline?: boolean;
+  /** The model hub or a mirror (default `$HF_ENDPOINT`, else huggingface.co). */
+  hubUrl?: string;
+  /** How the ResNet graph takes its input (`imagenet` or `unit`), for a bare `.onnx`. */
+  input?: ResnetInput;
+  /** One-line progress messages (default: none). */
+  log?: (line: string) => void;
+}
+
+/** Options of one call. */
+export interface CallOptions {
   /** How many labels per image, 1..10 (default 5). */
   topK?: number;
 }
 
-async function load(images: readonly (string | RgbaImage)[]): Promise<RgbaImage[]> {
-  return await Promise.all(images.map((im) => (typeof im === "string" ? decodeImageFile(im) : im)));
+/** Options shared by the one-call functions {@linkcode classify} and {@linkcode zeroShot}. */
+export interface PipelineOptions extends Omit<LoadOptions, "input">, CallOptions {}
+
+async function toRgba(im: ImageInput, i: number): Promise<RgbaImage> {
+  if (typeof im === "string") return await decodeImageFile(im);
+  if (im instanceof URL) {
+    if (im.protocol === "file:") return await decodeImageFile(decodeURIComponent(im.pathname));
+    let res: Response;
+    try {
+      res = await fetch(im);
+    } catch (err) {
+      throw new ClipcmpError(`Cannot fetch image ${im.href}: ${firstLine(err)}`);
+    }
+    if (!res.ok) throw new ClipcmpError(`Cannot fetch image ${im.href}: HTTP ${res.status}`);
+    return await decodeImage(new Uint8Array(await res.arrayBuffer()), im.href);
+  }
+  if (im instanceof Blob) return await decodeImage(new Uint8Array(await im.arrayBuffer()), `image ${i} (Blob)`);
+  if (im instanceof Uint8Array) return await decodeImage(im, `image ${i} (bytes)`);
+  if (typeof im === "object" && im && "data" in im && "width" in im && "height" in im) return im;
+  throw new UsageError(`image ${i}: expected a path, URL, Uint8Array, Blob or { data, width, height }`);
+}
+
+function load(images: readonly ImageInput[]): Promise<RgbaImage[]> {
+  if (!Array.isArray(images)) throw new UsageError("images must be an array");
+  return Promise.all(images.map(toRgba));
+}
+
+function hubOptions(o: LoadOptions): ModelFetchOptions {
+  return {
+    endpoint: o.hubUrl ?? envVar("HF_ENDPOINT") ?? DEFAULT_ENDPOINT,
+    cacheDir: defaultCacheDir(o.cacheDir),
+    offline: o.offline ?? false,
+  };
+}
+
+/** The first sample photos: what the fp16 self-test runs on when a model is loaded with `dtype: "fp16"`. */
+async function selfTestSamples(): Promise<RgbaImage[]> {
+  const files = (await listImages([repoPath("data/samples/photo")])).slice(0, 4);
+  return await Promise.all(files.map((f) => decodeImageFile(f)));
+}
+
+function checkDtype(dtype: string | undefined): "fp32" | "fp16" {
+  if (dtype === undefined || dtype === "fp32" || dtype === "fp16") return dtype ?? "fp32";
+  throw new UsageError(`dtype must be fp32 or fp16, got "${dtype}"`);
 }
 
 function checkTopK(k: number | undefined): number {
@@ -58,8 +135,199 @@ function unpack(top: TopKRows, labelOf: (j: number) => Label): ScoredLabel[][] {
   );
 }
 
+/** A loaded ImageNet classifier: call it with images; it keeps its session between calls. */
+export interface ImageClassifier extends AsyncDisposable {
+  (images: readonly ImageInput[], options?: CallOptions): Promise<ScoredLabel[][]>;
+  /** The model's name: its manifest name, else its file or folder name. */
+  readonly modelName: string;
+  /** The device it runs on. */
+  readonly device: ResolvedDevice;
+  /** Releases the session and the GPU device; later calls fail. */
+  release(): Promise<void>;
+}
+
+/** A loaded CLIP zero-shot classifier: call it with images and labels; heads are kept per label set. */
+export interface ZeroShotClassifier extends AsyncDisposable {
+  (
+    images: readonly ImageInput[],
+    labels: readonly string[],
+    options?: CallOptions & { templates?: readonly string[] | "clip80" | "simple7" },
+  ): Promise<ScoredLabel[][]>;
+  /** The model's name. */
+  readonly modelName: string;
+  /** The device it runs on. */
+  readonly device: ResolvedDevice;
+  /** Releases the sessions and the GPU device; later calls fail. */
+  release(): Promise<void>;
+}
+
+function released(what: string): never {
+  throw new UsageError(`${what} was released; load it again`);
+}
+
 /**
- * Classifies images into the 1000 ImageNet classes with a ResNet.
+ * Loads an ImageNet ResNet once, for many calls.
+ *
+ * @example
+ * ```ts ignore
+ * import { imageClassifier } from "./mod.ts";
+ * await using clf = await imageClassifier("resnet50", { device: "auto" });
+ * const [top] = await clf(["data/samples/photo/n02128385_leopard.jpg"], { topK: 3 });
+ * console.log(clf.modelName, top); // resnet50 [{ label: "leopard", index: 288, score: 0.93 }, ...]
+ * ```
+ * @param model A manifest name (`resnet50`, `resnet50-a1`, …) or a path (`.safetensors`, `.onnx`, `.zip`, a
+ *   directory); default the manifest's default.
+ * @param options Device, dtype, cache and hub.
+ * @returns The classifier.
+ */
+export async function imageClassifier(model = "resnet50", options: LoadOptions = {}): Promise<ImageClassifier> {
+  const dtype = checkDtype(options.dtype);
+  const log = options.log ?? (() => {});
+  const hub = hubOptions(options);
+  const chosen = await resolveResnetArg(model, options.input, hub, log);
+  const device = await resolveDevice(options.device ?? "auto");
+  let resnet: ResnetModel | undefined;
+  try {
+    const source = dtype === "fp16"
+      ? await checkedFp16Resnet(chosen.source, {
+        cacheDir: hub.cacheDir,
+        device,
+        samples: await selfTestSamples(),
+        log,
+      })
+      : chosen.source;
+    resnet = await ResnetModel.load(source, device);
+  } catch (err) {
+    device.gpu?.destroy();
+    throw err;
+  }
+  const classes = imagenetClasses();
+  const call = async (images: readonly ImageInput[], opts: CallOptions = {}) => {
+    if (!resnet) released(chosen.name);
+    const k = checkTopK(opts.topK);
+    const logits = await resnet.logits(await load(images));
+    try {
+      const top = await classTopK(logits, undefined, k, device.gpu ? { device: device.gpu.device } : undefined);
+      return unpack(top, (j) => ({ label: classes[j]!.clip, index: j }));
+    } finally {
+      releaseRows(logits);
+    }
+  };
+  const release = async () => {
+    const r = resnet;
+    resnet = undefined;
+    if (r) {
+      await r.release();
+      device.gpu?.destroy();
+    }
+  };
+  return Object.assign(call, {
+    modelName: chosen.name,
+    device,
+    release,
+    [Symbol.asyncDispose]: release,
+  });
+}
+
+function templateList(t: readonly string[] | "clip80" | "simple7" | undefined): readonly string[] {
+  if (t === undefined) return [DEFAULT_TEMPLATE];
+  if (t === "clip80") return CLIP80_TEMPLATES;
+  if (t === "simple7") return SIMPLE7_TEMPLATES;
+  if (!Array.isArray(t)) throw new UsageError(`templates must be "clip80", "simple7" or a list of strings`);
+  validateTemplates(t, "templates");
+  return t;
+}
+
+/**
+ * Loads CLIP once, for zero-shot classification over any labels: softmax(100 · cos) over the labels. The text
+ * head of each (labels, templates) pair is built once and kept until release.
+ *
+ * @example
+ * ```ts ignore
+ * import { zeroShotClassifier } from "./mod.ts";
+ * await using clf = await zeroShotClassifier("clip-rn50", { device: "auto", dtype: "fp32" });
+ * const [top] = await clf(["data/samples/photo/n02128385_leopard.jpg"], ["leopard", "tiger", "cat"], {
+ *   templates: "clip80",
+ * });
+ * ```
+ * @param model A manifest name (`clip-rn50`, `clip-vit-b32`, …) or a path (a weights or ONNX directory);
+ *   default the manifest's default.
+ * @param options Device, dtype, cache and hub.
+ * @returns The classifier.
+ */
+export async function zeroShotClassifier(model = "clip-rn50", options: LoadOptions = {}): Promise<ZeroShotClassifier> {
+  const dtype = checkDtype(options.dtype);
+  const log = options.log ?? (() => {});
+  const hub = hubOptions(options);
+  const chosen = await resolveClipArg(model, hub, log);
+  const device = await resolveDevice(options.device ?? "auto");
+  let clip: ClipModel | undefined;
+  try {
+    const dir = dtype === "fp16"
+      ? await checkedFp16Clip(chosen.dir, imagenetClasses().map((c) => c.clip), {
+        cacheDir: hub.cacheDir,
+        device,
+        samples: await selfTestSamples(),
+        log,
+      })
+      : chosen.dir;
+    clip = await ClipModel.load(dir, device);
+  } catch (err) {
+    device.gpu?.destroy();
+    throw err;
+  }
+  const heads = new Map<string, Rows>();
+  const call = async (
+    images: readonly ImageInput[],
+    labels: readonly string[],
+    opts: CallOptions & { templates?: readonly string[] | "clip80" | "simple7" } = {},
+  ) => {
+    if (!clip) released(chosen.name);
+    if (!Array.isArray(labels)) throw new UsageError("labels must be an array of strings");
+    const list: Label[] = labels.map((label, index) => ({ label, index }));
+    validateLabels(list, "labels");
+    const templates = templateList(opts.templates);
+    const k = Math.min(checkTopK(opts.topK), labels.length);
+    const key = JSON.stringify([labels, templates]);
+    let head = heads.get(key);
+    if (!head) {
+      head = (await buildHead(clip, labels, templates, undefined, { dir: hub.cacheDir })).rows;
+      heads.set(key, head);
+    }
+    const emb = await clip.encodeImages(await load(images));
+    try {
+      const top = await zeroShotTopK(
+        emb,
+        head,
+        CLIP_LOGIT_SCALE,
+        k,
+        device.gpu ? { device: device.gpu.device } : undefined,
+      );
+      return unpack(top, (j) => list[j]!);
+    } finally {
+      releaseRows(emb);
+    }
+  };
+  const release = async () => {
+    const c = clip;
+    clip = undefined;
+    if (c) {
+      for (const h of heads.values()) releaseRows(h);
+      heads.clear();
+      await c.release();
+      device.gpu?.destroy();
+    }
+  };
+  return Object.assign(call, {
+    modelName: chosen.name,
+    device,
+    release,
+    [Symbol.asyncDispose]: release,
+  });
+}
+
+/**
+ * Classifies images into the 1000 ImageNet classes with a ResNet, in one call (loads and releases the model).
  *
  * @example
  * ```ts ignore
@@ -68,39 +336,21 @@ function unpack(top: TopKRows, labelOf: (j: number) => Label): ScoredLabel[][] {
  *   model: "models/fixtures/resnet-tiny",
  *   topK: 3,
  * });
- * console.log(top); // [{ label: "...", index: 123, score: 0.41 }, ...]
  * ```
- * @param images Paths or decoded images.
- * @param options `model` (a .onnx file or directory), `input` (`imagenet` or `unit`), device, topK.
+ * @param images The images.
+ * @param options `model` (a manifest name or a path), `input`, device, dtype, topK.
  * @returns Per image, the top-k classes sorted by score.
  */
 export async function classify(
-  images: readonly (string | RgbaImage)[],
-  options: PipelineOptions & { model: string; input?: ResnetInput },
+  images: readonly ImageInput[],
+  options: PipelineOptions & { model?: string; input?: ResnetInput },
 ): Promise<ScoredLabel[][]> {
-  const k = checkTopK(options.topK);
-  const device = await resolveDevice(options.device ?? "auto");
-  try {
-    const model = await ResnetModel.load(await resolveResnet(options.model, options.input), device);
-    try {
-      const logits = await model.logits(await load(images));
-      try {
-        const top = await classTopK(logits, undefined, k, device.gpu ? { device: device.gpu.device } : undefined);
-        const classes = imagenetClasses();
-        return unpack(top, (j) => ({ label: classes[j]!.clip, index: j }));
-      } finally {
-        releaseRows(logits);
-      }
-    } finally {
-      await model.release();
-    }
-  } finally {
-    device.gpu?.destroy();
-  }
+  await using clf = await imageClassifier(options.model, options);
+  return await clf(images, options);
 }
 
 /**
- * Zero-shot classification with CLIP over any labels: softmax(100 · cos) over the labels.
+ * Zero-shot classification with CLIP over any labels, in one call (loads and releases the model).
  *
  * @example
  * ```ts ignore
@@ -110,44 +360,16 @@ export async function classify(
  *   templates: ["a photo of a {}."],
  * });
  * ```
- * @param images Paths or decoded images.
+ * @param images The images.
  * @param labels The labels; their positions are the `index` in the results.
- * @param options `model` (a CLIP directory), `templates` (default the seed's one), device, topK.
+ * @param options `model` (a manifest name or a path), `templates`, device, dtype, topK.
  * @returns Per image, the top-k labels sorted by score.
  */
 export async function zeroShot(
-  images: readonly (string | RgbaImage)[],
+  images: readonly ImageInput[],
   labels: readonly string[],
-  options: PipelineOptions & { model: string; templates?: readonly string[] },
+  options: PipelineOptions & { model?: string; templates?: readonly string[] | "clip80" | "simple7" },
 ): Promise<ScoredLabel[][]> {
-  const list: Label[] = labels.map((label, index) => ({ label, index }));
-  validateLabels(list, "labels");
-  const templates = options.templates ?? [DEFAULT_TEMPLATE];
-  validateTemplates(templates, "templates");
-  const k = Math.min(checkTopK(options.topK), labels.length);
-  const device = await resolveDevice(options.device ?? "auto");
-  try {
-    const clip = await ClipModel.load(options.model, device);
-    try {
-      const head = await buildHead(clip, labels, templates);
-      const emb = await clip.encodeImages(await load(images));
-      try {
-        const top = await zeroShotTopK(
-          emb,
-          head.rows,
-          CLIP_LOGIT_SCALE,
-          k,
-          device.gpu ? { device: device.gpu.device } : undefined,
-        );
-        return unpack(top, (j) => list[j]!);
-      } finally {
-        releaseRows(emb);
-        releaseRows(head.rows);
-      }
-    } finally {
-      await clip.release();
-    }
-  } finally {
-    device.gpu?.destroy();
-  }
+  await using clf = await zeroShotClassifier(options.model, options);
+  return await clf(images, labels, options);
 }

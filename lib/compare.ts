@@ -33,6 +33,7 @@ import {
 import { onnxInitializers } from "./onnx/proto.ts";
 import { encodePng, thumbnail } from "./image/png.ts";
 import { encodeBase64 } from "./base64.ts";
+import { modelNameOfPath } from "./models/resolve.ts";
 
 /** A score: the prompting label, its ImageNet index, and a probability over the label set scored. */
 export interface Score {
@@ -88,8 +89,15 @@ export interface CompareDocument {
     templates: string[];
     logit_scale: number;
     models: {
-      clip: { dir: string; visual: ModelFile; textual: ModelFile; tokenizer: string; preprocessing: string } | null;
-      resnet: (ModelFile & { preprocessing: string }) | null;
+      clip: {
+        name: string;
+        dir: string;
+        visual: ModelFile;
+        textual: ModelFile;
+        tokenizer: string;
+        preprocessing: string;
+      } | null;
+      resnet: (ModelFile & { name: string; preprocessing: string }) | null;
     };
   };
   /** The label set both models were scored on, in index order. */
@@ -126,6 +134,8 @@ export interface CompareOptions {
   clip?: ClipModel;
   /** The ResNet, or undefined to skip it. */
   resnet?: ResnetModel;
+  /** The models' names in tables and reports (default: their file or folder names). */
+  names?: { clip?: string; resnet?: string };
   /** The resolved device. */
   device: ResolvedDevice;
   /** Prompt templates with `{}`; one or many (the head averages them). */
@@ -342,6 +352,7 @@ export async function compareModels(
       models: {
         clip: clip
           ? {
+            name: opts.names?.clip ?? modelNameOfPath(clip.dir),
             dir: clip.dir,
             visual: await modelFile(clip.visual.session),
             textual: await modelFile(clip.textual),
@@ -351,6 +362,7 @@ export async function compareModels(
           : null,
         resnet: resnet
           ? {
+            name: opts.names?.resnet ?? modelNameOfPath(resnet.source.model),
             ...await modelFile(resnet.graph.session),
             preprocessing: recipeLine(resnet.source.recipe),
           }

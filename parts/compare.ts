@@ -20,7 +20,7 @@ import { imagenetClasses } from "../lib/data/imagenet.ts";
 import { resolveTemplates } from "../lib/cli/templates.ts";
 import { DEFAULT_TEMPLATE } from "../lib/zeroshot.ts";
 import { listImages } from "../lib/image/list.ts";
-import { writeReport } from "../lib/report/write.ts";
+import { modelLabels, writeReport } from "../lib/report/write.ts";
 
 const HELP = `clipcmp compare: ResNet-50 vs CLIP zero-shot on photo, art and sketch, scored on one label set
 
@@ -58,12 +58,6 @@ const DEFAULT_DOMAINS: [string, string][] = [
   ["art", repoPath("data/renditions/art")],
   ["sketch", repoPath("data/renditions/sketch")],
 ];
-
-const MODEL_LABEL: Record<string, string> = {
-  clip: "CLIP zero-shot",
-  resnet: "ResNet, same labels",
-  resnet_1000: "ResNet, 1000 classes",
-};
 
 function pct(x: number): string {
   return `${(100 * x).toFixed(1)}%`;
@@ -108,7 +102,7 @@ function printSummary(doc: CompareDocument, reportDir: string | null): void {
   for (const d of doc.domains) {
     for (const [k, a] of Object.entries(d.models)) {
       console.log(
-        `  ${d.domain.padEnd(8)} ${(MODEL_LABEL[k] ?? k).padEnd(21)} n=${String(a.n).padEnd(4)} top-1 ${
+        `  ${d.domain.padEnd(8)} ${(modelLabels(doc)[k] ?? k).padEnd(28)} n=${String(a.n).padEnd(4)} top-1 ${
           pct(a.top1).padStart(6)
         } [${pct(a.top1_ci[0])}–${pct(a.top1_ci[1])}]  top-5 ${pct(a.top5).padStart(6)}  mistake severity ${
           a.mistake_severity === null ? "–" : a.mistake_severity.toFixed(2)
@@ -213,6 +207,7 @@ runTask("compare", async (args) => {
       domains,
       clip,
       resnet,
+      names: { clip: chosen.clip?.name, resnet: chosen.resnet?.name },
       device,
       templates,
       decode,

@@ -274,7 +274,8 @@ runTask("fp16", async (args) => {
     const bar = "═".repeat(72);
     console.log(
       `\n╔${bar}╗\n║ ${
-        `${name === "clip" ? "CLIP RN50 image tower" : "ResNet-50"}: inference time (${device.ep})`.padEnd(71)
+        `${name === "clip" ? `${chosen.clip?.name} image tower` : chosen.resnet?.name}: inference time (${device.ep})`
+          .padEnd(71)
       }║\n╚${bar}╝`,
     );
     for (const b32 of r.fp32.batches) {

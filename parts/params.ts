@@ -110,18 +110,22 @@ runTask("params", async (args) => {
   const rows: [string, string, string][] = [["Model", "Parameters", stored]];
   if (models.clip_visual) {
     rows.push([
-      "CLIP visual encoder (RN50)",
+      `${chosen.clip?.name ?? "CLIP"} visual encoder`,
       n(models.clip_visual.pytorch_equivalent),
       n(models.clip_visual.raw_initializer_elements),
     ]);
   }
   if (models.resnet) {
-    rows.push(["ResNet-50 (ImageNet)", n(models.resnet.pytorch_equivalent), n(models.resnet.raw_initializer_elements)]);
+    rows.push([
+      `${chosen.resnet?.name ?? "ResNet"} (ImageNet)`,
+      n(models.resnet.pytorch_equivalent),
+      n(models.resnet.raw_initializer_elements),
+    ]);
   }
   if (difference !== null) rows.push(["Difference (CLIP visual − ResNet)", n(difference), ""]);
   if (models.clip_textual) {
     rows.push([
-      "CLIP text encoder",
+      `${chosen.clip?.name ?? "CLIP"} text encoder`,
       n(models.clip_textual.pytorch_equivalent),
       n(models.clip_textual.raw_initializer_elements),
     ]);
@@ -136,7 +140,10 @@ runTask("params", async (args) => {
     console.log(`  by dtype: ${Object.entries(m.by_dtype).map(([d, c]) => `${d} ${n(c)}`).join(", ")}`);
     console.log(`  weights: ${formatBytes(m.bytes_fp32)} in fp32, ${formatBytes(m.bytes_fp16)} in fp16`);
   }
-  if (models.clip_visual) {
+  // The note below describes OpenAI's modified ResNet; a ViT tower (its weights mostly in matrix products) gets none.
+  const convolutional = (m: { by_op: Record<string, number> }) =>
+    (m.by_op.Conv ?? 0) > (m.by_op.MatMul ?? 0) + (m.by_op.Gemm ?? 0);
+  if (models.clip_visual && convolutional(models.clip_visual)) {
     console.log(
       "\nWhy CLIP's image tower is larger: its modified ResNet-50 replaces the 7×7 stem with three 3×3 convs and the global average pool with an attention-pooling head (2048-wide query, key, value and output projections, about 14.8 M parameters), whose output projection maps to the 1024-d joint embedding.",
     );

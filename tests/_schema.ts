@@ -3,7 +3,8 @@
  *
  * @module
  */
-import { Ajv } from "ajv";
+// deno-lint-ignore no-import-prefix -- a full specifier, so that mod.ts imports with no import map
+import { Ajv } from "npm:ajv@8.20.0";
 import { ROOT } from "./_helpers.ts";
 
 const ajv = new Ajv({ allErrors: true, strict: true });

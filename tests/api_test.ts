@@ -45,3 +45,77 @@ Deno.test("the API refuses bad topK, empty labels and templates without {}", asy
     UsageError,
   );
 });
+
+Deno.test("mod.ts imports into a scratch project with no import map: load once, classify twice, a manifest name, every input kind, fp16", async () => {
+  const { startHub } = await import("./_hub_server.ts");
+  const { tempDir } = await import("./_helpers.ts");
+  const read = (p: string) => Deno.readFileSync(`${FIX}/${p}`);
+  const files: Record<string, Uint8Array> = {};
+  for (const f of ["visual/model.onnx", "visual/preprocess_cfg.json", "textual/model.onnx"]) {
+    files[`immich-app/RN50__openai/${f}`] = read(`clip-tiny/${f}`);
+  }
+  for (const f of ["textual/tokenizer.json", "textual/tokenizer_config.json"]) {
+    files[`immich-app/RN50__openai/${f}`] = read(`clip-tiny/${f}`);
+  }
+  const hub = startHub(files);
+  const dir = await tempDir();
+  try {
+    const photo = `${ROOT}/data/samples/photo/n02128385_leopard.jpg`;
+    await Deno.writeTextFile(
+      `${dir}/main.ts`,
+      `import { imageClassifier, zeroShotClassifier } from ${JSON.stringify(`${ROOT}/mod.ts`)};
+const photo = ${JSON.stringify(photo)};
+const labels = ["leopard", "tiger", "bald eagle"];
+const opts = { device: "wasm", hubUrl: ${JSON.stringify(hub.endpoint)}, cacheDir: "${dir}/cache" } as const;
+const out: Record<string, unknown> = {};
+{
+  await using clf = await zeroShotClassifier("clip-rn50-immich", opts);
+  out.name = clf.modelName;
+  out.first = await clf([photo], labels);
+  const bytes = await Deno.readFile(photo);
+  out.second = await clf([bytes, new Blob([bytes]), new URL("file://" + photo)], labels);
+  await using half = await zeroShotClassifier("clip-rn50-immich", { ...opts, dtype: "fp16" });
+  out.fp16 = await half([photo], labels);
+}
+{
+  await using resnet = await imageClassifier(${JSON.stringify(`${FIX}/resnet-tiny`)}, { device: "wasm" });
+  out.resnet = [await resnet([photo], { topK: 3 }), await resnet([photo], { topK: 3 })];
+}
+console.log(JSON.stringify(out));
+`,
+    );
+    const run = await new Deno.Command("deno", {
+      args: [
+        "run",
+        "--no-config",
+        "--allow-read",
+        `--allow-write=${dir}`,
+        "--allow-net=127.0.0.1",
+        "--allow-env",
+        "main.ts",
+      ],
+      cwd: dir,
+      env: { XDG_RUNTIME_DIR: Deno.env.get("XDG_RUNTIME_DIR") ?? "/tmp", NO_COLOR: "1" },
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const stderr = new TextDecoder().decode(run.stderr);
+    assertEquals(run.code, 0, stderr);
+    const out = JSON.parse(new TextDecoder().decode(run.stdout));
+    assertEquals(out.name, "clip-rn50-immich");
+    const first = out.first[0] as { label: string; score: number }[];
+    assertEquals(first.length, 3);
+    for (let j = 1; j < first.length; j++) assert(first[j - 1]!.score >= first[j]!.score);
+    // Bytes, a Blob and a file: URL of the same photo give the same scores as its path, on the same loaded model.
+    for (const r of out.second) {
+      assertEquals(r.map((s: { label: string }) => s.label), first.map((s) => s.label));
+      r.forEach((s: { score: number }, j: number) => assert(Math.abs(s.score - first[j]!.score) < 1e-6));
+    }
+    assertEquals(out.fp16[0][0].label, first[0]!.label);
+    assertEquals(out.resnet[0], out.resnet[1]);
+    assert(hub.log.some((l) => l.startsWith("GET /cdn/")), "the manifest model was downloaded from the hub");
+  } finally {
+    await hub.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});

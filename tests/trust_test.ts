@@ -729,7 +729,8 @@ Deno.test("[trust-kill-report] compare killed while writing its report leaves th
     assertEquals(fresh.code, 0, fresh.stderr);
     const after = [...Deno.readDirSync(`${d}/killed`)].map((e) => e.name).sort();
     assertEquals(after, [...Deno.readDirSync(`${d}/fresh`)].map((e) => e.name).sort(), "no temp files left");
-    const results = (dir: string) => JSON.parse(Deno.readTextFileSync(`${dir}/results.json`)).results;
+    const results = (dir: string) => JSON.parse(Deno.readTextFileSync(`${dir}/results.json`)).comparison.results;
+    assert(results(`${d}/fresh`).length > 0, "the report holds results");
     assertEquals(results(`${d}/killed`), results(`${d}/fresh`));
     const csv = (dir: string) => Deno.readTextFileSync(`${dir}/results.csv`);
     assertEquals(csv(`${d}/killed`), csv(`${d}/fresh`));

@@ -7,18 +7,10 @@
  */
 import { cacheDir } from "../models/locate.ts";
 import { DEFAULT_ENDPOINT } from "../hub/download.ts";
-import {
-  type CachedModel,
-  checkIo,
-  defaultModelId,
-  ensureModel,
-  manifest,
-  type ModelFetchOptions,
-} from "../models/manifest.ts";
-import { type ResnetInput, type ResnetSource, resolveResnet } from "../models/resnet.ts";
+import { checkIo, defaultModelId, type ModelFetchOptions } from "../models/manifest.ts";
+import type { ResnetInput, ResnetModel } from "../models/resnet.ts";
 import type { ClipModel } from "../models/clip.ts";
-import type { ResnetModel } from "../models/resnet.ts";
-import { resolveClipDir, resolveResnetPath } from "../models/canonical.ts";
+import { resolveClipArg, type ResolvedClip, type ResolvedResnet, resolveResnetArg } from "../models/resolve.ts";
 import { info } from "./run.ts";
 
 /** The flags' parseArgs options. */
@@ -58,21 +50,12 @@ function env(name: string): string | undefined {
   }
 }
 
-async function pathExists(p: string): Promise<boolean> {
-  try {
-    await Deno.stat(p);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** Models chosen by the flags, resolved to local paths (fetching manifest models as needed). */
 export interface ChosenModels {
   /** CLIP directory and, for manifest models, the entry to validate against; `weights` when built from them. */
-  clip?: { dir: string; cached?: CachedModel; weights?: string };
+  clip?: ResolvedClip;
   /** ResNet source and, for manifest models, the entry; `weights` when built from them. */
-  resnet?: { source: ResnetSource; cached?: CachedModel; weights?: string };
+  resnet?: ResolvedResnet;
 }
 
 /**
@@ -99,26 +82,10 @@ export async function chooseModels(
     if (want.clip) clipArg = defaultModelId("clip");
     if (want.resnet) resnetArg = defaultModelId("resnet");
   }
-  const isManifest = async (arg: string, kind: "clip" | "resnet") =>
-    manifest()[arg]?.kind === kind && !(await pathExists(arg));
   const out: ChosenModels = {};
-  if (clipArg !== undefined) {
-    if (await isManifest(clipArg, "clip")) {
-      const cached = await ensureModel(clipArg, hub);
-      out.clip = { ...await resolveClipDir(cached.path, hub.cacheDir, info), cached };
-    } else out.clip = await resolveClipDir(clipArg, hub.cacheDir, info);
-  }
+  if (clipArg !== undefined) out.clip = await resolveClipArg(clipArg, hub, info);
   if (resnetArg !== undefined) {
-    const input = v["resnet-input"] as ResnetInput | undefined;
-    if (await isManifest(resnetArg, "resnet")) {
-      const cached = await ensureModel(resnetArg, hub);
-      const r = await resolveResnetPath(cached.path, hub.cacheDir, info);
-      const source = await resolveResnet(r.path, input ?? r.input ?? cached.entry.input);
-      out.resnet = { source, cached, weights: r.weights };
-    } else {
-      const r = await resolveResnetPath(resnetArg, hub.cacheDir, info);
-      out.resnet = { source: await resolveResnet(r.path, input ?? r.input), weights: r.weights };
-    }
+    out.resnet = await resolveResnetArg(resnetArg, v["resnet-input"] as ResnetInput | undefined, hub, info);
   }
   return out;
 }

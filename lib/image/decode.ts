@@ -9,9 +9,12 @@
  *
  * @module
  */
-import decodeJpeg, { init as initJpeg } from "@jsquash/jpeg/decode";
-import decodePng from "@jsquash/png/decode";
-import jpegJs from "jpeg-js";
+// deno-lint-ignore no-import-prefix -- a full specifier, so that mod.ts imports with no import map
+import decodeJpeg, { init as initJpeg } from "npm:@jsquash/jpeg@1.6.0/decode.js";
+// deno-lint-ignore no-import-prefix -- a full specifier, so that mod.ts imports with no import map
+import decodePng from "npm:@jsquash/png@3.1.1/decode.js";
+// deno-lint-ignore no-import-prefix -- a full specifier, so that mod.ts imports with no import map
+import jpegJs from "npm:jpeg-js@0.4.4";
 import { pngChunkProblem } from "./png.ts";
 import { ClipcmpError, firstLine } from "../errors.ts";
 

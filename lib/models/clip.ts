@@ -270,4 +270,9 @@ export class ClipModel {
     await this.textual.release();
     if (this.textRun !== this.textual) await this.textRun.release();
   }
+
+  /** `await using clip = await ClipModel.load(…)` releases it at the end of the scope. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.release();
+  }
 }

@@ -177,4 +177,9 @@ export class ResnetModel {
     releaseVisionBuffers(this.graph);
     return this.graph.session.release();
   }
+
+  /** `await using model = await ResnetModel.load(…)` releases it at the end of the scope. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.release();
+  }
 }

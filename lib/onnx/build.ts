@@ -119,7 +119,7 @@ export class OnnxGraph {
   private names = new Set<string>();
   private counter = 0;
   /** Initializer elements written, by name (for tests and counts). */
-  readonly initShapes = new Map<string, number[]>();
+  readonly initShapes: Map<string, number[]> = new Map();
 
   /** @param name The graph's name. */
   constructor(readonly name: string) {}

@@ -9,7 +9,8 @@
  *
  * @module
  */
-import type * as OrtModule from "onnxruntime-web/webgpu";
+// deno-lint-ignore no-import-prefix -- a full specifier, so that mod.ts imports with no import map
+import type * as OrtModule from "npm:onnxruntime-web@1.30.0/webgpu";
 
 /** The onnxruntime-web module type. */
 export type Ort = typeof OrtModule;
@@ -44,7 +45,8 @@ function installWorkerUrlFix(): void {
 export function loadOrt(): Promise<Ort> {
   loaded ??= (async () => {
     installWorkerUrlFix();
-    const ort = await import("onnxruntime-web/webgpu");
+    // deno-lint-ignore no-import-prefix -- a full specifier, so that mod.ts imports with no import map
+    const ort = await import("npm:onnxruntime-web@1.30.0/webgpu");
     ort.env.wasm.numThreads = Math.max(1, navigator.hardwareConcurrency || 1);
     ort.env.logLevel = "error";
     return ort;

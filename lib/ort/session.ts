@@ -5,7 +5,8 @@
  *
  * @module
  */
-import type { Tensor } from "onnxruntime-web/webgpu";
+// deno-lint-ignore no-import-prefix -- a full specifier, so that mod.ts imports with no import map
+import type { Tensor } from "npm:onnxruntime-web@1.30.0/webgpu";
 import { ClipcmpError, firstLine } from "../errors.ts";
 import type { GpuContext } from "../gpu/context.ts";
 import { loadOrt } from "./runtime.ts";
@@ -59,7 +60,7 @@ export class ModelSession {
     readonly outputs: TensorInfo[],
     /** Nodes by op type in the graph as loaded (empty when the file could not be walked). */
     readonly ops: Readonly<Record<string, number>>,
-    private readonly session: import("onnxruntime-web/webgpu").InferenceSession,
+    private readonly session: import("npm:onnxruntime-web@1.30.0/webgpu").InferenceSession,
     private readonly gpu: GpuContext | null,
   ) {}
 

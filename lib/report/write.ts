@@ -11,11 +11,18 @@ import type { Accuracy, DomainSummary } from "./metrics.ts";
 import { writeFilesAtomic } from "../fs.ts";
 import { timmCells } from "./timm.ts";
 
-const MODEL_NAMES: Record<string, string> = {
-  clip: "CLIP RN50 zero-shot",
-  resnet: "ResNet-50 (label set)",
-  resnet_1000: "ResNet-50 (1000-way)",
-};
+/** What each result column is called in this document: the loaded models' own names. */
+export function modelLabels(doc: CompareDocument): Record<string, string> {
+  const m = doc.provenance.models;
+  const clip = m.clip?.name ?? "CLIP", resnet = m.resnet?.name ?? "ResNet";
+  return { clip: `${clip} zero-shot`, resnet: `${resnet} (label set)`, resnet_1000: `${resnet} (1000-way)` };
+}
+
+/** "ResNet vs CLIP" in the models' own names. */
+function title(doc: CompareDocument): string {
+  const m = doc.provenance.models;
+  return [m.resnet?.name, m.clip?.name].filter(Boolean).join(" vs ") || "clipcmp";
+}
 
 const pct = (x: number) => `${(100 * x).toFixed(1)}`;
 const ci = (a: [number, number]) => `${pct(a[0])}–${pct(a[1])}`;
@@ -133,7 +140,7 @@ function conclusion(d: DomainSummary): string {
 export function renderMarkdown(doc: CompareDocument): string {
   const p = doc.provenance;
   const out: string[] = [];
-  out.push(`# ResNet-50 vs CLIP under distribution shift`, "");
+  out.push(`# ${mdText(title(doc))} under distribution shift`, "");
   out.push(
     `${doc.summary.n} images in ${doc.domains.length} domain(s), scored by both models on one label set of ${doc.label_set.length} ImageNet classes.`,
     "",
@@ -149,7 +156,7 @@ export function renderMarkdown(doc: CompareDocument): string {
   );
   for (const d of doc.domains) {
     out.push(`| **${mdText(d.domain)}** (${d.classes} classes) | | | | | | |`);
-    for (const [k, a] of Object.entries(d.models)) out.push(accRow(MODEL_NAMES[k] ?? k, a));
+    for (const [k, a] of Object.entries(d.models)) out.push(accRow(modelLabels(doc)[k] ?? k, a));
   }
   out.push("");
   for (const d of doc.domains) if (d.clip_minus_resnet) out.push(`- **${mdText(d.domain)}**: ${conclusion(d)}`);
@@ -165,9 +172,9 @@ export function renderMarkdown(doc: CompareDocument): string {
       for (const k of Object.keys(l.accuracy[a]!)) {
         const x = l.accuracy[a]![k]!, y = l.accuracy[b]![k]!;
         out.push(
-          `| ${mdText(a)} → ${mdText(b)} | ${l.classes.length} | ${MODEL_NAMES[k] ?? k} | ${pct(x.top1)} | ${
-            pct(y.top1)
-          } | ${x.n} / ${y.n} |`,
+          `| ${mdText(a)} → ${mdText(b)} | ${l.classes.length} | ${mdText(modelLabels(doc)[k] ?? k)} | ${
+            pct(x.top1)
+          } | ${pct(y.top1)} | ${x.n} / ${y.n} |`,
         );
       }
     }
@@ -246,7 +253,7 @@ function barChart(doc: CompareDocument): string {
       const y = base - a.top1 * scale;
       parts.push(
         `<rect x="${x}" y="${y}" width="36" height="${a.top1 * scale}" fill="${colors[k] ?? "#888"}"><title>${
-          esc(MODEL_NAMES[k] ?? k)
+          esc(modelLabels(doc)[k] ?? k)
         } on ${esc(d.domain)}: ${pct(a.top1)}% (95% CI ${ci(a.top1_ci)})</title></rect>`,
       );
       const [lo, hi] = a.top1_ci;
@@ -267,7 +274,7 @@ function barChart(doc: CompareDocument): string {
     parts.push(
       `<rect x="${60 + j * 190}" y="${h - 14}" width="10" height="10" fill="${colors[k] ?? "#888"}"/><text x="${
         74 + j * 190
-      }" y="${h - 5}" font-size="11">${esc(MODEL_NAMES[k] ?? k)}</text>`,
+      }" y="${h - 5}" font-size="11">${esc(modelLabels(doc)[k] ?? k)}</text>`,
     );
   });
   parts.push("</svg>");
@@ -284,10 +291,10 @@ function bars(scores: Score[], trueIndex: number): string {
   ).join("");
 }
 
-function imageCard(r: CompareResult, thumb: string | undefined): string {
+function imageCard(r: CompareResult, thumb: string | undefined, names: { clip: string; resnet: string }): string {
   const cols = [
-    r.clip ? `<div class="col"><h4>CLIP</h4>${bars(r.clip.top5, r.true.index)}</div>` : "",
-    r.resnet ? `<div class="col"><h4>ResNet-50</h4>${bars(r.resnet.top5, r.true.index)}</div>` : "",
+    r.clip ? `<div class="col"><h4>${esc(names.clip)}</h4>${bars(r.clip.top5, r.true.index)}</div>` : "",
+    r.resnet ? `<div class="col"><h4>${esc(names.resnet)}</h4>${bars(r.resnet.top5, r.true.index)}</div>` : "",
   ].join("");
   const ok = (s?: Score[]) => (s?.[0]?.index === r.true.index ? "✓" : "✗");
   return `<article class="card" data-domain="${esc(r.domain)}">${
@@ -338,7 +345,7 @@ export function renderHtml(doc: CompareDocument, thumbs: Map<string, string>): s
     `<li>${esc(mdUnescape(l.replace(/^- /, "")))}</li>`
   ).join("");
   return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>clipcmp: ResNet-50 vs CLIP</title>
+<html lang="en"><head><meta charset="utf-8"><title>clipcmp: ${esc(title(doc))}</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <style>
 body{font:14px/1.45 system-ui,sans-serif;margin:24px auto;max-width:1200px;padding:0 16px;color:#222}
@@ -353,7 +360,7 @@ table{border-collapse:collapse;margin:8px 0}td,th{border:1px solid #ddd;padding:
 .meta small{overflow-wrap:anywhere}.bar .val{width:42px;text-align:right}.dom{background:#eef;padding:0 5px;border-radius:3px}
 .filters button{margin-right:4px}.filters button.on{background:#2f6fbf;color:#fff}
 </style></head><body>
-<h1>ResNet-50 vs CLIP under distribution shift</h1>
+<h1>${esc(title(doc))} under distribution shift</h1>
 <p id="models">${esc(models)}</p>
 <p>${doc.summary.n} images in ${doc.domains.length} domain(s), both models scored on one label set of ${doc.label_set.length} ImageNet classes. CLIP: softmax(${p.logit_scale} · cos) over the label set's prompts; ResNet: its 1000 logits restricted to the label set.</p>
 <section id="summary"><h2>Top-1 accuracy per domain</h2>${barChart(doc)}
@@ -366,7 +373,14 @@ ${tableFromMd("Accuracy per domain")}<ul>${notes}</ul></section>
 <p class="filters">Show: <button class="on" data-f="all">all</button>${
     domains.map((d) => `<button data-f="${esc(d)}">${esc(d)}</button>`).join("")
   }</p>
-<div class="cards">${doc.results.map((r) => imageCard(r, thumbs.get(r.path))).join("\n")}</div></section>
+<div class="cards">${
+    doc.results.map((r) =>
+      imageCard(r, thumbs.get(r.path), {
+        clip: doc.provenance.models.clip?.name ?? "CLIP",
+        resnet: doc.provenance.models.resnet?.name ?? "ResNet",
+      })
+    ).join("\n")
+  }</div></section>
 <section id="provenance"><h2>Provenance</h2><ul>${provenance}</ul></section>
 <script>
 for (const b of document.querySelectorAll(".filters button")) {

@@ -4,7 +4,8 @@
  *
  * @module
  */
-import { Tokenizer } from "@huggingface/tokenizers";
+// deno-lint-ignore no-import-prefix -- a full specifier, so that mod.ts imports with no import map
+import { Tokenizer } from "npm:@huggingface/tokenizers@0.2.0";
 import { ClipcmpError, firstLine } from "../errors.ts";
 
 /** CLIP's context length. */
