@@ -14,6 +14,8 @@ import { firstLine, UsageError } from "./errors.ts";
 import { decodeNpy, encodeNpy } from "./npy.ts";
 import { verifiedFile, writeVerified } from "./fs.ts";
 import { createHash } from "node:crypto";
+import { classByWnid, classFromFileName, type ImagenetClass } from "./data/imagenet.ts";
+import { wilson } from "./report/metrics.ts";
 
 /** The seed's single prompt, and our default. */
 export const DEFAULT_TEMPLATE = "a photo of a {}.";
@@ -310,4 +312,60 @@ function upload(clip: ClipModel, head: Float32Array, n: number): Rows {
     };
   }
   return { where: "cpu", data: head, rows: n, width: d };
+}
+
+/** Accuracy of zero-shot results on the images whose true class is known and among the labels. */
+export interface LabelledAccuracy {
+  /** Images scored: named by a WordNet id whose class is among the labels. */
+  n: number;
+  /** Fraction whose top-1 label is the true class. */
+  top1: number;
+  /** Its 95 % Wilson interval. */
+  top1_ci: [number, number];
+  /** Fraction with the true class among the returned labels (up to 5). */
+  top5: number;
+}
+
+/**
+ * Scores zero-shot results against the WordNet ids in the file names (`n02128385_leopard.jpg`, or a folder of
+ * that name). A label stands for a file's class when its index is the class's ImageNet index (labels from
+ * `--imagenet` or an index dict), or when its text is the class's CLIP or Keras name (`--labels leopard,tiger`).
+ *
+ * @example
+ * ```ts
+ * import { labelledAccuracy } from "./zeroshot.ts";
+ * const acc = labelledAccuracy(
+ *   [{ path: "x/n02128385_leopard.jpg", top_k: [{ label: "leopard", index: 0, score: 0.9 }] }],
+ *   [{ label: "leopard", index: 0 }, { label: "tiger", index: 1 }],
+ *   false,
+ * );
+ * if (acc?.n !== 1 || acc.top1 !== 1) throw new Error();
+ * ```
+ * @param results Per image, the returned labels, best first.
+ * @param labels The label set.
+ * @param imagenetIndexed Whether `index` is the ImageNet index.
+ * @returns The accuracy, or null when no image has a known class among the labels.
+ */
+export function labelledAccuracy(
+  results: readonly { path: string; top_k: readonly { label: string; index: number }[] }[],
+  labels: readonly Label[],
+  imagenetIndexed: boolean,
+): LabelledAccuracy | null {
+  const norm = (s: string) => s.toLowerCase().replace(/_/g, " ").trim();
+  const matches = (l: { label: string; index: number }, c: ImagenetClass) =>
+    imagenetIndexed ? l.index === c.index : norm(l.label) === norm(c.clip) || norm(l.label) === norm(c.keras);
+  let n = 0, hit1 = 0, hit5 = 0;
+  for (const r of results) {
+    const c = classOfImagePath(r.path);
+    if (!c || !labels.some((l) => matches(l, c))) continue;
+    n++;
+    if (r.top_k[0] && matches(r.top_k[0], c)) hit1++;
+    if (r.top_k.slice(0, 5).some((l) => matches(l, c))) hit5++;
+  }
+  return n ? { n, top1: hit1 / n, top1_ci: wilson(hit1, n), top5: hit5 / n } : null;
+}
+
+function classOfImagePath(path: string): ImagenetClass | undefined {
+  const parts = path.split(/[\\/]/);
+  return classFromFileName(parts.at(-1)!) ?? (parts.length > 1 ? classByWnid(parts.at(-2)!) : undefined);
 }

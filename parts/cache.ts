@@ -9,6 +9,7 @@ import { cacheDir } from "../lib/models/locate.ts";
 import { readLock } from "../lib/hub/lockfile.ts";
 import { formatBytes } from "../lib/hub/progress.ts";
 import { VERSION } from "../lib/version.ts";
+import { cachedModels } from "../lib/models/manifest.ts";
 
 const HELP = `clipcmp cache: list the model cache (files, sizes, sha256) or clear it
 
@@ -69,6 +70,7 @@ runTask("cache", async (args) => {
     source: byPath.get(f.path)?.key ?? null,
   }));
   const total = rows.reduce((a, r) => a + r.size, 0);
+  const status = await cachedModels(dir);
   if (v.clear) {
     for (const sub of ["hub", "heads", "built", "unzipped", "fp16", "clipcmp-lock.json", "clipcmp-lock.json.guard"]) {
       try {
@@ -84,7 +86,7 @@ runTask("cache", async (args) => {
   if (v.json) {
     console.log(
       JSON.stringify(
-        { tool: "clipcmp", version: VERSION, task: "cache", dir, files: rows, total_bytes: total },
+        { tool: "clipcmp", version: VERSION, task: "cache", dir, models: status, files: rows, total_bytes: total },
         null,
         2,
       ),
@@ -92,6 +94,12 @@ runTask("cache", async (args) => {
     return 0;
   }
   console.log(`Cache: ${dir}`);
+  console.log("Manifest models:");
+  for (const m of status) {
+    const state = m.complete ? "cached" : m.present.length ? `partial (missing ${m.missing.join(", ")})` : "not cached";
+    console.log(`  ${m.id.padEnd(20)} ${m.kind.padEnd(7)} ${state}`);
+  }
+  console.log("Files:");
   if (rows.length === 0) console.log("  (empty)");
   for (const r of rows) {
     console.log(

@@ -218,6 +218,14 @@ runTask("compare", async (args) => {
     });
     for (const s of doc.skipped) info(`skipped ${s.path}: ${s.reason}`);
     if (doc.summary.n === 0) throw new ClipcmpError("Nothing was processed: every input was skipped");
+    const nl = doc.label_set.length;
+    if (nl <= 5) {
+      info(
+        `warning: the label set has ${nl} class${nl === 1 ? "" : "es"}: ${
+          nl === 1 ? "top-1 and top-5" : "top-5"
+        } over it ${nl === 1 ? "are" : "is"} 100 % by construction; the 1000-way ResNet rows are the informative ones`,
+      );
+    }
     if (reportDir) {
       try {
         await writeReport(reportDir, doc, thumbnails);

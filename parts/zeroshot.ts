@@ -8,13 +8,13 @@ import { DECODE_FLAGS, decodeOptions } from "../lib/cli/decode_flags.ts";
 import { ClipcmpError, firstLine, UsageError } from "../lib/errors.ts";
 import { DEVICE_CHOICES, resolveDevice } from "../lib/device.ts";
 import { activationNote, CLIP_LOGIT_SCALE, ClipModel } from "../lib/models/clip.ts";
-import { checkAgainstManifest, chooseModels, MODEL_FLAGS, MODEL_HELP } from "../lib/cli/models.ts";
+import { checkAgainstManifest, chooseModels, CLIP_MODEL_FLAGS, CLIP_MODEL_HELP } from "../lib/cli/models.ts";
 import { cacheDir } from "../lib/models/locate.ts";
 import { checkedFp16Clip } from "../lib/fp16.ts";
 import { decodeImageFile, precheckImageFile, type RgbaImage } from "../lib/image/decode.ts";
 import { listImages } from "../lib/image/list.ts";
 import { imagenetClasses } from "../lib/data/imagenet.ts";
-import { buildHead, type Label, parseLabelsFile, validateLabels } from "../lib/zeroshot.ts";
+import { buildHead, type Label, labelledAccuracy, parseLabelsFile, validateLabels } from "../lib/zeroshot.ts";
 import { resolveTemplates } from "../lib/cli/templates.ts";
 import { finiteOrThrow, releaseRows, zeroShotTopK } from "../lib/scoring.ts";
 import { MAX_TOP_K } from "../kernels/topk.ts";
@@ -36,7 +36,7 @@ Options:
   --top-k K               how many labels per image (1..10, default 5)
   --no-logit-scale        softmax over raw cosines, the seed's mistake (near-uniform probabilities), for
                           comparison only; CLIP multiplies by its logit scale, 100
-${MODEL_HELP}
+${CLIP_MODEL_HELP}
   --device auto|webgpu|wasm   (default auto)
   --dtype fp32|fp16       fp16 models are converted, cached, and used only after a self-test against fp32
   --alpha drop|white, --exif-orientation ignore|apply   as PIL by default
@@ -83,7 +83,7 @@ runTask("zeroshot", async (args) => {
       templates: { type: "string" },
       "top-k": { type: "string", default: "5" },
       "no-logit-scale": { type: "boolean", default: false },
-      ...MODEL_FLAGS,
+      ...CLIP_MODEL_FLAGS,
       device: { type: "string", default: "auto" },
       dtype: { type: "string", default: "fp32" },
       ...DECODE_FLAGS,
@@ -105,9 +105,6 @@ runTask("zeroshot", async (args) => {
   const k = Math.min(topK, labels.length);
   const scale = v["no-logit-scale"] ? 1 : CLIP_LOGIT_SCALE;
 
-  if (v.resnet !== undefined || v["resnet-input"] !== undefined) {
-    throw new UsageError("zeroshot uses CLIP only: drop --resnet");
-  }
   const chosen = await chooseModels(v, { clip: true, resnet: false });
   const clipDir = chosen.clip!.dir;
   const files = await listImages(positionals, (p, why) => info(`skipped ${p}: ${why}`));
@@ -218,6 +215,12 @@ runTask("zeroshot", async (args) => {
     }
     releaseRows(head.rows);
     info(`Text features: [${labels.length}, ${clip.dim}]  Image features: [${results.length}, ${clip.dim}]`);
+    if (labels.length === 1) {
+      info("warning: one label only: every image gets it with probability 100 % by construction; give more labels");
+    }
+    // Indices are ImageNet's for --imagenet and for a 1000-entry index dict (the seed's file); else match names.
+    const imagenetIndexed = labels.length === 1000 && labels.every((l, i) => l.index === i);
+    const accuracy = labelledAccuracy(results, labels, imagenetIndexed);
     if (v.json) {
       console.log(JSON.stringify(
         {
@@ -253,7 +256,7 @@ runTask("zeroshot", async (args) => {
           labels,
           results,
           skipped,
-          summary: { n: results.length, skipped: skipped.length },
+          summary: { n: results.length, skipped: skipped.length, accuracy },
         },
         null,
         2,
@@ -270,6 +273,14 @@ runTask("zeroshot", async (args) => {
           skipped.length ? `, ${skipped.length} skipped` : ""
         }`,
       );
+      if (accuracy) {
+        const pc = (x: number) => `${(100 * x).toFixed(1)}%`;
+        console.log(
+          `accuracy on the ${accuracy.n} image(s) named by a WordNet id whose class is among the labels: top-1 ${
+            pc(accuracy.top1)
+          } [${pc(accuracy.top1_ci[0])}–${pc(accuracy.top1_ci[1])}], top-${Math.min(5, k)} ${pc(accuracy.top5)}`,
+        );
+      }
     }
     return 0;
   } finally {

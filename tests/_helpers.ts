@@ -120,8 +120,11 @@ export async function privateEnv(extra: Record<string, string>): Promise<Record<
   const realHome = Deno.env.get("HOME") ?? "";
   const home = `${ROOT}/tests/.tmp/home`;
   await Deno.mkdir(home, { recursive: true });
+  // INIT_CWD is the folder `deno task` was started from, and an outer `deno task test` already set it: a nested
+  // `deno task` keeps an inherited one (as npm does), so pass none, as a user's shell would.
+  const { INIT_CWD: _, ...inherited } = Deno.env.toObject();
   return {
-    ...Deno.env.toObject(),
+    ...inherited,
     DENO_DIR: Deno.env.get("DENO_DIR") ?? `${realHome}/.cache/deno`,
     HOME: home,
     XDG_CACHE_HOME: "",
@@ -152,6 +155,7 @@ export async function runTaskCli(name: string, args: string[], env: Record<strin
     args: [...words.slice(1), ...args],
     cwd: ROOT,
     env: childEnv,
+    clearEnv: true,
     stdout: "piped",
     stderr: "piped",
     stdin: "null",
@@ -178,6 +182,7 @@ export async function runDenoTask(
     args: ["task", "-q", name, ...args],
     cwd: opts.cwd ?? ROOT,
     env: await privateEnv(opts.env ?? {}),
+    clearEnv: true,
     stdout: "piped",
     stderr: "piped",
     stdin: "null",

@@ -93,7 +93,7 @@ Deno.test("compare --per-image prints per-image tables, then one line per domain
   assert(run.stdout.includes("[1/10] data/samples/photo/n01614925_bald_eagle.jpg  (images)  true: bald eagle (#22)"));
   assert(run.stdout.includes("CLIP (10 labels)"));
   assert(run.stdout.includes("ResNet (all 1000 classes)"));
-  assert(/images +CLIP zero-shot +n=10 +top-1 +\d+\.\d%/.test(run.stdout), run.stdout);
+  assert(/images +clip-tiny zero-shot +n=10 +top-1 +\d+\.\d%/.test(run.stdout), run.stdout);
   assert(run.stderr.includes("device: wasm (requested"));
 });
 

@@ -54,7 +54,7 @@ Deno.test("grants: the hub and its CDN, plus the mirror of --hub-url or $HF_ENDP
   assertEquals(net(taskGrants("compare", ["--hub-url", "https://hf-mirror.com"], ctx)), [...hub, "hf-mirror.com"]);
   assertEquals(net(taskGrants("fp16", [], { cwd: "/w", env: env({ HF_ENDPOINT: "http://10.0.0.5:8080" }) })), [
     ...hub,
-    "10.0.0.5:8080",
+    "10.0.0.5",
   ]);
   assertEquals(net(taskGrants("compare", ["--offline"], ctx)), []);
   assertEquals(net(taskGrants("cache", [], ctx)), []);
@@ -207,6 +207,7 @@ Deno.test({
         args: ["-qec", line, "/dev/null"],
         cwd: ROOT,
         env: envs,
+        clearEnv: true,
         stdin: "null",
         stdout: "piped",
         stderr: "piped",

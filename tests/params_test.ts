@@ -58,8 +58,8 @@ Deno.test("params prints the seed's boxed table with the text tower and totals",
     "models/fixtures/resnet-tiny",
   ]);
   assertEquals(run.code, 0, run.stderr);
-  assert(/│ CLIP visual encoder \(RN50\)\s+│\s+40,472 │/.test(run.stdout), run.stdout);
-  assert(/│ ResNet-50 \(ImageNet\)\s+│\s+40,056 │/.test(run.stdout));
+  assert(/│ clip-tiny visual encoder\s+│\s+40,472 │/.test(run.stdout), run.stdout);
+  assert(/│ resnet-tiny \(ImageNet\)\s+│\s+40,056 │/.test(run.stdout));
   assert(/│ Difference \(CLIP visual − ResNet\)\s+│\s+416 │/.test(run.stdout));
   assert(/│ CLIP total \(visual \+ text\)\s+│\s+851,928 │/.test(run.stdout));
   assert(run.stdout.includes("weights: "));

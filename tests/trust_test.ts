@@ -760,3 +760,38 @@ Deno.test("[trust-params-non-model] params on a file that is not a model says so
     await Deno.remove(d, { recursive: true });
   }
 });
+
+Deno.test("[trust-unreachable-hub] a hub that cannot be reached names every way on: mirror, local models, the fixtures, --offline", async () => {
+  const home = await tempDir();
+  try {
+    // A loopback port nobody listens on: the connection is refused at once.
+    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const port = (listener.addr as Deno.NetAddr).port;
+    listener.close();
+    const run = await runTaskCli("zeroshot", [
+      "--labels",
+      "cat,dog",
+      "--hub-url",
+      `http://127.0.0.1:${port}`,
+      "data/samples/photo",
+    ], {
+      HOME: home,
+    });
+    assertEquals(run.code, 1, run.stderr);
+    const line = run.stderr.trim().split("\n").filter((l) => l.startsWith("clipcmp ")).join("\n");
+    for (
+      const want of [
+        "--hub-url",
+        "HF_ENDPOINT",
+        "--clip DIR",
+        "--resnet FILE",
+        "models/fixtures/weights/clip-rn-tiny",
+        "--offline",
+      ]
+    ) {
+      assert(line.includes(want), `missing ${want}: ${line}`);
+    }
+  } finally {
+    await Deno.remove(home, { recursive: true });
+  }
+});

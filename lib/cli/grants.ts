@@ -114,11 +114,14 @@ function hasFlag(args: readonly string[], flag: string): boolean {
   return (end < 0 ? args : args.slice(0, end)).includes(flag);
 }
 
-/** The `host[:port]` of a hub URL, or undefined when it is not an http(s) URL (the task then says so itself). */
+/**
+ * The host name of a hub URL, any port (the downloader follows the hub's redirects to its own host on any port, as
+ * a mirror with a separate file server needs), or undefined when it is not an http(s) URL (the task says so).
+ */
 export function hubHost(url: string): string | undefined {
   try {
     const u = new URL(url);
-    return u.protocol === "http:" || u.protocol === "https:" ? u.host : undefined;
+    return u.protocol === "http:" || u.protocol === "https:" ? u.hostname : undefined;
   } catch {
     return undefined;
   }

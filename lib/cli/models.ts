@@ -25,22 +25,32 @@ export const MODEL_FLAGS = {
   "allow-unpinned": { type: "boolean", default: false },
 } as const;
 
-/** Help text for the flags. */
-export const MODEL_HELP =
+/** The model flags of a task that runs CLIP only (no `--resnet`, `--resnet-input`). */
+export const CLIP_MODEL_FLAGS = (({ resnet: _r, "resnet-input": _i, ...rest }) => rest)(MODEL_FLAGS);
+
+const CLIP_HELP =
   `  --clip DIR|NAME         CLIP: a weights directory (open_clip_model.safetensors, open_clip_config.json,
                           tokenizer.json), an ONNX directory (visual/, textual/), or a manifest name
-                          (clip-rn50, clip-rn50-immich, clip-vit-b32); default clip-rn50, fetched into the cache
-  --resnet FILE|DIR|NAME  ResNet: a .safetensors file or a directory with model.safetensors (torchvision
+                          (clip-rn50, clip-rn50-immich, clip-vit-b32); default clip-rn50, fetched into the cache`;
+const RESNET_HELP =
+  `  --resnet FILE|DIR|NAME  ResNet: a .safetensors file or a directory with model.safetensors (torchvision
                           names), a .onnx file (external data beside it is read), a directory with
                           model.onnx, a .zip bundle, or a manifest name (resnet50, resnet50-qualcomm,
                           resnet50-a1); default resnet50
   --resnet-input MODE     imagenet (graph takes ImageNet-normalised input; default for a bare file)
-                          or unit (graph normalises [0,1] RGB itself)
-  --offline               never download; fail with the missing files named if a model is not cached
-  --cache-dir DIR         model cache (default $CLIPCMP_CACHE_DIR, else ~/.cache/clipcmp)
+                          or unit (graph normalises [0,1] RGB itself)`;
+const HUB_HELP = `  --offline               never download; fail with the missing files named if a model is not cached
+  --cache-dir DIR         model cache (default $CLIPCMP_CACHE_DIR, else $XDG_CACHE_HOME/clipcmp, else
+                          ~/.cache/clipcmp; ~/Library/Caches/clipcmp on macOS)
   --hub-url URL           model hub (default $HF_ENDPOINT, else ${DEFAULT_ENDPOINT})
   --revision REV          fetch manifest models at REV (a branch, tag or commit) instead of the pinned commit
   --allow-unpinned        with --revision: accept files whose sha256 the manifest does not know (recorded)`;
+
+/** Help text for the flags. */
+export const MODEL_HELP = `${CLIP_HELP}\n${RESNET_HELP}\n${HUB_HELP}`;
+
+/** Help text for the flags of a CLIP-only task. */
+export const CLIP_MODEL_HELP = `${CLIP_HELP}\n${HUB_HELP}`;
 
 function env(name: string): string | undefined {
   try {

@@ -70,9 +70,18 @@ export function parseFlags<T extends NonNullable<ParseArgsConfig["options"]>>(
   const table = help === undefined ? options : { ...options, help: { type: "boolean", short: "h", default: false } };
   let parsed;
   try {
-    parsed = parseArgs({ args, options: table as T, allowPositionals, strict: true });
+    parsed = parseArgs({ args, options: table as T, allowPositionals, strict: true, tokens: true });
   } catch (err) {
     throw new UsageError(firstLine(err).replace(/^TypeError( \[[A-Z_]+\])?: /, ""));
+  }
+  // A flag that takes one value, given twice (`--clip A --clip B`), is a mistake: say so rather than take the last.
+  const seen = new Set<string>();
+  for (const t of parsed.tokens ?? []) {
+    if (t.kind !== "option") continue;
+    const spec = (table as Record<string, { type: string; multiple?: boolean }>)[t.name];
+    if (!spec || spec.multiple || spec.type !== "string") continue;
+    if (seen.has(t.name)) throw new UsageError(`--${t.name} is given more than once; give it once`);
+    seen.add(t.name);
   }
   const values = parsed.values as Record<string, string | boolean | string[] | undefined>;
   if (help !== undefined && values.help) {

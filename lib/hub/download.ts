@@ -20,6 +20,10 @@ import { sha256OfPath } from "../fs.ts";
 import { type LockEntry, readLock, recordLock } from "./lockfile.ts";
 import { type ProgressSink, stderrProgress } from "./progress.ts";
 
+/** What to do when the hub cannot be reached: every way on, with its flag. */
+export const HOW_TO_GO_ON =
+  "check the network, or use a mirror (--hub-url URL or HF_ENDPOINT), local models (--clip DIR, --resnet FILE; the repository's tiny ones: --clip models/fixtures/weights/clip-rn-tiny --resnet models/fixtures/weights/resnet-tv-tiny), or --offline with a populated cache";
+
 /** The public hub. */
 export const DEFAULT_ENDPOINT = "https://huggingface.co";
 
@@ -199,9 +203,7 @@ async function download(f: HubFile, dest: string, key: string, opts: HubOptions)
         );
       }
       throw new ClipcmpError(
-        `Cannot download ${key}: ${
-          describeNetworkError(err)
-        }; check the network or use local models (--clip DIR, --resnet FILE), a mirror (--hub-url or HF_ENDPOINT), or --offline with a populated cache`,
+        `Cannot download ${key}: ${describeNetworkError(err)}; ${HOW_TO_GO_ON}`,
       );
     } finally {
       clearTimeout(timer);

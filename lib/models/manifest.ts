@@ -154,7 +154,7 @@ export async function ensureModel(id: string, opts: ModelFetchOptions): Promise<
       throw new ClipcmpError(
         `Model ${id} (${entry.repo}) is not in the cache at ${opts.cacheDir} (missing ${
           missing.join(", ")
-        }) and --offline forbids downloading it; run once online, or pass a local model with ${flag}`,
+        }) and --offline forbids downloading it; run once online, or pass a local model with ${flag} (the repository's tiny ones: --clip models/fixtures/weights/clip-rn-tiny --resnet models/fixtures/weights/resnet-tv-tiny)`,
       );
     }
   }
@@ -190,4 +190,43 @@ export function checkIo(session: ModelSession, spec: IoSpec): void {
       }
     });
   }
+}
+
+/** Which of a manifest model's files are in the cache, at its pinned revision. */
+export interface CachedStatus {
+  /** The manifest name. */
+  id: string;
+  /** `clip` or `resnet`. */
+  kind: "clip" | "resnet";
+  /** Whether every file is there. */
+  complete: boolean;
+  /** Files present. */
+  present: string[];
+  /** Files missing. */
+  missing: string[];
+}
+
+/**
+ * The cache status of every manifest model.
+ *
+ * @example
+ * ```ts
+ * import { cachedModels } from "./manifest.ts";
+ * const all = await cachedModels("tests/.tmp/no-such-cache");
+ * if (!all.every((m) => !m.complete && m.present.length === 0)) throw new Error();
+ * ```
+ * @param cacheDir The model cache.
+ * @returns One status per model, in manifest order.
+ */
+export async function cachedModels(cacheDir: string): Promise<CachedStatus[]> {
+  const out: CachedStatus[] = [];
+  for (const [id, entry] of Object.entries(models())) {
+    const present: string[] = [], missing: string[] = [];
+    for (const path of entry.files) {
+      const f = { repo: entry.repo, revision: entry.revision, path };
+      ((await isFile(cachePath(cacheDir, f))) ? present : missing).push(path);
+    }
+    out.push({ id, kind: entry.kind, complete: missing.length === 0, present, missing });
+  }
+  return out;
 }

@@ -1,0 +1,114 @@
+/** The small things a new user meets first (issue 16 #11): each says what it means instead of misleading. */
+import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
+import { FIX, runTaskCli, tempDir } from "./_helpers.ts";
+import { startHub } from "./_hub_server.ts";
+
+Deno.test("a flag that takes one value, given twice, is a usage error naming it", async () => {
+  const run = await runTaskCli("compare", [
+    "--clip",
+    "models/fixtures/clip-tiny",
+    "--clip",
+    "models/fixtures/clip-tiny-dyn",
+  ]);
+  assertEquals(run.code, 2, run.stderr);
+  assert(/--clip is given more than once/.test(run.stderr), run.stderr);
+});
+
+Deno.test("zeroshot --help lists no ResNet flags, and --resnet is refused", async () => {
+  const help = await runTaskCli("zeroshot", ["--help"]);
+  assertEquals(help.code, 0);
+  assert(!/--resnet/.test(help.stdout), help.stdout);
+  const run = await runTaskCli("zeroshot", ["--resnet", "models/fixtures/resnet-tiny", "x.jpg"]);
+  assertEquals(run.code, 2, run.stderr);
+});
+
+Deno.test("one label, or a one-class compare, warns that its 100 % is by construction", async () => {
+  const zs = await runTaskCli("zeroshot", [
+    "--clip",
+    "models/fixtures/clip-tiny",
+    "--device",
+    "wasm",
+    "--labels",
+    "cat",
+    "data/samples/photo/n01614925_bald_eagle.jpg",
+  ]);
+  assertEquals(zs.code, 0, zs.stderr);
+  assert(/warning: one label only/.test(zs.stderr), zs.stderr);
+  const d = await tempDir();
+  try {
+    await Deno.mkdir(`${d}/n01614925`);
+    await Deno.copyFile("data/samples/photo/n01614925_bald_eagle.jpg", `${d}/n01614925/a.jpg`);
+    const cmp = await runTaskCli("compare", [
+      "--clip",
+      "models/fixtures/clip-tiny",
+      "--resnet",
+      "models/fixtures/resnet-tiny",
+      "--device",
+      "wasm",
+      "--no-report",
+      d,
+    ]);
+    assertEquals(cmp.code, 0, cmp.stderr);
+    assert(
+      /warning: the label set has 1 class: top-1 and top-5 over it are 100 % by construction/.test(cmp.stderr),
+      cmp.stderr,
+    );
+  } finally {
+    await Deno.remove(d, { recursive: true });
+  }
+});
+
+Deno.test("zeroshot on wnid-named files reports accuracy over the images whose class is among the labels", async () => {
+  const args = ["--clip", "models/fixtures/clip-tiny", "--device", "wasm", "--json"];
+  const run = await runTaskCli("zeroshot", [...args, "--labels", "leopard,bald eagle,tiger", "data/samples/photo"]);
+  assertEquals(run.code, 0, run.stderr);
+  const doc = JSON.parse(run.stdout);
+  // Independent count: files whose wnid is leopard's or the bald eagle's (tiger has no sample photo).
+  const named = doc.results.filter((r: { path: string }) => /n02128385_|n01614925_/.test(r.path));
+  assertEquals(doc.summary.accuracy.n, named.length);
+  const right =
+    named.filter((r: { path: string; top_k: { label: string }[] }) =>
+      (r.path.includes("n02128385_") ? "leopard" : "bald eagle") === r.top_k[0]!.label
+    ).length;
+  assertEquals(doc.summary.accuracy.top1, right / named.length);
+  const none = await runTaskCli("zeroshot", [...args, "--labels", "cat,dog", "data/samples/photo"]);
+  assertEquals(JSON.parse(none.stdout).summary.accuracy, null);
+});
+
+Deno.test("cache lists which manifest models are present, complete or partial", async () => {
+  const read = (p: string) => Deno.readFileSync(`${FIX}/${p}`);
+  const files: Record<string, Uint8Array> = {};
+  for (const f of ["visual/model.onnx", "visual/preprocess_cfg.json", "textual/model.onnx"]) {
+    files[`immich-app/RN50__openai/${f}`] = read(`clip-tiny/${f}`);
+  }
+  for (const f of ["textual/tokenizer.json", "textual/tokenizer_config.json"]) {
+    files[`immich-app/RN50__openai/${f}`] = read(`clip-tiny/${f}`);
+  }
+  const hub = startHub(files);
+  const d = await tempDir();
+  try {
+    const fetched = await runTaskCli("zeroshot", [
+      "--clip",
+      "clip-rn50-immich",
+      "--hub-url",
+      hub.endpoint,
+      "--cache-dir",
+      d,
+      "--labels",
+      "cat,dog",
+      "--device",
+      "wasm",
+      "data/samples/photo/n01614925_bald_eagle.jpg",
+    ]);
+    assertEquals(fetched.code, 0, fetched.stderr);
+    const list = await runTaskCli("cache", ["--cache-dir", d, "--json"]);
+    const models = JSON.parse(list.stdout).models as { id: string; complete: boolean; present: string[] }[];
+    assertEquals(models.find((m) => m.id === "clip-rn50-immich")!.complete, true);
+    assertEquals(models.find((m) => m.id === "clip-rn50")!.present, []);
+    const text = await runTaskCli("cache", ["--cache-dir", d]);
+    assert(/clip-rn50-immich\s+clip\s+cached/.test(text.stdout), text.stdout);
+  } finally {
+    await hub.close();
+    await Deno.remove(d, { recursive: true });
+  }
+});
