@@ -20,8 +20,8 @@ export interface LatencyStats {
   std_ms: number;
   /** Median. */
   p50_ms: number;
-  /** 95th percentile. */
-  p95_ms: number;
+  /** 95th percentile, or null with fewer than {@linkcode MIN_RUNS_P95} runs (it would be the maximum). */
+  p95_ms: number | null;
   /** Mean GPU time per run from timestamp queries, or null without them. */
   gpu_mean_ms: number | null;
 }
@@ -38,12 +38,65 @@ export interface BatchResult {
   throughput_img_s: number;
 }
 
-function stats(ms: number[]): Omit<LatencyStats, "gpu_mean_ms" | "runs"> {
+/** Fewest timed runs for a median worth printing. */
+export const MIN_RUNS = 5;
+
+/** Fewest timed runs for a 95th percentile that is not simply the slowest run. */
+export const MIN_RUNS_P95 = 20;
+
+/**
+ * Mean, standard deviation and percentiles of run times; p95 only from {@linkcode MIN_RUNS_P95} runs on.
+ *
+ * @example
+ * ```ts
+ * import { latencyStats } from "./fp16_bench.ts";
+ * const s = latencyStats([10, 12, 11, 13, 14]);
+ * if (s.p50_ms !== 12 || s.p95_ms !== null || s.mean_ms !== 12) throw new Error(JSON.stringify(s));
+ * ```
+ * @param ms Run times.
+ * @returns The figures.
+ */
+export function latencyStats(ms: readonly number[]): Omit<LatencyStats, "gpu_mean_ms" | "runs"> {
   const s = [...ms].sort((a, b) => a - b);
   const mean = ms.reduce((a, b) => a + b, 0) / ms.length;
   const std = Math.sqrt(ms.reduce((a, b) => a + (b - mean) ** 2, 0) / Math.max(1, ms.length - 1));
   const q = (p: number) => s[Math.min(s.length - 1, Math.floor(p * (s.length - 1) + 0.5))]!;
-  return { mean_ms: mean, std_ms: std, p50_ms: q(0.5), p95_ms: q(0.95) };
+  return { mean_ms: mean, std_ms: std, p50_ms: q(0.5), p95_ms: ms.length >= MIN_RUNS_P95 ? q(0.95) : null };
+}
+
+/**
+ * What the figures of one batch size say about the machine's noise: a wide spread, a mean far from the median,
+ * or latency and throughput disagreeing on which precision is faster. Empty when the figures hang together.
+ *
+ * @example
+ * ```ts
+ * import { noiseWarnings } from "./fp16_bench.ts";
+ * const lat = (mean: number) => ({ runs: 20, mean_ms: mean, std_ms: 1, p50_ms: mean, p95_ms: mean, gpu_mean_ms: null });
+ * const r = (mean: number, tp: number) => ({ batch: 8, first_run_ms: 1, latency: lat(mean), throughput_img_s: tp });
+ * if (noiseWarnings(r(10, 800), r(5, 1600)).length !== 0) throw new Error("consistent");
+ * if (noiseWarnings(r(10, 800), r(5, 200)).length !== 1) throw new Error("contradiction");
+ * ```
+ * @param fp32 The fp32 figures.
+ * @param fp16 The fp16 figures at the same batch size.
+ * @returns One line per problem.
+ */
+export function noiseWarnings(fp32: BatchResult, fp16: BatchResult): string[] {
+  const out: string[] = [];
+  for (const [name, r] of [["FP32", fp32], ["FP16", fp16]] as const) {
+    const l = r.latency;
+    const cv = l.std_ms / l.mean_ms;
+    if (cv > 0.25) out.push(`${name} run times spread ±${(100 * cv).toFixed(0)} % of their mean`);
+    const skew = Math.abs(l.mean_ms - l.p50_ms) / l.p50_ms;
+    if (skew > 0.2) out.push(`${name} mean and median differ by ${(100 * skew).toFixed(0)} % (outlier runs)`);
+  }
+  const byLatency = fp32.latency.mean_ms / fp16.latency.mean_ms;
+  const byThroughput = fp16.throughput_img_s / fp32.throughput_img_s;
+  if ((byLatency > 1.1 && byThroughput < 0.9) || (byLatency < 0.9 && byThroughput > 1.1)) {
+    out.push(
+      `latency says FP16 is ${byLatency.toFixed(2)}x as fast, throughput ${byThroughput.toFixed(2)}x: they disagree`,
+    );
+  }
+  return out;
 }
 
 /**
@@ -140,7 +193,7 @@ export async function benchBatch(
     return {
       batch,
       first_run_ms: first,
-      latency: { runs: opts.runs, ...stats(wall), gpu_mean_ms: gpuMean },
+      latency: { runs: opts.runs, ...latencyStats(wall), gpu_mean_ms: gpuMean },
       throughput_img_s: (batch * opts.runs) / (total / 1000),
     };
   } finally {

@@ -20,7 +20,7 @@ import { releaseRows, rowsToHost, zeroShotDetail } from "../lib/scoring.ts";
 import { buildHead } from "../lib/zeroshot.ts";
 import { softmaxCpu, topK } from "../lib/math/cpu.ts";
 import { type Agreement, agreement, fp16ClipDir, fp16Model, fp16SelfCheck } from "../lib/fp16.ts";
-import { type BatchResult, benchBatch } from "../lib/fp16_bench.ts";
+import { type BatchResult, benchBatch, MIN_RUNS, MIN_RUNS_P95, noiseWarnings } from "../lib/fp16_bench.ts";
 import { type MemoryTracker, trackMemory } from "../lib/gpu/memory.ts";
 import { classFromFileName, imagenetClasses } from "../lib/data/imagenet.ts";
 import { formatBytes } from "../lib/hub/progress.ts";
@@ -60,6 +60,8 @@ interface ModelReport {
   fp32: PrecisionResult;
   fp16: PrecisionResult;
   skipped_batches: { batch: number; reason: string }[];
+  /** What the figures say about the machine's noise, per batch size (empty when they hang together). */
+  noise_warnings?: string[];
   agreement: Agreement;
   self_test: string;
   sample: {
@@ -105,8 +107,10 @@ runTask("fp16", async (args) => {
     throw new UsageError(`--batch must list integers from 1 to 1024, got "${v.batch}"`);
   }
   const runs = Number(v.runs), warmup = Number(v.warmup);
-  if (!Number.isInteger(runs) || runs < 2) {
-    throw new UsageError(`--runs must be an integer of at least 2, got "${v.runs}"`);
+  if (!Number.isInteger(runs) || runs < MIN_RUNS) {
+    throw new UsageError(
+      `--runs must be an integer of at least ${MIN_RUNS} (${MIN_RUNS_P95} for a p95), got "${v.runs}"`,
+    );
   }
   if (!Number.isInteger(warmup) || warmup < 0) {
     throw new UsageError(`--warmup must be a non-negative integer, got "${v.warmup}"`);
@@ -249,6 +253,12 @@ runTask("fp16", async (args) => {
     device.gpu?.destroy();
   }
 
+  for (const r of Object.values(report)) {
+    r.noise_warnings = r.fp32.batches.flatMap((b32) => {
+      const b16 = r.fp16.batches.find((x) => x.batch === b32.batch);
+      return b16 ? noiseWarnings(b32, b16).map((w) => `batch ${b32.batch}: ${w}`) : [];
+    });
+  }
   if (v.json) {
     console.log(JSON.stringify(
       {
@@ -270,6 +280,8 @@ runTask("fp16", async (args) => {
     ));
     return 0;
   }
+  const pcts = (l: { p50_ms: number; p95_ms: number | null }) =>
+    `p50 ${fmt(l.p50_ms)}${l.p95_ms === null ? `; p95 needs ${MIN_RUNS_P95} runs` : `, p95 ${fmt(l.p95_ms)}`}`;
   for (const [name, r] of Object.entries(report)) {
     const bar = "═".repeat(72);
     console.log(
@@ -283,9 +295,9 @@ runTask("fp16", async (args) => {
       if (!b16) continue;
       const l32 = b32.latency, l16 = b16.latency;
       console.log(
-        `  batch ${b32.batch}: FP32 ${fmt(l32.mean_ms)} ms ± ${fmt(l32.std_ms)} (p50 ${fmt(l32.p50_ms)}, p95 ${
-          fmt(l32.p95_ms)
-        })  FP16 ${fmt(l16.mean_ms)} ms ± ${fmt(l16.std_ms)} (p50 ${fmt(l16.p50_ms)}, p95 ${fmt(l16.p95_ms)})`,
+        `  batch ${b32.batch}: FP32 ${fmt(l32.mean_ms)} ms ± ${fmt(l32.std_ms)} (${pcts(l32)})  FP16 ${
+          fmt(l16.mean_ms)
+        } ms ± ${fmt(l16.std_ms)} (${pcts(l16)})`,
       );
       if (l32.gpu_mean_ms !== null && l16.gpu_mean_ms !== null) {
         console.log(`    GPU time (timestamps): FP32 ${fmt(l32.gpu_mean_ms)} ms, FP16 ${fmt(l16.gpu_mean_ms)} ms`);
@@ -295,6 +307,9 @@ runTask("fp16", async (args) => {
           fmt(b16.throughput_img_s / b32.throughput_img_s)
         }x; first run ${fmt(b32.first_run_ms)} / ${fmt(b16.first_run_ms)} ms`,
       );
+      for (const w of noiseWarnings(b32, b16)) {
+        console.log(`    warning: ${w}; the machine was noisy: rerun with more --runs, nothing else running`);
+      }
     }
     for (const s of r.skipped_batches) console.log(`  batch ${s.batch}: skipped (${s.reason})`);
     console.log(`\n╔${bar}╗\n║ ${"Prediction comparison".padEnd(71)}║\n╚${bar}╝`);

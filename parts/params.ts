@@ -18,7 +18,7 @@ const HELP = `clipcmp params: parameter counts read from the weights (safetensor
 
 Usage: deno task params [options]
 
-Prints the seed's table (CLIP visual encoder, ResNet-50, difference) with the text tower and totals added,
+Prints a table (CLIP visual encoder, ResNet, difference) with the text tower and totals,
 a breakdown by op type and dtype, and weight bytes in fp32 and fp16. Counts are PyTorch-equivalent: BatchNorm
 folded into Convs by the exporter and initializers merged behind Identity nodes are accounted for, and buffers
 (BatchNorm statistics, masks, normalisation constants) are not parameters. --json also gives the raw initializer

@@ -25,7 +25,7 @@ Options:
   --json        one JSON document on stdout (schema: docs/schemas/synsets.schema.json)
   -h, --help    this help`;
 
-/** The 10 demo classes of the seed project. */
+/** The 10 classes of the sample photos. */
 export const DEMO_CLASSES = [22, 29, 39, 63, 71, 79, 84, 100, 245, 288];
 
 /** Ancestors whose ImageNet class counts are shown. */

@@ -26,7 +26,7 @@ Usage: deno task zeroshot IMAGE|DIR ... [options]
 
 Labels (one of; default --imagenet):
   --labels a,b,c          comma-separated labels
-  --labels-file FILE      one label per line, or the seed's imagenet1000_clsidx_to_labels.txt format
+  --labels-file FILE      one label per line, or an index dict (imagenet1000_clsidx_to_labels.txt, Python or JSON)
                           ({0: 'tench, Tinca tinca', ...}: indices kept, first name used)
   --imagenet              CLIP's curated names for the 1000 ImageNet classes
 Prompts (one of):
@@ -34,7 +34,7 @@ Prompts (one of):
   --templates SET         clip80, simple7, or a file with one template per line
 Options:
   --top-k K               how many labels per image (1..10, default 5)
-  --no-logit-scale        softmax over raw cosines, the seed's mistake (near-uniform probabilities), for
+  --no-logit-scale        softmax over raw cosines, a common mistake (near-uniform probabilities), for
                           comparison only; CLIP multiplies by its logit scale, 100
 ${CLIP_MODEL_HELP}
   --device auto|webgpu|wasm   (default auto)
@@ -181,7 +181,9 @@ runTask("zeroshot", async (args) => {
     }, { dir: cacheDir(v["cache-dir"] as string | undefined), log: info });
     for (const p of head.truncated) info(`warning: prompt over 77 tokens, truncated: "${p.slice(0, 60)}…"`);
     if (scale === 1) {
-      info("warning: --no-logit-scale reproduces the seed's mistake; these probabilities are near-uniform");
+      info(
+        "warning: --no-logit-scale reproduces a common mistake (no logit scale); these probabilities are near-uniform",
+      );
     }
     const gpu = device.gpu ? { device: device.gpu.device } : undefined;
     const results: { path: string; top_k: { label: string; index: number; score: number }[] }[] = [];
@@ -218,7 +220,7 @@ runTask("zeroshot", async (args) => {
     if (labels.length === 1) {
       info("warning: one label only: every image gets it with probability 100 % by construction; give more labels");
     }
-    // Indices are ImageNet's for --imagenet and for a 1000-entry index dict (the seed's file); else match names.
+    // Indices are ImageNet's for --imagenet and for a 1000-entry index dict (imagenet1000_clsidx_to_labels.txt); else match names.
     const imagenetIndexed = labels.length === 1000 && labels.every((l, i) => l.index === i);
     const accuracy = labelledAccuracy(results, labels, imagenetIndexed);
     if (v.json) {

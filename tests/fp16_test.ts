@@ -136,7 +136,7 @@ Deno.test({
       "--batch",
       "1,2",
       "--runs",
-      "3",
+      "5",
       "--warmup",
       "1",
       "--device",
@@ -151,6 +151,9 @@ Deno.test({
     assert(r.fp16.weight_bytes < 0.55 * r.fp32.weight_bytes);
     assert(r.fp32.peak_gpu_bytes > 0 && r.fp16.peak_gpu_bytes > 0);
     assertEquals(r.agreement.top1_match, 1);
+    // Five runs give a median but no 95th percentile (it would only be the slowest run), and the noise is judged.
+    assertEquals(r.fp32.batches[0].latency.p95_ms, null);
+    assert(Array.isArray(r.noise_warnings));
     // clip-tiny's image tower is exported with batch 1; the verified batch rewrite lets it run batch 2 as well.
     assertEquals(doc.models.clip.skipped_batches, []);
     assertEquals(doc.models.clip.fp32.batches.map((b: { batch: number }) => b.batch), [1, 2]);
@@ -163,7 +166,7 @@ Deno.test("fp16 usage errors are one line with exit 2", async () => {
     const [args, pattern] of [[["--batch", "0"], /--batch must list integers/], [
       ["--model", "vit"],
       /--model must be clip, resnet or both/,
-    ], [["--runs", "1"], /--runs must be an integer of at least 2/]] as [string[], RegExp][]
+    ], [["--runs", "1"], /--runs must be an integer of at least 5 \(20 for a p95\)/]] as [string[], RegExp][]
   ) {
     const run = await runTaskCli("fp16", args);
     assertEquals(run.code, 2, run.stderr);

@@ -231,7 +231,7 @@ Deno.test("compare, zeroshot, params and fp16 run end to end from the loopback h
       "--batch",
       "1",
       "--runs",
-      "3",
+      "5",
       "--warmup",
       "1",
       "--json",

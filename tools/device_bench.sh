@@ -50,7 +50,7 @@ else
   ln -sf "$PWD/models/fixtures/clip-tiny-dyn/visual/model.onnx" $FULL/dynamic/clip-rn50-visual.onnx
   ln -sf "$PWD/models/fixtures/resnet-tiny/model.onnx" $FULL/resnet50.onnx
   ln -sfn "$PWD/models/fixtures/clip-tiny" $FULL/clip-rn50
-  BATCHES=1,4 FP16_BATCHES=1,4 STEPS=2 N=1 RUNS=2
+  BATCHES=1,4 FP16_BATCHES=1,4 STEPS=2 N=1 RUNS=5
 fi
 log "deno $(deno --version | head -1); commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')"
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader >"$OUT/nvidia-smi.txt" 2>&1
