@@ -232,7 +232,7 @@ export function fp16SelfCheck(
 }
 
 /** What the fp16 checks need to run the models. */
-interface CheckContext {
+export interface CheckContext {
   /** Where converted models are cached. */
   cacheDir: string;
   /** EP and GPU context. */

@@ -335,7 +335,7 @@ export interface LabelledAccuracy {
  * ```ts
  * import { labelledAccuracy } from "./zeroshot.ts";
  * const acc = labelledAccuracy(
- *   [{ path: "x/n02128385_leopard.jpg", top_k: [{ label: "leopard", index: 0, score: 0.9 }] }],
+ *   [{ path: "x/n02128385_leopard.jpg", top_k: [{ label: "leopard", index: 0 }] }],
  *   [{ label: "leopard", index: 0 }, { label: "tiger", index: 1 }],
  *   false,
  * );

@@ -11,11 +11,9 @@ import { repoPath } from "../lib/data/paths.ts";
 import { DEVICE_CHOICES, resolveDevice } from "../lib/device.ts";
 import { ClipModel } from "../lib/models/clip.ts";
 import { ResnetModel } from "../lib/models/resnet.ts";
-import { checkAgainstManifest, chooseModels, MODEL_FLAGS, MODEL_HELP } from "../lib/cli/models.ts";
+import { checkAgainstManifest, chooseModels, MODEL_FLAGS, MODEL_HELP, switchToFp16 } from "../lib/cli/models.ts";
 import { cacheDir } from "../lib/models/locate.ts";
 import { classOfPath, type CompareDocument, compareModels, type DomainInput, type Score } from "../lib/compare.ts";
-import { checkedFp16Clip, checkedFp16Resnet } from "../lib/fp16.ts";
-import { decodeImageFile, type RgbaImage } from "../lib/image/decode.ts";
 import { imagenetClasses } from "../lib/data/imagenet.ts";
 import { resolveTemplates } from "../lib/cli/templates.ts";
 import { DEFAULT_TEMPLATE } from "../lib/zeroshot.ts";
@@ -186,18 +184,12 @@ runTask("compare", async (args) => {
   if (dtype === "fp16") {
     // Convert, then trust fp16 only after it agrees with fp32 on the first images of the run.
     const paths = domains.flatMap((d) => d.paths).filter((p) => classOfPath(p));
-    const samples: RgbaImage[] = [];
-    for (const p of paths) {
-      if (samples.length >= 4) break;
-      try {
-        samples.push(await decodeImageFile(p, decode));
-      } catch { /* listed as skipped by the run itself */ }
-    }
-    if (samples.length === 0) throw new ClipcmpError("--dtype fp16: no usable image to run the fp16 self-test on");
-    const ctx = { cacheDir: cacheDir(v["cache-dir"] as string | undefined), device, samples, log: info };
     const labels = [...new Set(paths.map((p) => classOfPath(p)!.index))].map((i) => imagenetClasses()[i]!.clip);
-    if (chosen.clip) chosen.clip.dir = await checkedFp16Clip(chosen.clip.dir, labels, ctx);
-    if (chosen.resnet) chosen.resnet.source = await checkedFp16Resnet(chosen.resnet.source, ctx);
+    await switchToFp16(chosen, paths, labels, {
+      cacheDir: cacheDir(v["cache-dir"] as string | undefined),
+      device,
+      log: info,
+    }, decode);
   }
   const clip = chosen.clip ? await ClipModel.load(chosen.clip.dir, { ...device, log: info }) : undefined;
   const resnet = chosen.resnet ? await ResnetModel.load(chosen.resnet.source, { ...device, log: info }) : undefined;

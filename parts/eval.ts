@@ -6,7 +6,7 @@
 import { info, oneOf, parseFlags, positiveInt, runTask } from "../lib/cli/run.ts";
 import { ClipcmpError, UsageError } from "../lib/errors.ts";
 import { DEVICE_CHOICES, resolveDevice } from "../lib/device.ts";
-import { checkAgainstManifest, chooseModelsFor, MODEL_FLAGS, MODEL_HELP } from "../lib/cli/models.ts";
+import { checkAgainstManifest, chooseModelsFor, MODEL_FLAGS, MODEL_HELP, switchToFp16 } from "../lib/cli/models.ts";
 import { cacheDir } from "../lib/models/locate.ts";
 import { resolveTemplates } from "../lib/cli/templates.ts";
 import { ClipModel } from "../lib/models/clip.ts";
@@ -53,13 +53,31 @@ Options:
   --batch N                   images per step (default 32)
   --template TEXT | --templates clip80|simple7|FILE
   --device auto|webgpu|wasm
+  --dtype fp32|fp16           precision; fp16 models are used only after a self-test against fp32 on the first
+                              images (recorded in run.json: a resume with the other dtype is refused)
+  --json                      print metrics.json's document on stdout instead of the table
 ${MODEL_HELP}
   -h, --help                  this help
 
 Outputs in DIR: run.json, results.jsonl, metrics.json (CLIP_benchmark-like: acc1, acc5, mean_per_class_recall as
 fractions), metrics.csv (timm-like, in %).`;
 
-async function writeMetrics(out: string, lines: EvalLine[], reference?: string): Promise<void> {
+/** What metrics.json (and `--json`) records about the run that made the results. */
+interface EvalProvenance {
+  time: string;
+  /** The run's settings: models by sha256, dtype, templates, subset, recipes, datasets (shard null once merged). */
+  run: RunHeader;
+  /** Where this invocation ran, or null for --merge (it ran no model). */
+  device: { ep: string; reason: string; adapter: unknown } | null;
+}
+
+async function writeMetrics(
+  out: string,
+  lines: EvalLine[],
+  provenance: EvalProvenance,
+  opts: { reference?: string; json: boolean },
+): Promise<void> {
+  const reference = opts.reference;
   const metrics = evalMetrics(lines);
   const bench = metrics.map((m) => ({
     dataset: m.dataset,
@@ -68,11 +86,13 @@ async function writeMetrics(out: string, lines: EvalLine[], reference?: string):
     n: m.n,
     metrics: { acc1: m.acc1, acc5: m.acc5, mean_per_class_recall: m.mean_per_class_recall },
   }));
-  await writeFileAtomic(
-    `${out}/metrics.json`,
-    JSON.stringify({ tool: "clipcmp", version: VERSION, task: "eval", results: bench }, null, 2) + "\n",
-  );
+  const doc = { tool: "clipcmp", version: VERSION, task: "eval", provenance, results: bench };
+  await writeFileAtomic(`${out}/metrics.json`, JSON.stringify(doc, null, 2) + "\n");
   await writeFileAtomic(`${out}/metrics.csv`, evalCsv(metrics, reference));
+  if (opts.json) {
+    console.log(JSON.stringify(doc, null, 2));
+    return;
+  }
   for (const m of metrics) {
     console.log(
       `${m.dataset.padEnd(12)} ${m.model.padEnd(6)} n=${String(m.n).padEnd(6)} top-1 ${
@@ -114,11 +134,14 @@ runTask("eval", async (args) => {
       template: { type: "string" },
       templates: { type: "string" },
       device: { type: "string", default: "auto" },
+      dtype: { type: "string", default: "fp32" },
+      json: { type: "boolean", default: false },
       ...MODEL_FLAGS,
     },
     true,
     HELP,
   );
+  const dtype = oneOf("--dtype", v.dtype as string, ["fp32", "fp16"] as const);
   if (v.merge) {
     if (positionals.length === 0) throw new UsageError("--merge needs the shard directories to merge");
     if (v.out === undefined) throw new UsageError("--merge needs --out DIR for the merged results");
@@ -136,7 +159,11 @@ runTask("eval", async (args) => {
     await writeFileAtomic(`${out}/results.jsonl`, lines.map((l) => JSON.stringify(l)).join("\n") + "\n");
     await writeFileAtomic(`${out}/run.json`, JSON.stringify({ ...headers[0]!.h!, shard: null }, null, 2) + "\n");
     info(`merged ${lines.length} results from ${positionals.length} director${positionals.length === 1 ? "y" : "ies"}`);
-    await writeMetrics(out, lines, v.reference as string | undefined);
+    const run = { ...headers[0]!.h!, shard: null };
+    await writeMetrics(out, lines, { time: new Date().toISOString(), run, device: null }, {
+      reference: v.reference as string | undefined,
+      json: v.json as boolean,
+    });
     return 0;
   }
   if (positionals.length) {
@@ -188,6 +215,17 @@ runTask("eval", async (args) => {
   }
   const device = await resolveDevice(deviceChoice);
   info(device.reason);
+  if (dtype === "fp16") {
+    const first = lists.flatMap((l) => l.items.slice(0, 4).map((it) => it.path));
+    const labels = [...new Set(lists.flatMap((l) => l.items.map((it) => it.index)))].map((i) =>
+      imagenetClasses()[i]!.clip
+    );
+    await switchToFp16(chosen, first, labels, {
+      cacheDir: cacheDir(v["cache-dir"] as string | undefined),
+      device,
+      log: info,
+    });
+  }
   const gpu = device.gpu ? { device: device.gpu.device } : undefined;
   const clip = chosen.clip ? await ClipModel.load(chosen.clip.dir, { ...device, log: info }) : undefined;
   const resnet = chosen.resnet ? await ResnetModel.load(chosen.resnet.source, { ...device, log: info }) : undefined;
@@ -200,7 +238,7 @@ runTask("eval", async (args) => {
       clip: clip ? { visual: clip.visual.session.sha256, textual: clip.textual.sha256 } : null,
       resnet: resnet ? resnet.graph.session.sha256 : null,
     },
-    dtype: "fp32",
+    dtype,
     templates: clip ? [...templates] : [],
     subset,
     recipes: { ...(clip ? { clip: "clip" } : {}), ...(resnet ? { resnet: resnet.source.recipe.name } : {}) },
@@ -282,6 +320,10 @@ runTask("eval", async (args) => {
   // Only images in the current listing count (a file removed since an earlier part of the run does not).
   const listed = new Set(lists.flatMap((l) => l.items.map((it) => `${l.name}\u0000${it.path}`)));
   const lines = (await readResults([jsonl])).filter((l) => listed.has(`${l.dataset}\u0000${l.path}`));
-  await writeMetrics(out, lines, v.reference as string | undefined);
+  await writeMetrics(out, lines, {
+    time: new Date().toISOString(),
+    run: header,
+    device: { ep: device.ep, reason: device.reason, adapter: device.adapter },
+  }, { reference: v.reference as string | undefined, json: v.json as boolean });
   return 0;
 });

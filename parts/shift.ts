@@ -8,7 +8,7 @@ import { csvRow } from "../lib/report/escape.ts";
 import { info, oneOf, parseFlags, positiveInt, runTask } from "../lib/cli/run.ts";
 import { ClipcmpError, UsageError } from "../lib/errors.ts";
 import { DEVICE_CHOICES, resolveDevice } from "../lib/device.ts";
-import { checkAgainstManifest, chooseModelsFor, MODEL_FLAGS, MODEL_HELP } from "../lib/cli/models.ts";
+import { checkAgainstManifest, chooseModelsFor, MODEL_FLAGS, MODEL_HELP, switchToFp16 } from "../lib/cli/models.ts";
 import { cacheDir } from "../lib/models/locate.ts";
 import { resolveTemplates } from "../lib/cli/templates.ts";
 import { CLIP_LOGIT_SCALE, ClipModel } from "../lib/models/clip.ts";
@@ -48,6 +48,8 @@ Options:
   --template TEXT | --templates clip80|simple7|FILE
   --model clip|resnet|both   (default both)
   --device auto|webgpu|wasm  where the models run (the shifts always run on WebGPU)
+  --dtype fp32|fp16          model precision; fp16 models are used only after a self-test against fp32
+  --json                     print results.json's document on stdout
 ${MODEL_HELP}
   -h, --help                 this help
 
@@ -68,6 +70,8 @@ runTask("shift", async (args) => {
       templates: { type: "string" },
       model: { type: "string", default: "both" },
       device: { type: "string", default: "auto" },
+      dtype: { type: "string", default: "fp32" },
+      json: { type: "boolean", default: false },
       ...MODEL_FLAGS,
     },
     true,
@@ -81,6 +85,7 @@ runTask("shift", async (args) => {
     throw new UsageError(`--seed must be an integer in 0..4294967295, got "${v.seed}"`);
   }
   const precision = oneOf("--precision", v.precision as string, ["f32", "f16"] as const);
+  const dtype = oneOf("--dtype", v.dtype as string, ["fp32", "fp16"] as const);
   const which = oneOf("--model", v.model as string, ["clip", "resnet", "both"] as const);
   const deviceChoice = oneOf("--device", v.device as string, DEVICE_CHOICES);
   const batch = positiveInt("--batch", v.batch as string)!;
@@ -114,6 +119,20 @@ runTask("shift", async (args) => {
     throw new ClipcmpError(`--precision f16: ${shiftGpu.summary.f16Reason ?? "this adapter has no shader-f16"}`);
   }
   const renderer = new GpuShift(shiftGpu.device, precision);
+  if (dtype === "fp16") {
+    const labels = [
+      ...new Set(labelled.map((l) =>
+        l.index
+      )),
+    ].map((i) =>
+      imagenetClasses()[i]!.clip
+    );
+    await switchToFp16(chosen, files, labels, {
+      cacheDir: cacheDir(v["cache-dir"] as string | undefined),
+      device,
+      log: info,
+    });
+  }
   const clip = chosen.clip ? await ClipModel.load(chosen.clip.dir, { ...device, log: info }) : undefined;
   const resnet = chosen.resnet ? await ResnetModel.load(chosen.resnet.source, { ...device, log: info }) : undefined;
   checkAgainstManifest(chosen, clip, resnet);
@@ -121,11 +140,7 @@ runTask("shift", async (args) => {
   const classes = imagenetClasses();
   const conditions: [ShiftName | "clean", number][] = [
     ["clean", 0],
-    ...shifts.flatMap((s) =>
-      [1, 2, 3, 4, 5].map((sev) =>
-        [s, sev] as [ShiftName, number]
-      )
-    ),
+    ...shifts.flatMap((s) => [1, 2, 3, 4, 5].map((sev) => [s, sev] as [ShiftName, number])),
   ];
   /** Top-1 and top-5 hits per condition ("shift/severity") and model. */
   const hits = new Map<string, Record<string, [number, number]>>();
@@ -224,7 +239,9 @@ runTask("shift", async (args) => {
     const cells = Object.entries(byModel).map(([m, [t1, t5]]) =>
       `${m} ${(100 * t1 / scored).toFixed(1)}% / ${(100 * t5 / scored).toFixed(1)}%`
     );
-    console.log(`${shift}${shift === "clean" ? "" : ` ${severity}`}: top-1 / top-5 ${cells.join(", ")}`);
+    (v.json ? info : console.log)(
+      `${shift}${shift === "clean" ? "" : ` ${severity}`}: top-1 / top-5 ${cells.join(", ")}`,
+    );
   }
   const grid = shifts.map((s) => sheet.get(s) ?? [clean!]);
   await writeFileAtomic(`${out}/contact-sheet.png`, await encodePng(contactSheet(grid, 160)));
@@ -235,10 +252,29 @@ runTask("shift", async (args) => {
     }; 1000 ImageNet classes for both`,
     `shift kernels in ${precision} on ${shiftGpu.summary.name}; seed ${seed}; clipcmp ${VERSION}`,
   ];
-  await writeFileAtomic(
-    `${out}/results.json`,
-    JSON.stringify({ tool: "clipcmp", version: VERSION, task: "shift", seed, precision, rows }, null, 2) + "\n",
-  );
+  const doc = {
+    tool: "clipcmp",
+    version: VERSION,
+    task: "shift",
+    provenance: {
+      time: new Date().toISOString(),
+      ep: device.ep,
+      device_reason: device.reason,
+      adapter: device.adapter,
+      shift_adapter: shiftGpu.summary.name,
+      dtype,
+      models: {
+        clip: chosen.clip ? { name: chosen.clip.name, dir: chosen.clip.dir } : null,
+        resnet: chosen.resnet ? { name: chosen.resnet.name, path: chosen.resnet.source.model } : null,
+      },
+      templates: clip ? [...templates] : [],
+    },
+    seed,
+    precision,
+    n: scored,
+    rows,
+  };
+  await writeFileAtomic(`${out}/results.json`, JSON.stringify(doc, null, 2) + "\n");
   await writeFileAtomic(
     `${out}/results.csv`,
     "shift,severity,model,n,top1,top5\n" +
@@ -247,6 +283,7 @@ runTask("shift", async (args) => {
       "\n",
   );
   await writeFileAtomic(`${out}/report.html`, shiftHtml(rows, meta));
-  console.log(`Report: ${out}/report.html (also results.json, results.csv, contact-sheet.png)`);
+  if (v.json) console.log(JSON.stringify(doc, null, 2));
+  else console.log(`Report: ${out}/report.html (also results.json, results.csv, contact-sheet.png)`);
   return 0;
 });

@@ -147,6 +147,32 @@ Deno.test("eval usage errors are one line with exit 2", async () => {
   }
 });
 
+Deno.test("eval --dtype fp16 runs after the self-test, records fp16 in run.json and metrics.json, and a resume in fp32 is refused", async () => {
+  const out = await evalRun("fp16", ["--subset", "none", "--limit", "6", "--dtype", "fp16"]);
+  const run = JSON.parse(Deno.readTextFileSync(`${ROOT}/${out}/run.json`));
+  assertEquals(run.dtype, "fp16");
+  const doc = JSON.parse(Deno.readTextFileSync(`${ROOT}/${out}/metrics.json`));
+  assertEquals(doc.provenance.run.dtype, "fp16");
+  assertEquals(doc.provenance.device.ep, "wasm");
+  // The fp16 models are other files (other sha256s) than the fp32 ones.
+  const fp32 = await evalRun("fp32-ref", ["--subset", "none", "--limit", "6"]);
+  const run32 = JSON.parse(Deno.readTextFileSync(`${ROOT}/${fp32}/run.json`));
+  assert(run32.models.resnet !== run.models.resnet, "fp16 ResNet has its own hash");
+  const again = await runTaskCli("eval", [
+    "--dataset",
+    `mix=${DS}`,
+    ...MODELS,
+    "--out",
+    out,
+    "--subset",
+    "none",
+    "--limit",
+    "6",
+  ]);
+  assertEquals(again.code, 1, again.stderr);
+  assert(/holds results of a different run \((models|dtype)/.test(again.stderr), again.stderr);
+});
+
 Deno.test("cleanup: remove the eval test outputs", async () => {
   for (const d of made) await Deno.remove(`${ROOT}/${d}`, { recursive: true }).catch(() => {});
   await Deno.remove(DS, { recursive: true });

@@ -12,6 +12,9 @@ import type { ResnetInput, ResnetModel } from "../models/resnet.ts";
 import type { ClipModel } from "../models/clip.ts";
 import { resolveClipArg, type ResolvedClip, type ResolvedResnet, resolveResnetArg } from "../models/resolve.ts";
 import { info } from "./run.ts";
+import { type CheckContext, checkedFp16Clip, checkedFp16Resnet } from "../fp16.ts";
+import { decodeImageFile, type DecodeOptions, type RgbaImage } from "../image/decode.ts";
+import { ClipcmpError } from "../errors.ts";
 
 /** The flags' parseArgs options. */
 export const MODEL_FLAGS = {
@@ -133,4 +136,33 @@ export function checkAgainstManifest(chosen: ChosenModels, clip?: ClipModel, res
     const spec = r.entry.io.model ?? Object.values(r.entry.io)[0];
     if (spec) checkIo(resnet.graph.session, spec);
   }
+}
+
+/**
+ * Switches the chosen models to their fp16 versions, each only after it passes the fp16 self-test against fp32 on
+ * the first decodable of `paths` (`--dtype fp16` in every task that runs models).
+ *
+ * @param chosen The models; their paths are replaced in place.
+ * @param paths The run's images, in order; the first four that decode are the self-test's samples.
+ * @param labels Label texts for CLIP's self-test head.
+ * @param ctx Cache and device.
+ * @param decode How the run decodes its images (EXIF, alpha).
+ */
+export async function switchToFp16(
+  chosen: ChosenModels,
+  paths: readonly string[],
+  labels: readonly string[],
+  ctx: Omit<CheckContext, "samples">,
+  decode: DecodeOptions = {},
+): Promise<void> {
+  const samples: RgbaImage[] = [];
+  for (const p of paths) {
+    if (samples.length >= 4) break;
+    try {
+      samples.push(await decodeImageFile(p, decode));
+    } catch { /* the run lists it as skipped */ }
+  }
+  if (samples.length === 0) throw new ClipcmpError("--dtype fp16: no usable image to run the fp16 self-test on");
+  if (chosen.clip) chosen.clip.dir = await checkedFp16Clip(chosen.clip.dir, labels, { ...ctx, samples });
+  if (chosen.resnet) chosen.resnet.source = await checkedFp16Resnet(chosen.resnet.source, { ...ctx, samples });
 }
