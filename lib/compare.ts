@@ -16,6 +16,7 @@ import { classTopK, finiteOrThrow, releaseRows, type TopKRows, zeroShotTopK } fr
 import { buildHead, type HeadCache } from "./zeroshot.ts";
 import { firstLine } from "./errors.ts";
 import { DeviceLostError } from "./gpu/context.ts";
+import { headProgress, progressLine } from "./progress_line.ts";
 import { fault } from "./faults.ts";
 import type { ResolvedDevice } from "./device.ts";
 import { VERSION } from "./version.ts";
@@ -126,6 +127,9 @@ export interface DomainInput {
   paths: string[];
 }
 
+/** Why a run stopped when it was interrupted (Ctrl-C). */
+export const INTERRUPTED = "interrupted (Ctrl-C)";
+
 /** Options for {@linkcode compareModels}. */
 export interface CompareOptions {
   /** Domains; each image's class comes from a WordNet id prefix of its name or its folder's name. */
@@ -134,6 +138,8 @@ export interface CompareOptions {
   clip?: ClipModel;
   /** The ResNet, or undefined to skip it. */
   resnet?: ResnetModel;
+  /** Stops the run after the current chunk (Ctrl-C): what finished is kept and reported, the rest listed. */
+  signal?: AbortSignal;
   /** The models' names in tables and reports (default: their file or folder names). */
   names?: { clip?: string; resnet?: string };
   /** The resolved device. */
@@ -226,7 +232,13 @@ export async function compareModels(
   let head: Awaited<ReturnType<typeof buildHead>> | null = null;
   if (opts.clip && m > 0) {
     log(`CLIP: building the zero-shot head, ${m} labels x ${opts.templates.length} template(s)`);
-    head = await buildHead(opts.clip, labelSet.map((l) => l.label), opts.templates, undefined, opts.headCache);
+    head = await buildHead(
+      opts.clip,
+      labelSet.map((l) => l.label),
+      opts.templates,
+      headProgress(log),
+      opts.headCache,
+    );
     for (const p of head.truncated) log(`warning: prompt over 77 tokens, truncated: "${p.slice(0, 60)}…"`);
   }
   const toScores = (top: TopKRows, row: number, indexOf: (j: number) => number): Score[] =>
@@ -238,6 +250,7 @@ export async function compareModels(
 
   const results: CompareResult[] = [];
   const thumbs = new Map<string, string>();
+  const t0 = performance.now();
   const loseAfter = Number(fault("lose-device-after") ?? NaN);
   let incomplete: string | null = null;
   try {
@@ -247,8 +260,8 @@ export async function compareModels(
         await opts.device.gpu.device.lost;
         await Promise.resolve();
       }
-      if (opts.device.gpu?.lost) {
-        incomplete = new DeviceLostError(opts.device.gpu.lost).message;
+      if (opts.device.gpu?.lost || opts.signal?.aborted) {
+        incomplete = opts.signal?.aborted ? INTERRUPTED : new DeviceLostError(opts.device.gpu!.lost!).message;
         for (const it of items.slice(c0)) {
           skipped.push({ path: it.path, domain: it.domain, reason: `not run: ${incomplete}` });
         }
@@ -318,7 +331,15 @@ export async function compareModels(
         }
         break;
       }
-      log(`scored ${Math.min(items.length, c0 + COMPARE_CHUNK)}/${items.length} images`);
+      log(
+        progressLine(
+          "scored",
+          Math.min(items.length, c0 + COMPARE_CHUNK),
+          items.length,
+          "images",
+          (performance.now() - t0) / 1000,
+        ),
+      );
     }
   } finally {
     if (head) releaseRows(head.rows);

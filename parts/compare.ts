@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { info, oneOf, parseFlags, runTask } from "../lib/cli/run.ts";
+import { EXIT_INTERRUPTED, info, oneOf, parseFlags, runTask } from "../lib/cli/run.ts";
 import { DECODE_FLAGS, decodeOptions } from "../lib/cli/decode_flags.ts";
 import { ClipcmpError, UsageError } from "../lib/errors.ts";
 import { prepareOutDir, writeFailure } from "../lib/cli/output.ts";
@@ -13,7 +13,14 @@ import { ClipModel } from "../lib/models/clip.ts";
 import { ResnetModel } from "../lib/models/resnet.ts";
 import { checkAgainstManifest, chooseModels, MODEL_FLAGS, MODEL_HELP, switchToFp16 } from "../lib/cli/models.ts";
 import { cacheDir } from "../lib/models/locate.ts";
-import { classOfPath, type CompareDocument, compareModels, type DomainInput, type Score } from "../lib/compare.ts";
+import {
+  classOfPath,
+  type CompareDocument,
+  compareModels,
+  type DomainInput,
+  INTERRUPTED,
+  type Score,
+} from "../lib/compare.ts";
 import { imagenetClasses } from "../lib/data/imagenet.ts";
 import { resolveTemplates } from "../lib/cli/templates.ts";
 import { DEFAULT_TEMPLATE } from "../lib/zeroshot.ts";
@@ -128,7 +135,7 @@ function parseDatasets(values: string[]): [string, string][] {
   });
 }
 
-runTask("compare", async (args) => {
+runTask("compare", async (args, signal) => {
   const { values: v, positionals } = parseFlags(
     args,
     {
@@ -200,6 +207,7 @@ runTask("compare", async (args) => {
       clip,
       resnet,
       names: { clip: chosen.clip?.name, resnet: chosen.resnet?.name },
+      signal,
       device,
       templates,
       decode,
@@ -209,7 +217,13 @@ runTask("compare", async (args) => {
       log: info,
     });
     for (const s of doc.skipped) info(`skipped ${s.path}: ${s.reason}`);
-    if (doc.summary.n === 0) throw new ClipcmpError("Nothing was processed: every input was skipped");
+    if (doc.summary.n === 0) {
+      if (doc.incomplete === INTERRUPTED) {
+        info(`clipcmp compare: interrupted before any image was scored; nothing was written`);
+        return EXIT_INTERRUPTED;
+      }
+      throw new ClipcmpError("Nothing was processed: every input was skipped");
+    }
     const nl = doc.label_set.length;
     if (nl <= 5) {
       info(
@@ -231,6 +245,14 @@ runTask("compare", async (args) => {
       if (v["per-image"]) printPerImage(doc);
       printSummary(doc, reportDir);
     }
+    if (doc.incomplete === INTERRUPTED) {
+      info(
+        `clipcmp compare: interrupted after ${doc.summary.n} images; ${
+          reportDir ? `the report of those is in ${reportDir}` : "their results were printed"
+        } (the rest are listed as not run)`,
+      );
+      return EXIT_INTERRUPTED;
+    }
     if (doc.incomplete) {
       throw new ClipcmpError(
         `stopped after ${doc.summary.n} images: ${doc.incomplete}; the finished results were ${
@@ -244,4 +266,4 @@ runTask("compare", async (args) => {
     await resnet?.release();
     device.gpu?.destroy();
   }
-});
+}, { interruptible: true });

@@ -3,7 +3,8 @@
  *
  * @module
  */
-import { info, oneOf, parseFlags, positiveInt, runTask } from "../lib/cli/run.ts";
+import { EXIT_INTERRUPTED, info, oneOf, parseFlags, positiveInt, runTask } from "../lib/cli/run.ts";
+import { headProgress, progressLine } from "../lib/progress_line.ts";
 import { ClipcmpError, UsageError } from "../lib/errors.ts";
 import { DEVICE_CHOICES, resolveDevice } from "../lib/device.ts";
 import { checkAgainstManifest, chooseModelsFor, MODEL_FLAGS, MODEL_HELP, switchToFp16 } from "../lib/cli/models.ts";
@@ -105,6 +106,9 @@ async function writeMetrics(
   console.log(`metrics: ${out}/metrics.json, ${out}/metrics.csv`);
 }
 
+/** Thrown after the batch that was running when Ctrl-C came has been written. */
+class Interrupted extends Error {}
+
 /** Cuts a torn last line (a kill mid-write) so the next append starts on a fresh line. */
 async function repairTail(file: string): Promise<void> {
   let text: string;
@@ -118,7 +122,7 @@ async function repairTail(file: string): Promise<void> {
   await writeFileAtomic(file, text.slice(0, text.lastIndexOf("\n") + 1));
 }
 
-runTask("eval", async (args) => {
+runTask("eval", async (args, signal) => {
   const { values: v, positionals } = parseFlags(
     args,
     {
@@ -277,7 +281,7 @@ runTask("eval", async (args) => {
       const todo = ds.items.filter((it) => inSet.has(it.index) && !done.has(`${ds.name}\u0000${it.path}`));
       info(`${ds.name}: ${ds.items.length} images, ${cols.length}-way, ${ds.items.length - todo.length} already done`);
       const head = clip
-        ? await buildHead(clip, cols.map((i) => classes[i]!.clip), templates, undefined, {
+        ? await buildHead(clip, cols.map((i) => classes[i]!.clip), templates, headProgress(info), {
           dir: cacheDir(v["cache-dir"] as string | undefined),
           log: info,
         })
@@ -301,16 +305,21 @@ runTask("eval", async (args) => {
           );
           await Deno.writeTextFile(jsonl, lines.join("\n") + "\n", { append: true });
           written += results.length;
-          const rate = written / ((performance.now() - t0) / 1000);
           info(
-            `${ds.name}: ${written}/${todo.length} images, ${rate.toFixed(1)} images/s, ETA ${
-              Math.ceil((todo.length - written) / rate)
-            } s`,
+            `${ds.name}: ${progressLine("", written, todo.length, "images", (performance.now() - t0) / 1000).trim()}`,
           );
+          if (signal.aborted) throw new Interrupted();
         },
       });
       if (head) releaseRows(head.rows);
     }
+  } catch (err) {
+    if (!(err instanceof Interrupted)) throw err;
+    const kept = (await readResults([jsonl])).length;
+    info(
+      `clipcmp eval: interrupted; ${kept} result(s) are kept in ${jsonl}: run the same command again to continue (metrics are written when the run completes)`,
+    );
+    return EXIT_INTERRUPTED;
   } finally {
     pool.close();
     await clip?.release();
@@ -326,4 +335,4 @@ runTask("eval", async (args) => {
     device: { ep: device.ep, reason: device.reason, adapter: device.adapter },
   }, { reference: v.reference as string | undefined, json: v.json as boolean });
   return 0;
-});
+}, { interruptible: true });

@@ -14,6 +14,7 @@ import { checkedFp16Clip } from "../lib/fp16.ts";
 import { decodeImageFile, precheckImageFile, type RgbaImage } from "../lib/image/decode.ts";
 import { listImages } from "../lib/image/list.ts";
 import { imagenetClasses } from "../lib/data/imagenet.ts";
+import { headProgress } from "../lib/progress_line.ts";
 import { buildHead, type Label, labelledAccuracy, parseLabelsFile, validateLabels } from "../lib/zeroshot.ts";
 import { resolveTemplates } from "../lib/cli/templates.ts";
 import { finiteOrThrow, releaseRows, zeroShotTopK } from "../lib/scoring.ts";
@@ -165,7 +166,6 @@ runTask("zeroshot", async (args) => {
       } prompts`,
     );
     const prompts = labels.length * templates.length;
-    const t0 = performance.now();
     if (prompts >= 200) {
       info(
         `Building the zero-shot head: ${prompts} prompts${
@@ -173,12 +173,10 @@ runTask("zeroshot", async (args) => {
         }`,
       );
     }
-    const head = await buildHead(clip, labels.map((l) => l.label), templates, (done, total) => {
-      if (total < 50) return;
-      const secs = (performance.now() - t0) / 1000;
-      const eta = done < total ? `, about ${Math.ceil((secs / done) * (total - done))} s left` : ", done";
-      info(`  text features: ${done}/${total} classes${eta}`);
-    }, { dir: cacheDir(v["cache-dir"] as string | undefined), log: info });
+    const head = await buildHead(clip, labels.map((l) => l.label), templates, headProgress(info), {
+      dir: cacheDir(v["cache-dir"] as string | undefined),
+      log: info,
+    });
     for (const p of head.truncated) info(`warning: prompt over 77 tokens, truncated: "${p.slice(0, 60)}…"`);
     if (scale === 1) {
       info(

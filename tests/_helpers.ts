@@ -207,6 +207,22 @@ export async function killTaskWhen(
   env: Record<string, string>,
   until: RegExp,
 ): Promise<string> {
+  return (await signalTaskWhen(name, args, env, until, "SIGKILL")).seen;
+}
+
+/**
+ * Starts a task as {@linkcode killTaskWhen} does, sends `signal` once stderr matches `until`, and waits for it to
+ * end.
+ *
+ * @returns The stderr before the signal (`seen`), all of it (`stderr`), and the exit code.
+ */
+export async function signalTaskWhen(
+  name: string,
+  args: string[],
+  env: Record<string, string>,
+  until: RegExp,
+  signal: Deno.Signal,
+): Promise<{ seen: string; stderr: string; code: number }> {
   const childEnv: Record<string, string> = {
     ...Deno.env.toObject(),
     XDG_CACHE_HOME: "",
@@ -236,8 +252,16 @@ export async function killTaskWhen(
     if (r.done) break;
     seen += r.value;
   }
-  child.kill("SIGKILL");
-  await child.status;
-  await reader.cancel().catch(() => {});
-  return seen;
+  try {
+    child.kill(signal);
+  } catch {
+    // it already ended
+  }
+  let rest = "";
+  if (signal === "SIGKILL") await reader.cancel().catch(() => {});
+  else {
+    for (let r = await reader.read(); !r.done; r = await reader.read()) rest += r.value;
+  }
+  const status = await child.status;
+  return { seen, stderr: seen + rest, code: status.signal ? 128 + (signal === "SIGKILL" ? 9 : 2) : status.code };
 }

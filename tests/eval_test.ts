@@ -173,6 +173,25 @@ Deno.test("eval --dtype fp16 runs after the self-test, records fp16 in run.json 
   assert(/holds results of a different run \((models|dtype)/.test(again.stderr), again.stderr);
 });
 
+Deno.test("eval interrupted by Ctrl-C keeps its finished results, says how to continue, and a rerun gives the uninterrupted metrics", async () => {
+  const { signalTaskWhen } = await import("./_helpers.ts");
+  const full = await evalRun("int-full", ["--subset", "none"]);
+  const out = outDir("interrupted");
+  made.push(out);
+  const args = ["--dataset", `mix=${DS}`, ...MODELS, "--out", out, "--batch", "4", "--subset", "none"];
+  const run = await signalTaskWhen("eval", args, {}, /mix: 8\/\d+ images/, "SIGINT");
+  assertEquals(run.code, 130, run.stderr);
+  assert(
+    /interrupted; \d+ result\(s\) are kept in .*results\.jsonl: run the same command again/.test(run.stderr),
+    run.stderr,
+  );
+  const kept = lines(out).length;
+  assert(kept >= 8 && kept < files.length, `kept ${kept}`);
+  const again = await runTaskCli("eval", args);
+  assertEquals(again.code, 0, again.stderr);
+  assertEquals(metrics(out), metrics(full));
+});
+
 Deno.test("cleanup: remove the eval test outputs", async () => {
   for (const d of made) await Deno.remove(`${ROOT}/${d}`, { recursive: true }).catch(() => {});
   await Deno.remove(DS, { recursive: true });

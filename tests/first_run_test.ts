@@ -112,3 +112,50 @@ Deno.test("cache lists which manifest models are present, complete or partial", 
     await Deno.remove(d, { recursive: true });
   }
 });
+
+Deno.test("Ctrl-C: compare keeps and reports what finished (exit 130); zeroshot stops at once saying so", async () => {
+  const { signalTaskWhen } = await import("./_helpers.ts");
+  const d = await tempDir();
+  try {
+    const args = [
+      "--clip",
+      "models/fixtures/clip-tiny",
+      "--resnet",
+      "models/fixtures/resnet-tiny",
+      "--device",
+      "wasm",
+      "--out",
+      `${d}/r`,
+    ];
+    const run = await signalTaskWhen("compare", args, {}, /scored 64\/130 images, [\d.]+ images\/s, about/, "SIGINT");
+    assertEquals(run.code, 130, run.stderr);
+    assert(/interrupted after (64|128) images; the report of those is in/.test(run.stderr), run.stderr);
+    const doc = JSON.parse(await Deno.readTextFile(`${d}/r/results.json`)).comparison;
+    assertEquals(doc.incomplete, "interrupted (Ctrl-C)");
+    assert(doc.summary.n >= 64 && doc.summary.n < 130, `${doc.summary.n}`);
+    assertEquals(
+      doc.summary.n + doc.skipped.filter((s: { reason: string }) => /^not run: interrupted/.test(s.reason)).length,
+      130,
+    );
+    const zs = await signalTaskWhen(
+      "zeroshot",
+      [
+        "--clip",
+        "models/fixtures/clip-tiny",
+        "--device",
+        "wasm",
+        "--imagenet",
+        "--templates",
+        "clip80",
+        "data/samples/photo",
+      ],
+      { CLIPCMP_CACHE_DIR: `${d}/cache` },
+      /text features: \d+\/1000 classes/,
+      "SIGINT",
+    );
+    assertEquals(zs.code, 130, zs.stderr);
+    assert(/clipcmp zeroshot: interrupted; nothing more was written/.test(zs.stderr), zs.stderr);
+  } finally {
+    await Deno.remove(d, { recursive: true });
+  }
+});

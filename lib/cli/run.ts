@@ -18,20 +18,49 @@ export function info(line: string): void {
   console.error(plainText(line));
 }
 
+/** Exit status of a task stopped by Ctrl-C (128 + SIGINT), as shells report it. */
+export const EXIT_INTERRUPTED = 130;
+
 /**
  * Runs `main` as the body of a task named `task`, mapping errors to exit codes.
  *
+ * Ctrl-C: a task that passes `interruptible` gets an `AbortSignal`; the first Ctrl-C aborts it (the task finishes
+ * its current step, writes what is done and says so), a second one stops at once. Any other task stops at once,
+ * saying that nothing was written. Either way the exit status is 130.
+ *
  * @example Run a task
  * ```ts ignore
- * await runTask("compare", async (args) => { return 0; });
+ * await runTask("compare", async (args, signal) => { return 0; }, { interruptible: true });
  * ```
  * @param task The task name used in messages.
  * @param main The task body; it returns the exit code.
+ * @param opts Whether the task handles an interruption itself.
  */
-export async function runTask(task: string, main: (args: string[]) => Promise<number>): Promise<never> {
+export async function runTask(
+  task: string,
+  main: (args: string[], signal: AbortSignal) => Promise<number>,
+  opts: { interruptible?: boolean } = {},
+): Promise<never> {
+  const interrupt = new AbortController();
+  const onSigint = () => {
+    if (opts.interruptible && !interrupt.signal.aborted) {
+      interrupt.abort();
+      info(
+        `clipcmp ${task}: interrupted: finishing the current step and keeping what is done (Ctrl-C again stops now)`,
+      );
+      return;
+    }
+    info(`clipcmp ${task}: interrupted${opts.interruptible ? " again: stopped now" : ""}; nothing more was written`);
+    Deno.exit(EXIT_INTERRUPTED);
+  };
+  try {
+    Deno.addSignalListener("SIGINT", onSigint);
+  } catch {
+    // no signal support here (some Windows consoles): Ctrl-C then ends the process as usual
+  }
   let code: number;
   try {
-    code = await main(Deno.args);
+    code = await main(Deno.args, interrupt.signal);
   } catch (err) {
     if (err instanceof HelpShown) {
       code = 0;
