@@ -10,7 +10,7 @@ import { type DeviceChoice, type ResolvedDevice, resolveDevice } from "./device.
 import { decodeImage, decodeImageFile, type RgbaImage } from "./image/decode.ts";
 import { type ResnetInput, ResnetModel } from "./models/resnet.ts";
 import { CLIP_LOGIT_SCALE, ClipModel } from "./models/clip.ts";
-import { classTopK, releaseRows, type TopKRows, zeroShotTopK } from "./scoring.ts";
+import { checkedTopK, classTopK, releaseRows, type TopKRows, zeroShotTopK } from "./scoring.ts";
 import type { Rows } from "./models/vision.ts";
 import {
   buildHead,
@@ -22,7 +22,6 @@ import {
   validateTemplates,
 } from "./zeroshot.ts";
 import { imagenetClasses } from "./data/imagenet.ts";
-import { MAX_TOP_K } from "../kernels/topk.ts";
 import { ClipcmpError, firstLine, UsageError } from "./errors.ts";
 import { cacheDir as defaultCacheDir, envVar } from "./models/locate.ts";
 import { DEFAULT_ENDPOINT } from "./hub/download.ts";
@@ -116,11 +115,7 @@ function checkDtype(dtype: string | undefined): "fp32" | "fp16" {
 }
 
 function checkTopK(k: number | undefined): number {
-  const v = k ?? 5;
-  if (!Number.isInteger(v) || v < 1 || v > MAX_TOP_K) {
-    throw new UsageError(`topK must be an integer from 1 to ${MAX_TOP_K}, got ${k}`);
-  }
-  return v;
+  return checkedTopK("topK", k ?? 5);
 }
 
 function unpack(top: TopKRows, labelOf: (j: number) => Label): ScoredLabel[][] {

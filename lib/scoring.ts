@@ -7,12 +7,33 @@
 import { ClipcmpError } from "./errors.ts";
 import { GpuCosine } from "../kernels/cosine.ts";
 import { GpuSoftmax } from "../kernels/softmax.ts";
-import { GpuTopK } from "../kernels/topk.ts";
+import { GpuTopK, MAX_TOP_K } from "../kernels/topk.ts";
+import { UsageError } from "./errors.ts";
 import { cosineCpu, softmaxCpu, topK } from "./math/cpu.ts";
 import { readBuffer } from "./gpu/readback.ts";
 import type { Rows } from "./models/vision.ts";
 
 const kernels = new WeakMap<GPUDevice, { cosine?: GpuCosine; softmax?: GpuSoftmax; topk?: GpuTopK }>();
+
+/**
+ * A top-k request, checked: an integer from 1 to {@linkcode MAX_TOP_K} (the top-k kernel's limit).
+ *
+ * @example
+ * ```ts
+ * import { checkedTopK } from "./scoring.ts";
+ * if (checkedTopK("--top-k", "3") !== 3) throw new Error();
+ * ```
+ * @param name The flag or option, for the message.
+ * @param value The given value (a number, or a flag's text).
+ * @returns The number.
+ */
+export function checkedTopK(name: string, value: number | string): number {
+  const k = Number(value);
+  if (!Number.isInteger(k) || k < 1 || k > MAX_TOP_K) {
+    throw new UsageError(`${name} must be an integer from 1 to ${MAX_TOP_K}, got ${JSON.stringify(String(value))}`);
+  }
+  return k;
+}
 
 /** One instance of each kernel per device: pipelines are built once. */
 function kernel<K extends "cosine" | "softmax" | "topk">(

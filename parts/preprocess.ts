@@ -11,10 +11,7 @@ import { DEVICE_CHOICES, resolveDevice } from "../lib/device.ts";
 import { decodeImageFile, type RgbaImage } from "../lib/image/decode.ts";
 import { listImages } from "../lib/image/list.ts";
 import { CLIP_RECIPE, TORCHVISION_RECIPE } from "../lib/preprocess/recipe.ts";
-import { preprocessCpu } from "../lib/preprocess/cpu.ts";
-import { GpuPreprocessor } from "../kernels/preprocess.ts";
-import { readBuffer } from "../lib/gpu/readback.ts";
-import { encodeNpy } from "../lib/npy.ts";
+import { preprocessToNpy } from "../lib/preprocess/npy.ts";
 import { writeFileAtomic } from "../lib/fs.ts";
 import { prepareOutFile, writeFailure } from "../lib/cli/output.ts";
 
@@ -73,24 +70,7 @@ runTask("preprocess", async (args) => {
   const shape = [images.length, 3, recipe.crop, recipe.crop];
   let bytes: Uint8Array<ArrayBuffer>;
   try {
-    if (device.gpu) {
-      if (dtype === "fp16" && !device.gpu.summary.f16) {
-        throw new ClipcmpError(`--dtype fp16 on webgpu needs working shader-f16: ${device.gpu.summary.f16Reason}`);
-      }
-      const pre = new GpuPreprocessor(device.gpu.device, dtype === "fp16" ? "f16" : "f32");
-      const buf = pre.createBatchBuffer(images.length, recipe.crop, "preprocess output");
-      pre.run(images, recipe, buf);
-      const raw = await readBuffer(device.gpu.device, buf, 0, buf.size);
-      buf.destroy();
-      const n = shape.reduce((a, b) => a * b, 1);
-      bytes = dtype === "fp16"
-        ? encodeNpy(new Uint16Array(raw, 0, n), "<f2", shape)
-        : encodeNpy(new Float32Array(raw, 0, n), "<f4", shape);
-    } else {
-      const x = new Float32Array(shape.reduce((a, b) => a * b, 1));
-      images.forEach((img, i) => preprocessCpu(img, recipe, x, i));
-      bytes = dtype === "fp16" ? encodeNpy(new Float16Array(x), "<f2", shape) : encodeNpy(x, "<f4", shape);
-    }
+    bytes = await preprocessToNpy(images, recipe, dtype, device.gpu);
   } finally {
     device.gpu?.destroy();
   }

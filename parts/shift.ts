@@ -21,7 +21,7 @@ import { classByWnid, classFromFileName, imagenetClasses } from "../lib/data/ima
 import { buildHead } from "../lib/zeroshot.ts";
 import { classTopK, finiteOrThrow, releaseRows, zeroShotTopK } from "../lib/scoring.ts";
 import { requestGpu } from "../lib/gpu/context.ts";
-import { GpuShift } from "../kernels/shift.ts";
+import { shiftRenderer } from "../lib/shift/render.ts";
 import { type ShiftName, SHIFTS } from "../lib/shift/params.ts";
 import { contactSheet, shiftHtml, type ShiftRow } from "../lib/shift/report.ts";
 import { writeFileAtomic } from "../lib/fs.ts";
@@ -112,13 +112,8 @@ runTask("shift", async (args) => {
   const device = await resolveDevice(deviceChoice);
   info(device.reason);
   const shiftGpu = device.gpu ?? (await requestGpu());
-  if (!shiftGpu) {
-    throw new ClipcmpError("The shifts are WebGPU kernels and no WebGPU adapter was found");
-  }
-  if (precision === "f16" && !shiftGpu.summary.f16) {
-    throw new ClipcmpError(`--precision f16: ${shiftGpu.summary.f16Reason ?? "this adapter has no shader-f16"}`);
-  }
-  const renderer = new GpuShift(shiftGpu.device, precision);
+  const renderer = shiftRenderer(shiftGpu, precision);
+  const shiftAdapter = shiftGpu!;
   if (dtype === "fp16") {
     const labels = [
       ...new Set(labelled.map((l) =>
@@ -227,7 +222,7 @@ runTask("shift", async (args) => {
     await clip?.release();
     await resnet?.release();
     device.gpu?.destroy();
-    if (shiftGpu !== device.gpu) shiftGpu.destroy();
+    if (shiftAdapter !== device.gpu) shiftAdapter.destroy();
   }
   if (scored === 0 || !clean) throw new ClipcmpError("No image could be decoded; nothing was scored");
   const rows: ShiftRow[] = [];
@@ -250,7 +245,7 @@ runTask("shift", async (args) => {
       [clip ? `CLIP ${chosen.clip!.dir}` : "", resnet ? `ResNet ${chosen.resnet!.source.model}` : ""]
         .filter(Boolean).join(", ")
     }; 1000 ImageNet classes for both`,
-    `shift kernels in ${precision} on ${shiftGpu.summary.name}; seed ${seed}; clipcmp ${VERSION}`,
+    `shift kernels in ${precision} on ${shiftAdapter.summary.name}; seed ${seed}; clipcmp ${VERSION}`,
   ];
   const doc = {
     tool: "clipcmp",
@@ -261,7 +256,7 @@ runTask("shift", async (args) => {
       ep: device.ep,
       device_reason: device.reason,
       adapter: device.adapter,
-      shift_adapter: shiftGpu.summary.name,
+      shift_adapter: shiftAdapter.summary.name,
       dtype,
       models: {
         clip: chosen.clip ? { name: chosen.clip.name, dir: chosen.clip.dir } : null,

@@ -17,8 +17,7 @@ import { imagenetClasses } from "../lib/data/imagenet.ts";
 import { headProgress } from "../lib/progress_line.ts";
 import { buildHead, type Label, labelledAccuracy, parseLabelsFile, validateLabels } from "../lib/zeroshot.ts";
 import { resolveTemplates } from "../lib/cli/templates.ts";
-import { finiteOrThrow, releaseRows, zeroShotTopK } from "../lib/scoring.ts";
-import { MAX_TOP_K } from "../kernels/topk.ts";
+import { checkedTopK, finiteOrThrow, releaseRows, zeroShotTopK } from "../lib/scoring.ts";
 import { VERSION } from "../lib/version.ts";
 
 const HELP = `clipcmp zeroshot: CLIP zero-shot classification of any images over any labels
@@ -96,10 +95,7 @@ runTask("zeroshot", async (args) => {
   const deviceChoice = oneOf("--device", v.device as string, DEVICE_CHOICES);
   const dtype = oneOf("--dtype", v.dtype as string, ["fp32", "fp16"] as const);
   const decode = decodeOptions(v);
-  const topK = Number(v["top-k"]);
-  if (!Number.isInteger(topK) || topK < 1 || topK > MAX_TOP_K) {
-    throw new UsageError(`--top-k must be an integer from 1 to ${MAX_TOP_K}, got "${v["top-k"]}"`);
-  }
+  const topK = checkedTopK("--top-k", v["top-k"] as string);
   if (positionals.length === 0) throw new UsageError("give at least one image or directory");
   const { labels, source } = await readLabels(v);
   const templates = await resolveTemplates(v.template as string | undefined, v.templates as string | undefined);
