@@ -27,7 +27,7 @@ import { cacheDir as defaultCacheDir, envVar } from "./models/locate.ts";
 import { DEFAULT_ENDPOINT } from "./hub/download.ts";
 import type { ModelFetchOptions } from "./models/manifest.ts";
 import { resolveClipArg, resolveResnetArg } from "./models/resolve.ts";
-import { checkedFp16Clip, checkedFp16Resnet } from "./fp16.ts";
+import { type CheckContext, checkedFp16Clip, checkedFp16Resnet } from "./fp16.ts";
 import { listImages } from "./image/list.ts";
 import { repoPath } from "./data/paths.ts";
 
@@ -103,10 +103,24 @@ function hubOptions(o: LoadOptions): ModelFetchOptions {
   };
 }
 
-/** The first sample photos: what the fp16 self-test runs on when a model is loaded with `dtype: "fp16"`. */
-async function selfTestSamples(): Promise<RgbaImage[]> {
+/** The fp16 self-test's context; it runs on the first sample photos when a model loads with `dtype: "fp16"`. */
+async function fp16Context(cacheDir: string, device: ResolvedDevice, log: (s: string) => void): Promise<CheckContext> {
   const files = (await listImages([repoPath("data/samples/photo")])).slice(0, 4);
-  return await Promise.all(files.map((f) => decodeImageFile(f)));
+  return { cacheDir, device, log, samples: await Promise.all(files.map((f) => decodeImageFile(f))) };
+}
+
+/** Opens the device, loads a model on it, and gives the device back if the load fails. */
+async function onDevice<T>(
+  options: LoadOptions,
+  load: (device: ResolvedDevice) => Promise<T>,
+): Promise<[T, ResolvedDevice]> {
+  const device = await resolveDevice(options.device ?? "auto");
+  try {
+    return [await load(device), device];
+  } catch (err) {
+    device.gpu?.destroy();
+    throw err;
+  }
 }
 
 function checkDtype(dtype: string | undefined): "fp32" | "fp16" {
@@ -180,22 +194,16 @@ export async function imageClassifier(model = "resnet50", options: LoadOptions =
   const log = options.log ?? (() => {});
   const hub = hubOptions(options);
   const chosen = await resolveResnetArg(model, options.input, hub, log);
-  const device = await resolveDevice(options.device ?? "auto");
-  let resnet: ResnetModel | undefined;
-  try {
-    const source = dtype === "fp16"
-      ? await checkedFp16Resnet(chosen.source, {
-        cacheDir: hub.cacheDir,
+  let [resnet, device]: [ResnetModel | undefined, ResolvedDevice] = await onDevice(
+    options,
+    async (device) =>
+      await ResnetModel.load(
+        dtype === "fp16"
+          ? await checkedFp16Resnet(chosen.source, await fp16Context(hub.cacheDir, device, log))
+          : chosen.source,
         device,
-        samples: await selfTestSamples(),
-        log,
-      })
-      : chosen.source;
-    resnet = await ResnetModel.load(source, device);
-  } catch (err) {
-    device.gpu?.destroy();
-    throw err;
-  }
+      ),
+  );
   const classes = imagenetClasses();
   const call = async (images: readonly ImageInput[], opts: CallOptions = {}) => {
     if (!resnet) released(chosen.name);
@@ -255,22 +263,20 @@ export async function zeroShotClassifier(model = "clip-rn50", options: LoadOptio
   const log = options.log ?? (() => {});
   const hub = hubOptions(options);
   const chosen = await resolveClipArg(model, hub, log);
-  const device = await resolveDevice(options.device ?? "auto");
-  let clip: ClipModel | undefined;
-  try {
-    const dir = dtype === "fp16"
-      ? await checkedFp16Clip(chosen.dir, imagenetClasses().map((c) => c.clip), {
-        cacheDir: hub.cacheDir,
+  let [clip, device]: [ClipModel | undefined, ResolvedDevice] = await onDevice(
+    options,
+    async (device) =>
+      await ClipModel.load(
+        dtype === "fp16"
+          ? await checkedFp16Clip(
+            chosen.dir,
+            imagenetClasses().map((c) => c.clip),
+            await fp16Context(hub.cacheDir, device, log),
+          )
+          : chosen.dir,
         device,
-        samples: await selfTestSamples(),
-        log,
-      })
-      : chosen.dir;
-    clip = await ClipModel.load(dir, device);
-  } catch (err) {
-    device.gpu?.destroy();
-    throw err;
-  }
+      ),
+  );
   const heads = new Map<string, Rows>();
   const call = async (
     images: readonly ImageInput[],

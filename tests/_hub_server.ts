@@ -107,3 +107,21 @@ function serveBytes(all: Uint8Array, range: string | null, knobs: HubKnobs): Res
   if (range) headers["content-range"] = `bytes ${start}-${all.length - 1}/${all.length}`;
   return new Response(stream, { status: range ? 206 : 200, headers });
 }
+
+/** The CLIP fixture (clip-tiny) as the files of `clip-rn50-immich`'s repository, for tests that fetch by name. */
+export function immichHubFiles(): Record<string, Uint8Array> {
+  const fix = new URL("../models/fixtures/clip-tiny/", import.meta.url);
+  const files: Record<string, Uint8Array> = {};
+  for (
+    const f of [
+      "visual/model.onnx",
+      "visual/preprocess_cfg.json",
+      "textual/model.onnx",
+      "textual/tokenizer.json",
+      "textual/tokenizer_config.json",
+    ]
+  ) {
+    files[`immich-app/RN50__openai/${f}`] = Deno.readFileSync(new URL(f, fix));
+  }
+  return files;
+}

@@ -47,17 +47,9 @@ Deno.test("the API refuses bad topK, empty labels and templates without {}", asy
 });
 
 Deno.test("mod.ts imports into a scratch project with no import map: load once, classify twice, a manifest name, every input kind, fp16", async () => {
-  const { startHub } = await import("./_hub_server.ts");
+  const { immichHubFiles, startHub } = await import("./_hub_server.ts");
   const { tempDir } = await import("./_helpers.ts");
-  const read = (p: string) => Deno.readFileSync(`${FIX}/${p}`);
-  const files: Record<string, Uint8Array> = {};
-  for (const f of ["visual/model.onnx", "visual/preprocess_cfg.json", "textual/model.onnx"]) {
-    files[`immich-app/RN50__openai/${f}`] = read(`clip-tiny/${f}`);
-  }
-  for (const f of ["textual/tokenizer.json", "textual/tokenizer_config.json"]) {
-    files[`immich-app/RN50__openai/${f}`] = read(`clip-tiny/${f}`);
-  }
-  const hub = startHub(files);
+  const hub = startHub(immichHubFiles());
   const dir = await tempDir();
   try {
     const photo = `${ROOT}/data/samples/photo/n02128385_leopard.jpg`;

@@ -1,7 +1,7 @@
 /** The small things a new user meets first (issue 16 #11): each says what it means instead of misleading. */
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
-import { FIX, runTaskCli, tempDir } from "./_helpers.ts";
-import { startHub } from "./_hub_server.ts";
+import { runTaskCli, tempDir } from "./_helpers.ts";
+import { immichHubFiles, startHub } from "./_hub_server.ts";
 
 Deno.test("a flag that takes one value, given twice, is a usage error naming it", async () => {
   const run = await runTaskCli("compare", [
@@ -76,15 +76,7 @@ Deno.test("zeroshot on wnid-named files reports accuracy over the images whose c
 });
 
 Deno.test("cache lists which manifest models are present, complete or partial", async () => {
-  const read = (p: string) => Deno.readFileSync(`${FIX}/${p}`);
-  const files: Record<string, Uint8Array> = {};
-  for (const f of ["visual/model.onnx", "visual/preprocess_cfg.json", "textual/model.onnx"]) {
-    files[`immich-app/RN50__openai/${f}`] = read(`clip-tiny/${f}`);
-  }
-  for (const f of ["textual/tokenizer.json", "textual/tokenizer_config.json"]) {
-    files[`immich-app/RN50__openai/${f}`] = read(`clip-tiny/${f}`);
-  }
-  const hub = startHub(files);
+  const hub = startHub(immichHubFiles());
   const d = await tempDir();
   try {
     const fetched = await runTaskCli("zeroshot", [

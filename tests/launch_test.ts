@@ -4,9 +4,9 @@
  * prompts on a terminal.
  */
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
-import { PROFILES, taskGrants } from "../lib/cli/grants.ts";
-import { allTasks, FIX, privateEnv, ROOT, runDenoTask, runTaskCli, tempDir } from "./_helpers.ts";
-import { startHub } from "./_hub_server.ts";
+import { LAUNCHER_ENV, PROFILES, taskGrants } from "../lib/cli/grants.ts";
+import { allTasks, privateEnv, ROOT, runDenoTask, runTaskCli, tempDir } from "./_helpers.ts";
+import { immichHubFiles, startHub } from "./_hub_server.ts";
 
 const env = (vars: Record<string, string>) => (name: string) => vars[name] || undefined;
 const writes = (flags: string[]) =>
@@ -72,6 +72,7 @@ Deno.test("every task that runs a part goes through the launcher, with a profile
     if (!cmd.startsWith("deno run")) continue;
     if (name === "synsets") continue; // reads only the repository, writes nothing, takes no paths
     assert(cmd.endsWith(`lib/cli/launch.ts ${name}`), `${name}: ${cmd}`);
+    assert(cmd.includes(` --allow-env=${LAUNCHER_ENV.join(",")} `), `${name}: the launcher reads exactly LAUNCHER_ENV`);
     assert(PROFILES[name], `no profile for ${name}`);
   }
 });
@@ -112,15 +113,7 @@ for (
 }
 
 Deno.test("under deno task, a mirror that no default lists is reached, from --hub-url and from $HF_ENDPOINT", async () => {
-  const read = (p: string) => Deno.readFileSync(`${FIX}/${p}`);
-  const files: Record<string, Uint8Array> = {};
-  for (const f of ["visual/model.onnx", "visual/preprocess_cfg.json", "textual/model.onnx"]) {
-    files[`immich-app/RN50__openai/${f}`] = read(`clip-tiny/${f}`);
-  }
-  for (const f of ["textual/tokenizer.json", "textual/tokenizer_config.json"]) {
-    files[`immich-app/RN50__openai/${f}`] = read(`clip-tiny/${f}`);
-  }
-  const hub = startHub(files, "127.0.0.2");
+  const hub = startHub(immichHubFiles(), "127.0.0.2");
   const d = await tempDir();
   try {
     const args = ["--clip", "clip-rn50-immich", "--labels", "cat,dog", "--device", "wasm", PHOTO];

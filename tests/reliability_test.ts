@@ -577,6 +577,7 @@ export const ELSEWHERE: { id: string; what: string; test: string }[] = [
     ["trust-kill-fp16", "zeroshot --dtype fp16 killed between the towers' conversions and copies (kill points)"],
     ["trust-kill-report", "compare killed while writing its report: the old set or none, never a mix (kill points)"],
     ["trust-params-non-model", "params on an empty, text, random or tag-only .onnx file"],
+    ["trust-unreachable-hub", "a hub that refuses the connection: the message names every way on"],
   ].map(([id, what]) => ({ id: id!, what: what!, test: `tests/trust_test.ts \`[${id}]\`` })),
   {
     id: "trust-permissions",

@@ -86,15 +86,10 @@ export const PROFILES: Record<string, TaskProfile> = {
 };
 
 /** The environment variables the launcher itself reads (a subset of what the tasks read, plus `INIT_CWD`). */
-export const LAUNCHER_ENV = [
+export const LAUNCHER_ENV: readonly string[] = [
   "INIT_CWD",
-  "HOME",
-  "XDG_CACHE_HOME",
-  "CLIPCMP_CACHE_DIR",
-  "LOCALAPPDATA",
-  "USERPROFILE",
-  "HF_ENDPOINT",
-] as const;
+  ...MODEL_ENV.filter((v) => v !== "CLIPCMP_MANIFEST" && v !== "CLIPCMP_FAULTS"),
+];
 
 /** Every value given to `flag` in `args` (`--flag v` or `--flag=v`), stopping at `--`. */
 export function flagValues(args: readonly string[], flag: string): string[] {
