@@ -3,12 +3,13 @@
  *
  * @module
  */
+import { DEVICE_FLAG, deviceFlags, DTYPE_FLAG } from "../lib/cli/device_flags.ts";
 import { EXIT_INTERRUPTED, info, oneOf, parseFlags, runTask } from "../lib/cli/run.ts";
 import { DECODE_FLAGS, decodeOptions } from "../lib/cli/decode_flags.ts";
 import { ClipcmpError, UsageError } from "../lib/errors.ts";
 import { prepareOutDir, writeFailure } from "../lib/cli/output.ts";
 import { repoPath } from "../lib/data/paths.ts";
-import { DEVICE_CHOICES, resolveDevice } from "../lib/device.ts";
+import { resolveDevice } from "../lib/device.ts";
 import { ClipModel } from "../lib/models/clip.ts";
 import { ResnetModel } from "../lib/models/resnet.ts";
 import { checkAgainstManifest, chooseModels, MODEL_FLAGS, MODEL_HELP, switchToFp16 } from "../lib/cli/models.ts";
@@ -143,8 +144,8 @@ runTask("compare", async (args, signal) => {
       ...MODEL_FLAGS,
       template: { type: "string" },
       templates: { type: "string" },
-      device: { type: "string", default: "auto" },
-      dtype: { type: "string", default: "fp32" },
+      ...DEVICE_FLAG,
+      ...DTYPE_FLAG,
       ...DECODE_FLAGS,
       out: { type: "string" },
       "no-report": { type: "boolean", default: false },
@@ -154,8 +155,7 @@ runTask("compare", async (args, signal) => {
     true,
     HELP,
   );
-  const deviceChoice = oneOf("--device", v.device as string, DEVICE_CHOICES);
-  const dtype = oneOf("--dtype", v.dtype as string, ["fp32", "fp16"] as const);
+  const { device: deviceChoice, dtype } = deviceFlags(v);
   const decode = decodeOptions(v);
   const resnetInput = v["resnet-input"] === undefined
     ? undefined

@@ -3,10 +3,11 @@
  *
  * @module
  */
+import { DEVICE_FLAG, deviceFlags, DTYPE_FLAG } from "../lib/cli/device_flags.ts";
 import { EXIT_INTERRUPTED, info, oneOf, parseFlags, positiveInt, runTask } from "../lib/cli/run.ts";
 import { headProgress, progressLine } from "../lib/progress_line.ts";
 import { ClipcmpError, UsageError } from "../lib/errors.ts";
-import { DEVICE_CHOICES, resolveDevice } from "../lib/device.ts";
+import { resolveDevice } from "../lib/device.ts";
 import { checkAgainstManifest, chooseModelsFor, MODEL_FLAGS, MODEL_HELP, switchToFp16 } from "../lib/cli/models.ts";
 import { cacheDir } from "../lib/models/locate.ts";
 import { resolveTemplates } from "../lib/cli/templates.ts";
@@ -137,15 +138,15 @@ runTask("eval", async (args, signal) => {
       merge: { type: "boolean", default: false },
       template: { type: "string" },
       templates: { type: "string" },
-      device: { type: "string", default: "auto" },
-      dtype: { type: "string", default: "fp32" },
+      ...DEVICE_FLAG,
+      ...DTYPE_FLAG,
       json: { type: "boolean", default: false },
       ...MODEL_FLAGS,
     },
     true,
     HELP,
   );
-  const dtype = oneOf("--dtype", v.dtype as string, ["fp32", "fp16"] as const);
+  const { device: deviceChoice, dtype } = deviceFlags(v);
   if (v.merge) {
     if (positionals.length === 0) throw new UsageError("--merge needs the shard directories to merge");
     if (v.out === undefined) throw new UsageError("--merge needs --out DIR for the merged results");
@@ -175,7 +176,6 @@ runTask("eval", async (args, signal) => {
   }
   const which = oneOf("--model", v.model as string, ["clip", "resnet", "both"] as const);
   const subset = oneOf("--subset", v.subset as string, ["imagenet-r", "imagenet-a", "auto", "none"] as const);
-  const deviceChoice = oneOf("--device", v.device as string, DEVICE_CHOICES);
   const batch = positiveInt("--batch", v.batch as string)!;
   const limit = positiveInt("--limit", v.limit as string | undefined);
   let shard: [number, number] | undefined;

@@ -5,10 +5,11 @@
  *
  * @module
  */
+import { DEVICE_FLAG, deviceFlags } from "../lib/cli/device_flags.ts";
 import { info, oneOf, parseFlags, runTask } from "../lib/cli/run.ts";
 import { ClipcmpError, UsageError } from "../lib/errors.ts";
 import { repoPath } from "../lib/data/paths.ts";
-import { DEVICE_CHOICES, resolveDevice } from "../lib/device.ts";
+import { resolveDevice } from "../lib/device.ts";
 import { checkAgainstManifest, chooseModels, MODEL_FLAGS, MODEL_HELP } from "../lib/cli/models.ts";
 import { cacheDir } from "../lib/models/locate.ts";
 import { CLIP_LOGIT_SCALE, ClipModel } from "../lib/models/clip.ts";
@@ -93,7 +94,7 @@ runTask("fp16", async (args) => {
       batch: { type: "string", default: "1,8,32,128" },
       runs: { type: "string", default: "20" },
       warmup: { type: "string", default: "3" },
-      device: { type: "string", default: "auto" },
+      ...DEVICE_FLAG,
       images: { type: "string" },
       ...MODEL_FLAGS,
       json: { type: "boolean", default: false },
@@ -115,7 +116,7 @@ runTask("fp16", async (args) => {
   if (!Number.isInteger(warmup) || warmup < 0) {
     throw new UsageError(`--warmup must be a non-negative integer, got "${v.warmup}"`);
   }
-  const deviceChoice = oneOf("--device", v.device as string, DEVICE_CHOICES);
+  const deviceChoice = deviceFlags(v).device;
   const chosen = await chooseModels(v, { clip: which !== "resnet", resnet: which !== "clip" });
   const imageDir = (v.images as string | undefined) ?? repoPath("data/samples/photo");
   const files = (await listImages([imageDir])).filter((f) => classFromFileName(f.split("/").pop()!));

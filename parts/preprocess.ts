@@ -4,10 +4,11 @@
  *
  * @module
  */
+import { DEVICE_FLAG, deviceFlags, DTYPE_FLAG } from "../lib/cli/device_flags.ts";
 import { info, oneOf, parseFlags, runTask } from "../lib/cli/run.ts";
 import { DECODE_FLAGS, decodeOptions } from "../lib/cli/decode_flags.ts";
 import { ClipcmpError, UsageError } from "../lib/errors.ts";
-import { DEVICE_CHOICES, resolveDevice } from "../lib/device.ts";
+import { resolveDevice } from "../lib/device.ts";
 import { decodeImageFile, type RgbaImage } from "../lib/image/decode.ts";
 import { listImages } from "../lib/image/list.ts";
 import { CLIP_RECIPE, TORCHVISION_RECIPE } from "../lib/preprocess/recipe.ts";
@@ -42,8 +43,8 @@ runTask("preprocess", async (args) => {
     {
       for: { type: "string" },
       out: { type: "string", default: DEFAULT_OUT },
-      dtype: { type: "string", default: "fp32" },
-      device: { type: "string", default: "auto" },
+      ...DEVICE_FLAG,
+      ...DTYPE_FLAG,
       ...DECODE_FLAGS,
     },
     true,
@@ -51,8 +52,7 @@ runTask("preprocess", async (args) => {
   );
   if (v.for === undefined) throw new UsageError("--for is required: --for clip or --for resnet");
   const which = oneOf("--for", v.for as string, ["clip", "resnet"] as const);
-  const dtype = oneOf("--dtype", v.dtype as string, ["fp32", "fp16"] as const);
-  const deviceChoice = oneOf("--device", v.device as string, DEVICE_CHOICES);
+  const { device: deviceChoice, dtype } = deviceFlags(v);
   const decode = decodeOptions(v);
   const out = v.out as string;
   if (!out.endsWith(".npy")) throw new UsageError(`--out must name a .npy file, got "${out}"`);

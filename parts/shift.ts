@@ -4,10 +4,11 @@
  *
  * @module
  */
+import { DEVICE_FLAG, deviceFlags, DTYPE_FLAG } from "../lib/cli/device_flags.ts";
 import { csvRow } from "../lib/report/escape.ts";
 import { info, oneOf, parseFlags, positiveInt, runTask } from "../lib/cli/run.ts";
 import { ClipcmpError, UsageError } from "../lib/errors.ts";
-import { DEVICE_CHOICES, resolveDevice } from "../lib/device.ts";
+import { resolveDevice } from "../lib/device.ts";
 import { checkAgainstManifest, chooseModelsFor, MODEL_FLAGS, MODEL_HELP, switchToFp16 } from "../lib/cli/models.ts";
 import { cacheDir } from "../lib/models/locate.ts";
 import { resolveTemplates } from "../lib/cli/templates.ts";
@@ -69,8 +70,8 @@ runTask("shift", async (args) => {
       template: { type: "string" },
       templates: { type: "string" },
       model: { type: "string", default: "both" },
-      device: { type: "string", default: "auto" },
-      dtype: { type: "string", default: "fp32" },
+      ...DEVICE_FLAG,
+      ...DTYPE_FLAG,
       json: { type: "boolean", default: false },
       ...MODEL_FLAGS,
     },
@@ -85,9 +86,8 @@ runTask("shift", async (args) => {
     throw new UsageError(`--seed must be an integer in 0..4294967295, got "${v.seed}"`);
   }
   const precision = oneOf("--precision", v.precision as string, ["f32", "f16"] as const);
-  const dtype = oneOf("--dtype", v.dtype as string, ["fp32", "fp16"] as const);
+  const { device: deviceChoice, dtype } = deviceFlags(v);
   const which = oneOf("--model", v.model as string, ["clip", "resnet", "both"] as const);
-  const deviceChoice = oneOf("--device", v.device as string, DEVICE_CHOICES);
   const batch = positiveInt("--batch", v.batch as string)!;
   const limit = positiveInt("--limit", v.limit as string | undefined);
   const files = (await listImages(positionals.length ? positionals : [repoPath("data/samples/photo")], (p, why) =>

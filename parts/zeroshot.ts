@@ -3,10 +3,11 @@
  *
  * @module
  */
-import { info, oneOf, parseFlags, runTask } from "../lib/cli/run.ts";
+import { DEVICE_FLAG, deviceFlags, DTYPE_FLAG } from "../lib/cli/device_flags.ts";
+import { info, parseFlags, runTask } from "../lib/cli/run.ts";
 import { DECODE_FLAGS, decodeOptions } from "../lib/cli/decode_flags.ts";
 import { ClipcmpError, firstLine, UsageError } from "../lib/errors.ts";
-import { DEVICE_CHOICES, resolveDevice } from "../lib/device.ts";
+import { resolveDevice } from "../lib/device.ts";
 import { activationNote, CLIP_LOGIT_SCALE, ClipModel } from "../lib/models/clip.ts";
 import { checkAgainstManifest, chooseModels, CLIP_MODEL_FLAGS, CLIP_MODEL_HELP } from "../lib/cli/models.ts";
 import { cacheDir } from "../lib/models/locate.ts";
@@ -84,16 +85,15 @@ runTask("zeroshot", async (args) => {
       "top-k": { type: "string", default: "5" },
       "no-logit-scale": { type: "boolean", default: false },
       ...CLIP_MODEL_FLAGS,
-      device: { type: "string", default: "auto" },
-      dtype: { type: "string", default: "fp32" },
+      ...DEVICE_FLAG,
+      ...DTYPE_FLAG,
       ...DECODE_FLAGS,
       json: { type: "boolean", default: false },
     },
     true,
     HELP,
   );
-  const deviceChoice = oneOf("--device", v.device as string, DEVICE_CHOICES);
-  const dtype = oneOf("--dtype", v.dtype as string, ["fp32", "fp16"] as const);
+  const { device: deviceChoice, dtype } = deviceFlags(v);
   const decode = decodeOptions(v);
   const topK = checkedTopK("--top-k", v["top-k"] as string);
   if (positionals.length === 0) throw new UsageError("give at least one image or directory");
