@@ -7,19 +7,15 @@ import { DEVICE_FLAG, deviceFlags, DTYPE_FLAG } from "../lib/cli/device_flags.ts
 import { info, parseFlags, runTask } from "../lib/cli/run.ts";
 import { DECODE_FLAGS, decodeOptions } from "../lib/cli/decode_flags.ts";
 import { ClipcmpError, firstLine, UsageError } from "../lib/errors.ts";
-import { resolveDevice } from "../lib/device.ts";
-import { activationNote, CLIP_LOGIT_SCALE, ClipModel } from "../lib/models/clip.ts";
+import { CLIP_LOGIT_SCALE } from "../lib/models/clip.ts";
 import { checkAgainstManifest, chooseModels, CLIP_MODEL_FLAGS, CLIP_MODEL_HELP } from "../lib/cli/models.ts";
 import { cacheDir } from "../lib/models/locate.ts";
-import { checkedFp16Clip } from "../lib/fp16.ts";
-import { decodeImageFile, precheckImageFile, type RgbaImage } from "../lib/image/decode.ts";
 import { listImages } from "../lib/image/list.ts";
 import { imagenetClasses } from "../lib/data/imagenet.ts";
-import { headProgress } from "../lib/progress_line.ts";
-import { buildHead, type Label, labelledAccuracy, parseLabelsFile, validateLabels } from "../lib/zeroshot.ts";
+import { type Label, parseLabelsFile, validateLabels } from "../lib/zeroshot.ts";
 import { resolveTemplates } from "../lib/cli/templates.ts";
-import { checkedTopK, finiteOrThrow, releaseRows, zeroShotTopK } from "../lib/scoring.ts";
-import { VERSION } from "../lib/version.ts";
+import { checkedTopK } from "../lib/scoring.ts";
+import { runZeroshot } from "../lib/tasks/zeroshot.ts";
 
 const HELP = `clipcmp zeroshot: CLIP zero-shot classification of any images over any labels
 
@@ -71,7 +67,6 @@ async function readLabels(v: Record<string, unknown>): Promise<{ labels: Label[]
 }
 
 /** Images decoded and encoded at a time. */
-const ZS_CHUNK = 64;
 
 runTask("zeroshot", async (args) => {
   const { values: v, positionals } = parseFlags(
@@ -103,184 +98,45 @@ runTask("zeroshot", async (args) => {
   const scale = v["no-logit-scale"] ? 1 : CLIP_LOGIT_SCALE;
 
   const chosen = await chooseModels(v, { clip: true, resnet: false });
-  const clipDir = chosen.clip!.dir;
   const files = await listImages(positionals, (p, why) => info(`skipped ${p}: ${why}`));
-  const skipped: { path: string; reason: string }[] = [];
-  const skip = (path: string, err: unknown) => {
-    skipped.push({ path, reason: firstLine(err) });
-    info(`skipped ${path}: ${firstLine(err)}`);
-  };
-  // Images stream through in chunks: only one chunk of decoded pixels is held at a time (a few hundred 12 MP
-  // photos would not fit in memory at once). A cheap header check first finds what is certainly unusable.
-  const candidates: string[] = [];
-  for (const path of files) {
-    try {
-      await precheckImageFile(path);
-      candidates.push(path);
-    } catch (err) {
-      skip(path, err);
-    }
-  }
-  const decodeChunk = async (paths: readonly string[]) => {
-    const out: { path: string; image: RgbaImage }[] = [];
-    for (const path of paths) {
-      try {
-        out.push({ path, image: await decodeImageFile(path, decode) });
-      } catch (err) {
-        skip(path, err);
-      }
-    }
-    return out;
-  };
-  let chunkStart = 0;
-  let first: { path: string; image: RgbaImage }[] = [];
-  while (first.length === 0 && chunkStart < candidates.length) {
-    first = await decodeChunk(candidates.slice(chunkStart, chunkStart + ZS_CHUNK));
-    chunkStart += ZS_CHUNK;
-  }
-  if (first.length === 0) {
-    throw new ClipcmpError(`Nothing to classify: ${skipped.length} input(s) skipped, none usable`);
-  }
-
-  const device = await resolveDevice(deviceChoice);
-  info(device.reason);
-  const runDir = dtype === "fp16"
-    ? await checkedFp16Clip(clipDir, labels.map((l) => l.label), {
-      cacheDir: cacheDir(v["cache-dir"] as string | undefined),
-      device,
-      samples: first.slice(0, 4).map((u) => u.image),
-      log: info,
-    })
-    : clipDir;
-  const clip = await ClipModel.load(runDir, { ...device, log: info });
-  checkAgainstManifest(chosen, clip);
-  try {
-    info(`Testing CLIP on ${candidates.length} images`);
-    info(
-      `Loaded ${labels.length} categories from ${source}, ${templates.length} template(s): ${
-        labels.length * templates.length
-      } prompts`,
-    );
-    const prompts = labels.length * templates.length;
-    if (prompts >= 200) {
-      info(
-        `Building the zero-shot head: ${prompts} prompts${
-          clip.textBatch === 1 ? " (this text graph takes one prompt per run)" : ""
-        }`,
-      );
-    }
-    const head = await buildHead(clip, labels.map((l) => l.label), templates, headProgress(info), {
-      dir: cacheDir(v["cache-dir"] as string | undefined),
-      log: info,
-    });
-    for (const p of head.truncated) info(`warning: prompt over 77 tokens, truncated: "${p.slice(0, 60)}…"`);
-    if (scale === 1) {
-      info(
-        "warning: --no-logit-scale reproduces a common mistake (no logit scale); these probabilities are near-uniform",
-      );
-    }
-    const gpu = device.gpu ? { device: device.gpu.device } : undefined;
-    const results: { path: string; top_k: { label: string; index: number; score: number }[] }[] = [];
-    let used: { path: string; image: RgbaImage }[] = first;
-    while (used.length) {
-      const img = await clip.encodeImages(used.map((u) => u.image));
-      try {
-        const top = await finiteOrThrow(
-          clip.visual.session.path,
-          used.map((u) => u.path),
-          zeroShotTopK(img, head.rows, scale, k, gpu),
-        );
-        used.forEach((u, i) =>
-          results.push({
-            path: u.path,
-            top_k: Array.from(top.indices.subarray(i * k, (i + 1) * k), (j, s) => ({
-              label: labels[j]!.label,
-              index: labels[j]!.index,
-              score: top.values[i * k + s]!,
-            })),
-          })
-        );
-      } finally {
-        releaseRows(img);
-      }
-      used = [];
-      while (used.length === 0 && chunkStart < candidates.length) {
-        used = await decodeChunk(candidates.slice(chunkStart, chunkStart + ZS_CHUNK));
-        chunkStart += ZS_CHUNK;
-      }
-    }
-    releaseRows(head.rows);
-    info(`Text features: [${labels.length}, ${clip.dim}]  Image features: [${results.length}, ${clip.dim}]`);
-    if (labels.length === 1) {
-      info("warning: one label only: every image gets it with probability 100 % by construction; give more labels");
-    }
-    // Indices are ImageNet's for --imagenet and for a 1000-entry index dict (imagenet1000_clsidx_to_labels.txt); else match names.
-    const imagenetIndexed = labels.length === 1000 && labels.every((l, i) => l.index === i);
-    const accuracy = labelledAccuracy(results, labels, imagenetIndexed);
-    if (v.json) {
-      console.log(JSON.stringify(
-        {
-          tool: "clipcmp",
-          version: VERSION,
-          task: "zeroshot",
-          provenance: {
-            time: new Date().toISOString(),
-            ep: device.ep,
-            device_reason: device.reason,
-            adapter: device.adapter,
-            dtype,
-            model: {
-              dir: clip.dir,
-              visual: {
-                path: clip.visual.session.path,
-                sha256: clip.visual.session.sha256,
-                ...(activationNote(clip.visual.session)
-                  ? { activation_note: activationNote(clip.visual.session)! }
-                  : {}),
-              },
-              textual: {
-                path: clip.textual.path,
-                sha256: clip.textual.sha256,
-                ...(activationNote(clip.textual) ? { activation_note: activationNote(clip.textual)! } : {}),
-              },
-              tokenizer: clip.tokenizer.path,
-            },
-            labels_source: source,
-            templates,
-            logit_scale: scale,
-          },
-          labels,
-          results,
-          skipped,
-          summary: { n: results.length, skipped: skipped.length, accuracy },
-        },
-        null,
-        2,
-      ));
-    } else {
-      results.forEach((r, i) => {
-        console.log(`\n[${i + 1}/${results.length}] ${r.path}`);
-        r.top_k.forEach((s, j) =>
-          console.log(`  ${j + 1}. ${s.label.padEnd(32)} ${(100 * s.score).toFixed(2).padStart(6)}%`)
-        );
-      });
-      console.log(
-        `\n${results.length} image(s) classified over ${labels.length} labels${
-          skipped.length ? `, ${skipped.length} skipped` : ""
-        }`,
-      );
-      if (accuracy) {
-        const pc = (x: number) => `${(100 * x).toFixed(1)}%`;
-        console.log(
-          `accuracy on the ${accuracy.n} image(s) named by a WordNet id whose class is among the labels: top-1 ${
-            pc(accuracy.top1)
-          } [${pc(accuracy.top1_ci[0])}–${pc(accuracy.top1_ci[1])}], top-${Math.min(5, k)} ${pc(accuracy.top5)}`,
-        );
-      }
-    }
+  const doc = await runZeroshot({
+    clip: chosen.clip!,
+    files,
+    labels,
+    labelsSource: source,
+    templates,
+    topK,
+    scale,
+    device: deviceChoice,
+    dtype,
+    decode,
+    cacheDir: cacheDir(v["cache-dir"] as string | undefined),
+    log: info,
+    checkModel: (clip) => checkAgainstManifest(chosen, clip),
+  });
+  if (v.json) {
+    console.log(JSON.stringify(doc, null, 2));
     return 0;
-  } finally {
-    await clip.release();
-    device.gpu?.destroy();
   }
+  const accuracy = doc.summary.accuracy;
+  doc.results.forEach((r, i) => {
+    console.log(`\n[${i + 1}/${doc.results.length}] ${r.path}`);
+    r.top_k.forEach((s, j) =>
+      console.log(`  ${j + 1}. ${s.label.padEnd(32)} ${(100 * s.score).toFixed(2).padStart(6)}%`)
+    );
+  });
+  console.log(
+    `\n${doc.results.length} image(s) classified over ${doc.labels.length} labels${
+      doc.skipped.length ? `, ${doc.skipped.length} skipped` : ""
+    }`,
+  );
+  if (accuracy) {
+    const pc = (x: number) => `${(100 * x).toFixed(1)}%`;
+    console.log(
+      `accuracy on the ${accuracy.n} image(s) named by a WordNet id whose class is among the labels: top-1 ${
+        pc(accuracy.top1)
+      } [${pc(accuracy.top1_ci[0])}–${pc(accuracy.top1_ci[1])}], top-${Math.min(5, k)} ${pc(accuracy.top5)}`,
+    );
+  }
+  return 0;
 });
