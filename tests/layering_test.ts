@@ -43,3 +43,14 @@ Deno.test("kernels/ imports no task core, model or report module", () => {
     }
   }
 });
+
+Deno.test("the report writers depend on the document types (lib/documents.ts), not on a task core", () => {
+  for (const f of tsFiles(`${ROOT}/lib/report`)) {
+    for (const i of importsOf(f)) {
+      assert(
+        !/(^|\/)(compare|zeroshot|eval|api|fp16)\.ts$|tasks\//.test(i),
+        `${f.slice(ROOT.length + 1)} imports ${i}`,
+      );
+    }
+  }
+});

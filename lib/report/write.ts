@@ -6,7 +6,7 @@
  * @module
  */
 import { csvRow, mdText, mdUnescape } from "./escape.ts";
-import type { CompareDocument, CompareResult, Score } from "../compare.ts";
+import type { CompareDocument, CompareResult, Score } from "../documents.ts";
 import type { Accuracy, DomainSummary } from "./metrics.ts";
 import { writeFilesAtomic } from "../fs.ts";
 import { timmCells } from "./timm.ts";
