@@ -19,7 +19,7 @@ import { DeviceLostError } from "./gpu/context.ts";
 import { headProgress, progressLine } from "./progress_line.ts";
 import { fault } from "./faults.ts";
 import type { ResolvedDevice } from "./device.ts";
-import { VERSION } from "./version.ts";
+import { docHeader, runPlace } from "./envelope.ts";
 import { accuracy, type EvalRecord, likeForLike, perClass, summarizeDomains } from "./report/metrics.ts";
 import { onnxInitializers } from "./onnx/proto.ts";
 import { encodePng, thumbnail } from "./image/png.ts";
@@ -269,14 +269,9 @@ export async function compareModels(
   const clip = opts.clip;
   const resnet = opts.resnet;
   const doc: CompareDocument = {
-    tool: "clipcmp",
-    version: VERSION,
-    task: "compare",
+    ...docHeader("compare"),
     provenance: {
-      time: new Date().toISOString(),
-      ep: opts.device.ep,
-      device_reason: opts.device.reason,
-      adapter: opts.device.adapter,
+      ...runPlace(opts.device),
       dtype: opts.dtype ?? "fp32",
       templates: [...opts.templates],
       logit_scale: CLIP_LOGIT_SCALE,

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { docHeader, runPlace } from "../lib/envelope.ts";
 import { DEVICE_FLAG, deviceFlags } from "../lib/cli/device_flags.ts";
 import { info, oneOf, parseFlags, runTask } from "../lib/cli/run.ts";
 import { ClipcmpError, UsageError } from "../lib/errors.ts";
@@ -27,7 +28,6 @@ import { classFromFileName, imagenetClasses } from "../lib/data/imagenet.ts";
 import { formatBytes } from "../lib/hub/progress.ts";
 import type { GpuContext } from "../lib/gpu/context.ts";
 import type { ResolvedDevice } from "../lib/device.ts";
-import { VERSION } from "../lib/version.ts";
 
 const HELP = `clipcmp fp16: FP16 vs FP32 latency, throughput, memory and agreement
 
@@ -263,14 +263,9 @@ runTask("fp16", async (args) => {
   if (v.json) {
     console.log(JSON.stringify(
       {
-        tool: "clipcmp",
-        version: VERSION,
-        task: "fp16",
+        ...docHeader("fp16"),
         provenance: {
-          time: new Date().toISOString(),
-          ep: device.ep,
-          device_reason: device.reason,
-          adapter: device.adapter,
+          ...runPlace(device),
           runs,
           warmup,
         },

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { docHeader, runPlace } from "../lib/envelope.ts";
 import { DEVICE_FLAG, deviceFlags, DTYPE_FLAG } from "../lib/cli/device_flags.ts";
 import { csvRow } from "../lib/report/escape.ts";
 import { info, oneOf, parseFlags, positiveInt, runTask } from "../lib/cli/run.ts";
@@ -248,14 +249,9 @@ runTask("shift", async (args) => {
     `shift kernels in ${precision} on ${shiftAdapter.summary.name}; seed ${seed}; clipcmp ${VERSION}`,
   ];
   const doc = {
-    tool: "clipcmp",
-    version: VERSION,
-    task: "shift",
+    ...docHeader("shift"),
     provenance: {
-      time: new Date().toISOString(),
-      ep: device.ep,
-      device_reason: device.reason,
-      adapter: device.adapter,
+      ...runPlace(device),
       shift_adapter: shiftAdapter.summary.name,
       dtype,
       models: {

@@ -13,7 +13,7 @@ import { decodeImageFile, type DecodeOptions, precheckImageFile, type RgbaImage 
 import { headProgress } from "../progress_line.ts";
 import { buildHead, type Label, type LabelledAccuracy, labelledAccuracy } from "../zeroshot.ts";
 import { finiteOrThrow, releaseRows, zeroShotTopK } from "../scoring.ts";
-import { VERSION } from "../version.ts";
+import { docHeader, runPlace } from "../envelope.ts";
 
 /** Images decoded and scored at a time: only one chunk of pixels is held. */
 export const ZS_CHUNK = 64;
@@ -201,14 +201,9 @@ export async function runZeroshot(opts: ZeroshotOptions): Promise<ZeroshotDocume
       const imagenetIndexed = labels.length === 1000 && labels.every((l, i) => l.index === i);
       const accuracy = labelledAccuracy(results, labels, imagenetIndexed);
       return {
-        tool: "clipcmp",
-        version: VERSION,
-        task: "zeroshot",
+        ...docHeader("zeroshot"),
         provenance: {
-          time: new Date().toISOString(),
-          ep: device.ep,
-          device_reason: device.reason,
-          adapter: device.adapter,
+          ...runPlace(device),
           dtype: opts.dtype,
           model: {
             dir: clip.dir,
