@@ -3,9 +3,9 @@
  *
  * @module
  */
+import { cacheDirFlag } from "../lib/cli/models.ts";
 import { info, parseFlags, runTask } from "../lib/cli/run.ts";
 import { ClipcmpError, firstLine } from "../lib/errors.ts";
-import { cacheDir } from "../lib/models/locate.ts";
 import { readLock } from "../lib/hub/lockfile.ts";
 import { formatBytes } from "../lib/hub/progress.ts";
 import { VERSION } from "../lib/version.ts";
@@ -49,7 +49,7 @@ runTask("cache", async (args) => {
     false,
     HELP,
   );
-  const dir = cacheDir(v["cache-dir"] as string | undefined);
+  const dir = cacheDirFlag(v);
   // --clear must work on a cache whose lock file is corrupt: that is how the corrupt-lock message says to recover.
   const lock = await readLock(dir).catch((err) => {
     if (v.clear) return {};

@@ -12,8 +12,14 @@ import { repoPath } from "../lib/data/paths.ts";
 import { resolveDevice } from "../lib/device.ts";
 import { ClipModel } from "../lib/models/clip.ts";
 import { ResnetModel } from "../lib/models/resnet.ts";
-import { checkAgainstManifest, chooseModels, MODEL_FLAGS, MODEL_HELP, switchToFp16 } from "../lib/cli/models.ts";
-import { cacheDir } from "../lib/models/locate.ts";
+import {
+  cacheDirFlag,
+  checkAgainstManifest,
+  chooseModels,
+  MODEL_FLAGS,
+  MODEL_HELP,
+  switchToFp16,
+} from "../lib/cli/models.ts";
 import {
   classOfPath,
   type CompareDocument,
@@ -193,7 +199,7 @@ runTask("compare", async (args, signal) => {
     const paths = domains.flatMap((d) => d.paths).filter((p) => classOfPath(p));
     const labels = [...new Set(paths.map((p) => classOfPath(p)!.index))].map((i) => imagenetClasses()[i]!.clip);
     await switchToFp16(chosen, paths, labels, {
-      cacheDir: cacheDir(v["cache-dir"] as string | undefined),
+      cacheDir: cacheDirFlag(v),
       device,
       log: info,
     }, decode);
@@ -212,7 +218,7 @@ runTask("compare", async (args, signal) => {
       templates,
       decode,
       thumbnails: reportDir ? 80 : 0,
-      headCache: { dir: cacheDir(v["cache-dir"] as string | undefined), log: info },
+      headCache: { dir: cacheDirFlag(v), log: info },
       dtype,
       log: info,
     });

@@ -8,8 +8,14 @@ import { EXIT_INTERRUPTED, info, oneOf, parseFlags, positiveInt, runTask } from 
 import { headProgress, progressLine } from "../lib/progress_line.ts";
 import { ClipcmpError, UsageError } from "../lib/errors.ts";
 import { resolveDevice } from "../lib/device.ts";
-import { checkAgainstManifest, chooseModelsFor, MODEL_FLAGS, MODEL_HELP, switchToFp16 } from "../lib/cli/models.ts";
-import { cacheDir } from "../lib/models/locate.ts";
+import {
+  cacheDirFlag,
+  checkAgainstManifest,
+  chooseModelsFor,
+  MODEL_FLAGS,
+  MODEL_HELP,
+  switchToFp16,
+} from "../lib/cli/models.ts";
 import { resolveTemplates } from "../lib/cli/templates.ts";
 import { ClipModel } from "../lib/models/clip.ts";
 import { ResnetModel } from "../lib/models/resnet.ts";
@@ -225,7 +231,7 @@ runTask("eval", async (args, signal) => {
       imagenetClasses()[i]!.clip
     );
     await switchToFp16(chosen, first, labels, {
-      cacheDir: cacheDir(v["cache-dir"] as string | undefined),
+      cacheDir: cacheDirFlag(v),
       device,
       log: info,
     });
@@ -282,7 +288,7 @@ runTask("eval", async (args, signal) => {
       info(`${ds.name}: ${ds.items.length} images, ${cols.length}-way, ${ds.items.length - todo.length} already done`);
       const head = clip
         ? await buildHead(clip, cols.map((i) => classes[i]!.clip), templates, headProgress(info), {
-          dir: cacheDir(v["cache-dir"] as string | undefined),
+          dir: cacheDirFlag(v),
           log: info,
         })
         : null;

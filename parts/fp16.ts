@@ -11,8 +11,7 @@ import { info, oneOf, parseFlags, runTask } from "../lib/cli/run.ts";
 import { ClipcmpError, UsageError } from "../lib/errors.ts";
 import { repoPath } from "../lib/data/paths.ts";
 import { resolveDevice } from "../lib/device.ts";
-import { checkAgainstManifest, chooseModels, MODEL_FLAGS, MODEL_HELP } from "../lib/cli/models.ts";
-import { cacheDir } from "../lib/models/locate.ts";
+import { cacheDirFlag, checkAgainstManifest, chooseModels, MODEL_FLAGS, MODEL_HELP } from "../lib/cli/models.ts";
 import { CLIP_LOGIT_SCALE, ClipModel } from "../lib/models/clip.ts";
 import { ResnetModel } from "../lib/models/resnet.ts";
 import type { VisionGraph } from "../lib/models/vision.ts";
@@ -122,7 +121,7 @@ runTask("fp16", async (args) => {
   const files = (await listImages([imageDir])).filter((f) => classFromFileName(f.split("/").pop()!));
   if (files.length < 2) throw new ClipcmpError(`--images "${imageDir}" needs at least 2 images named by WordNet id`);
   const images = await Promise.all(files.map((f) => decodeImageFile(f)));
-  const cache = cacheDir(v["cache-dir"] as string | undefined);
+  const cache = cacheDirFlag(v);
 
   const device = await resolveDevice(deviceChoice);
   info(device.reason);

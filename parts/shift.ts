@@ -10,8 +10,14 @@ import { csvRow } from "../lib/report/escape.ts";
 import { info, oneOf, parseFlags, positiveInt, runTask } from "../lib/cli/run.ts";
 import { ClipcmpError, UsageError } from "../lib/errors.ts";
 import { resolveDevice } from "../lib/device.ts";
-import { checkAgainstManifest, chooseModelsFor, MODEL_FLAGS, MODEL_HELP, switchToFp16 } from "../lib/cli/models.ts";
-import { cacheDir } from "../lib/models/locate.ts";
+import {
+  cacheDirFlag,
+  checkAgainstManifest,
+  chooseModelsFor,
+  MODEL_FLAGS,
+  MODEL_HELP,
+  switchToFp16,
+} from "../lib/cli/models.ts";
 import { resolveTemplates } from "../lib/cli/templates.ts";
 import { CLIP_LOGIT_SCALE, ClipModel } from "../lib/models/clip.ts";
 import { ResnetModel } from "../lib/models/resnet.ts";
@@ -124,7 +130,7 @@ runTask("shift", async (args) => {
       imagenetClasses()[i]!.clip
     );
     await switchToFp16(chosen, files, labels, {
-      cacheDir: cacheDir(v["cache-dir"] as string | undefined),
+      cacheDir: cacheDirFlag(v),
       device,
       log: info,
     });
@@ -147,7 +153,7 @@ runTask("shift", async (args) => {
   try {
     const head = clip
       ? await buildHead(clip, classes.map((c) => c.clip), templates, undefined, {
-        dir: cacheDir(v["cache-dir"] as string | undefined),
+        dir: cacheDirFlag(v),
         log: info,
       })
       : null;

@@ -3,12 +3,12 @@
  *
  * @module
  */
+import { cacheDirFlag } from "../lib/cli/models.ts";
 import { info, parseFlags, runTask } from "../lib/cli/run.ts";
 import { UsageError } from "../lib/errors.ts";
 import { ClipTokenizer } from "../lib/text/tokenizer.ts";
 import { DEFAULT_ENDPOINT, ensureFile } from "../lib/hub/download.ts";
 import { manifest } from "../lib/models/manifest.ts";
-import { cacheDir } from "../lib/models/locate.ts";
 import { VERSION } from "../lib/version.ts";
 
 /** The tokenizer shipped with clipcmp, built from CLIP's BPE merges by tools/gen_fixtures.py. */
@@ -51,7 +51,7 @@ runTask("tokenize", async (args) => {
     if (entry?.kind === "clip" && !isDir) {
       const hub = {
         endpoint: (v["hub-url"] as string | undefined) ?? DEFAULT_ENDPOINT,
-        cacheDir: cacheDir(v["cache-dir"] as string | undefined),
+        cacheDir: cacheDirFlag(v),
         offline: v.offline as boolean,
       };
       for (const f of ["textual/tokenizer_config.json", "textual/tokenizer.json"]) {

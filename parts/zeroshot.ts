@@ -8,8 +8,13 @@ import { info, parseFlags, runTask } from "../lib/cli/run.ts";
 import { DECODE_FLAGS, decodeOptions } from "../lib/cli/decode_flags.ts";
 import { ClipcmpError, firstLine, UsageError } from "../lib/errors.ts";
 import { CLIP_LOGIT_SCALE } from "../lib/models/clip.ts";
-import { checkAgainstManifest, chooseModels, CLIP_MODEL_FLAGS, CLIP_MODEL_HELP } from "../lib/cli/models.ts";
-import { cacheDir } from "../lib/models/locate.ts";
+import {
+  cacheDirFlag,
+  checkAgainstManifest,
+  chooseModels,
+  CLIP_MODEL_FLAGS,
+  CLIP_MODEL_HELP,
+} from "../lib/cli/models.ts";
 import { listImages } from "../lib/image/list.ts";
 import { imagenetClasses } from "../lib/data/imagenet.ts";
 import { type Label, parseLabelsFile, validateLabels } from "../lib/zeroshot.ts";
@@ -110,7 +115,7 @@ runTask("zeroshot", async (args) => {
     device: deviceChoice,
     dtype,
     decode,
-    cacheDir: cacheDir(v["cache-dir"] as string | undefined),
+    cacheDir: cacheDirFlag(v),
     log: info,
     checkModel: (clip) => checkAgainstManifest(chosen, clip),
   });

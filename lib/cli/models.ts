@@ -16,6 +16,16 @@ import { type CheckContext, checkedFp16Clip, checkedFp16Resnet } from "../fp16.t
 import { decodeImageFile, type DecodeOptions, type RgbaImage } from "../image/decode.ts";
 import { ClipcmpError } from "../errors.ts";
 
+/**
+ * The model cache the flags name: `--cache-dir`, else the environment's or the platform's default.
+ *
+ * @param v Parsed flag values.
+ * @returns The directory.
+ */
+export function cacheDirFlag(v: Record<string, unknown>): string {
+  return cacheDir(typeof v["cache-dir"] === "string" ? v["cache-dir"] : undefined);
+}
+
 /** The flags' parseArgs options. */
 export const MODEL_FLAGS = {
   clip: { type: "string" },
@@ -84,7 +94,7 @@ export async function chooseModels(
 ): Promise<ChosenModels> {
   const hub: ModelFetchOptions = {
     endpoint: (v["hub-url"] as string | undefined) ?? env("HF_ENDPOINT") ?? DEFAULT_ENDPOINT,
-    cacheDir: cacheDir(v["cache-dir"] as string | undefined),
+    cacheDir: cacheDirFlag(v),
     offline: v.offline as boolean,
     revision: v.revision as string | undefined,
     allowUnpinned: v["allow-unpinned"] as boolean,
