@@ -7,7 +7,7 @@ import { DEVICE_FLAG, deviceFlags, DTYPE_FLAG } from "../lib/cli/device_flags.ts
 import { EXIT_INTERRUPTED, info, oneOf, parseFlags, runTask } from "../lib/cli/run.ts";
 import { DECODE_FLAGS, decodeOptions } from "../lib/cli/decode_flags.ts";
 import { ClipcmpError, UsageError } from "../lib/errors.ts";
-import { prepareOutDir, writeFailure } from "../lib/cli/output.ts";
+import { prepareOutDir, writeFailure } from "../lib/output.ts";
 import { repoPath } from "../lib/data/paths.ts";
 import { resolveDevice } from "../lib/device.ts";
 import { ClipModel } from "../lib/models/clip.ts";

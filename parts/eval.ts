@@ -5,39 +5,11 @@
  */
 import { DEVICE_FLAG, deviceFlags, DTYPE_FLAG } from "../lib/cli/device_flags.ts";
 import { EXIT_INTERRUPTED, info, oneOf, parseFlags, positiveInt, runTask } from "../lib/cli/run.ts";
-import { headProgress, progressLine } from "../lib/progress_line.ts";
 import { ClipcmpError, UsageError } from "../lib/errors.ts";
-import { resolveDevice } from "../lib/device.ts";
-import {
-  cacheDirFlag,
-  checkAgainstManifest,
-  chooseModelsFor,
-  MODEL_FLAGS,
-  MODEL_HELP,
-  switchToFp16,
-} from "../lib/cli/models.ts";
+import { cacheDirFlag, chooseModelsFor, MODEL_FLAGS, MODEL_HELP } from "../lib/cli/models.ts";
 import { resolveTemplates } from "../lib/cli/templates.ts";
-import { ClipModel } from "../lib/models/clip.ts";
-import { ResnetModel } from "../lib/models/resnet.ts";
-import { DecodePool } from "../lib/image/pool.ts";
-import { classifyFiles } from "../lib/pipeline.ts";
-import { imagenetClasses } from "../lib/data/imagenet.ts";
-import { buildHead } from "../lib/zeroshot.ts";
-import { releaseRows } from "../lib/scoring.ts";
-import {
-  evalCsv,
-  type EvalLine,
-  evalMetrics,
-  headerDifference,
-  listImageFolder,
-  readResults,
-  readRunHeader,
-  type RunHeader,
-  scoringColumns,
-} from "../lib/eval.ts";
-import { writeFileAtomic } from "../lib/fs.ts";
-import { writeFailure } from "../lib/cli/output.ts";
-import { VERSION } from "../lib/version.ts";
+import { listImageFolder } from "../lib/eval.ts";
+import { type EvalOutcome, mergeEval, runEval } from "../lib/tasks/eval.ts";
 
 const HELP = `clipcmp eval: accuracy on whole datasets, resumable and sharded
 
@@ -70,38 +42,13 @@ ${MODEL_HELP}
 Outputs in DIR: run.json, results.jsonl, metrics.json (CLIP_benchmark-like: acc1, acc5, mean_per_class_recall as
 fractions), metrics.csv (timm-like, in %).`;
 
-/** What metrics.json (and `--json`) records about the run that made the results. */
-interface EvalProvenance {
-  time: string;
-  /** The run's settings: models by sha256, dtype, templates, subset, recipes, datasets (shard null once merged). */
-  run: RunHeader;
-  /** Where this invocation ran, or null for --merge (it ran no model). */
-  device: { ep: string; reason: string; adapter: unknown } | null;
-}
-
-async function writeMetrics(
-  out: string,
-  lines: EvalLine[],
-  provenance: EvalProvenance,
-  opts: { reference?: string; json: boolean },
-): Promise<void> {
-  const reference = opts.reference;
-  const metrics = evalMetrics(lines);
-  const bench = metrics.map((m) => ({
-    dataset: m.dataset,
-    model: m.model,
-    task: m.model === "clip" ? "zeroshot_classification" : "classification",
-    n: m.n,
-    metrics: { acc1: m.acc1, acc5: m.acc5, mean_per_class_recall: m.mean_per_class_recall },
-  }));
-  const doc = { tool: "clipcmp", version: VERSION, task: "eval", provenance, results: bench };
-  await writeFileAtomic(`${out}/metrics.json`, JSON.stringify(doc, null, 2) + "\n");
-  await writeFileAtomic(`${out}/metrics.csv`, evalCsv(metrics, reference));
-  if (opts.json) {
-    console.log(JSON.stringify(doc, null, 2));
+/** The metrics table, one line per dataset and model. */
+function printMetrics(out: string, r: EvalOutcome, json: boolean): void {
+  if (json) {
+    console.log(JSON.stringify(r.doc, null, 2));
     return;
   }
-  for (const m of metrics) {
+  for (const m of r.metrics) {
     console.log(
       `${m.dataset.padEnd(12)} ${m.model.padEnd(6)} n=${String(m.n).padEnd(6)} top-1 ${
         (100 * m.acc1).toFixed(2).padStart(6)
@@ -111,22 +58,6 @@ async function writeMetrics(
     );
   }
   console.log(`metrics: ${out}/metrics.json, ${out}/metrics.csv`);
-}
-
-/** Thrown after the batch that was running when Ctrl-C came has been written. */
-class Interrupted extends Error {}
-
-/** Cuts a torn last line (a kill mid-write) so the next append starts on a fresh line. */
-async function repairTail(file: string): Promise<void> {
-  let text: string;
-  try {
-    text = await Deno.readTextFile(file);
-  } catch (err) {
-    if (err instanceof Deno.errors.NotFound) return;
-    throw err;
-  }
-  if (text === "" || text.endsWith("\n")) return;
-  await writeFileAtomic(file, text.slice(0, text.lastIndexOf("\n") + 1));
 }
 
 runTask("eval", async (args, signal) => {
@@ -157,24 +88,8 @@ runTask("eval", async (args, signal) => {
     if (positionals.length === 0) throw new UsageError("--merge needs the shard directories to merge");
     if (v.out === undefined) throw new UsageError("--merge needs --out DIR for the merged results");
     const out = v.out as string;
-    // Shards merge only when they come from the same run settings (everything but the shard itself).
-    const headers = await Promise.all(positionals.map(async (d) => ({ d, h: await readRunHeader(d) })));
-    for (const { d, h } of headers) {
-      if (!h) throw new ClipcmpError(`"${d}" has no run.json: it is not an eval run directory, or an older one`);
-      const diff = headerDifference(headers[0]!.h!, h, ["shard"]);
-      if (diff) throw new ClipcmpError(`Cannot merge "${d}" with "${headers[0]!.d}": ${diff}`);
-    }
-    const lines = await readResults(positionals.map((d) => `${d}/results.jsonl`));
-    if (lines.length === 0) throw new ClipcmpError(`No results in ${positionals.join(", ")}`);
-    await Deno.mkdir(out, { recursive: true });
-    await writeFileAtomic(`${out}/results.jsonl`, lines.map((l) => JSON.stringify(l)).join("\n") + "\n");
-    await writeFileAtomic(`${out}/run.json`, JSON.stringify({ ...headers[0]!.h!, shard: null }, null, 2) + "\n");
-    info(`merged ${lines.length} results from ${positionals.length} director${positionals.length === 1 ? "y" : "ies"}`);
-    const run = { ...headers[0]!.h!, shard: null };
-    await writeMetrics(out, lines, { time: new Date().toISOString(), run, device: null }, {
-      reference: v.reference as string | undefined,
-      json: v.json as boolean,
-    });
+    const r = await mergeEval(positionals, out, { reference: v.reference as string | undefined, log: info });
+    printMetrics(out, r, v.json as boolean);
     return 0;
   }
   if (positionals.length) {
@@ -214,131 +129,28 @@ runTask("eval", async (args, signal) => {
   }
   const chosen = await chooseModelsFor(v, which);
   const out = (v.out as string | undefined) ?? `reports/eval-${new Date().toISOString().replace(/[:.]/g, "-")}`;
-  const jsonl = `${out}/results.jsonl`;
-  try {
-    await Deno.mkdir(out, { recursive: true });
-    await repairTail(jsonl);
-  } catch (err) {
-    throw new ClipcmpError(
-      writeFailure(out, err),
-    );
-  }
-  const device = await resolveDevice(deviceChoice);
-  info(device.reason);
-  if (dtype === "fp16") {
-    const first = lists.flatMap((l) => l.items.slice(0, 4).map((it) => it.path));
-    const labels = [...new Set(lists.flatMap((l) => l.items.map((it) => it.index)))].map((i) =>
-      imagenetClasses()[i]!.clip
-    );
-    await switchToFp16(chosen, first, labels, {
-      cacheDir: cacheDirFlag(v),
-      device,
-      log: info,
-    });
-  }
-  const gpu = device.gpu ? { device: device.gpu.device } : undefined;
-  const clip = chosen.clip ? await ClipModel.load(chosen.clip.dir, { ...device, log: info }) : undefined;
-  const resnet = chosen.resnet ? await ResnetModel.load(chosen.resnet.source, { ...device, log: info }) : undefined;
-  checkAgainstManifest(chosen, clip, resnet);
-  // A resume continues only the same run: same models (by hash), templates, subset, recipes, datasets and shard.
-  const header: RunHeader = {
-    tool: "clipcmp",
-    version: VERSION,
-    models: {
-      clip: clip ? { visual: clip.visual.session.sha256, textual: clip.textual.sha256 } : null,
-      resnet: resnet ? resnet.graph.session.sha256 : null,
-    },
-    dtype,
-    templates: clip ? [...templates] : [],
+  const r = await runEval({
+    models: chosen,
+    datasets: lists,
+    dirs: datasets,
+    out,
+    templates,
     subset,
-    recipes: { ...(clip ? { clip: "clip" } : {}), ...(resnet ? { resnet: resnet.source.recipe.name } : {}) },
-    datasets: Object.fromEntries(datasets),
-    shard: shard ? `${shard[0]}/${shard[1]}` : null,
-  };
-  const previous = await readRunHeader(out);
-  const existing = await readResults([jsonl]);
-  if (previous) {
-    const diff = headerDifference(previous, header);
-    if (diff) {
-      await clip?.release();
-      await resnet?.release();
-      device.gpu?.destroy();
-      throw new ClipcmpError(`"${out}" holds results of a different run (${diff}); use a new --out`);
-    }
-  } else if (existing.length) {
-    await clip?.release();
-    await resnet?.release();
-    device.gpu?.destroy();
-    throw new ClipcmpError(`"${out}" holds results without a run.json (an older clipcmp?); use a new --out`);
-  } else await writeFileAtomic(`${out}/run.json`, JSON.stringify(header, null, 2) + "\n");
-  const done = new Set(existing.map((l) => `${l.dataset}\u0000${l.path}`));
-  const classes = imagenetClasses();
-  const pool = new DecodePool();
-  info(`decoding on ${pool.size} worker thread${pool.size === 1 ? "" : "s"}`);
-  try {
-    for (const ds of lists) {
-      const columns = scoringColumns(subset, ds.classes);
-      const cols = columns ?? classes.map((c) => c.index);
-      const inSet = new Set(cols);
-      const outside = ds.items.filter((it) => !inSet.has(it.index));
-      if (outside.length) {
-        info(`${ds.name}: skipped ${outside.length} image(s) whose class is not among the ${cols.length} scored`);
-      }
-      const todo = ds.items.filter((it) => inSet.has(it.index) && !done.has(`${ds.name}\u0000${it.path}`));
-      info(`${ds.name}: ${ds.items.length} images, ${cols.length}-way, ${ds.items.length - todo.length} already done`);
-      const head = clip
-        ? await buildHead(clip, cols.map((i) => classes[i]!.clip), templates, headProgress(info), {
-          dir: cacheDirFlag(v),
-          log: info,
-        })
-        : null;
-      const t0 = performance.now();
-      let written = 0;
-      const k = Math.min(5, cols.length);
-      await classifyFiles(todo, {
-        clip: clip && head ? { model: clip, head: head.rows } : undefined,
-        resnet,
-        columns,
-        gpu,
-      }, {
-        batch,
-        k,
-        pool,
-        onSkip: (path, message) => info(`skipped ${path}: ${message}`),
-        onBatch: async (results) => {
-          const lines = results.map((r) =>
-            JSON.stringify({ dataset: ds.name, path: r.path, true: r.index, top5: r.top } satisfies EvalLine)
-          );
-          await Deno.writeTextFile(jsonl, lines.join("\n") + "\n", { append: true });
-          written += results.length;
-          info(
-            `${ds.name}: ${progressLine("", written, todo.length, "images", (performance.now() - t0) / 1000).trim()}`,
-          );
-          if (signal.aborted) throw new Interrupted();
-        },
-      });
-      if (head) releaseRows(head.rows);
-    }
-  } catch (err) {
-    if (!(err instanceof Interrupted)) throw err;
-    const kept = (await readResults([jsonl])).length;
+    batch,
+    shard,
+    device: deviceChoice,
+    dtype,
+    reference: v.reference as string | undefined,
+    cacheDir: cacheDirFlag(v),
+    log: info,
+    signal,
+  });
+  if ("interrupted" in r) {
     info(
-      `clipcmp eval: interrupted; ${kept} result(s) are kept in ${jsonl}: run the same command again to continue (metrics are written when the run completes)`,
+      `clipcmp eval: interrupted; ${r.kept} result(s) are kept in ${r.jsonl}: run the same command again to continue (metrics are written when the run completes)`,
     );
     return EXIT_INTERRUPTED;
-  } finally {
-    pool.close();
-    await clip?.release();
-    await resnet?.release();
-    device.gpu?.destroy();
   }
-  // Only images in the current listing count (a file removed since an earlier part of the run does not).
-  const listed = new Set(lists.flatMap((l) => l.items.map((it) => `${l.name}\u0000${it.path}`)));
-  const lines = (await readResults([jsonl])).filter((l) => listed.has(`${l.dataset}\u0000${l.path}`));
-  await writeMetrics(out, lines, {
-    time: new Date().toISOString(),
-    run: header,
-    device: { ep: device.ep, reason: device.reason, adapter: device.adapter },
-  }, { reference: v.reference as string | undefined, json: v.json as boolean });
+  printMetrics(out, r, v.json as boolean);
   return 0;
 }, { interruptible: true });

@@ -14,7 +14,7 @@ import { listImages } from "../lib/image/list.ts";
 import { CLIP_RECIPE, TORCHVISION_RECIPE } from "../lib/preprocess/recipe.ts";
 import { preprocessToNpy } from "../lib/preprocess/npy.ts";
 import { writeFileAtomic } from "../lib/fs.ts";
-import { prepareOutFile, writeFailure } from "../lib/cli/output.ts";
+import { prepareOutFile, writeFailure } from "../lib/output.ts";
 
 const DEFAULT_OUT = "out/preprocess.npy";
 

@@ -33,7 +33,7 @@ import { shiftRenderer } from "../lib/shift/render.ts";
 import { type ShiftName, SHIFTS } from "../lib/shift/params.ts";
 import { contactSheet, shiftHtml, type ShiftRow } from "../lib/shift/report.ts";
 import { writeFileAtomic } from "../lib/fs.ts";
-import { prepareOutDir } from "../lib/cli/output.ts";
+import { prepareOutDir } from "../lib/output.ts";
 import { repoPath } from "../lib/data/paths.ts";
 import { VERSION } from "../lib/version.ts";
 

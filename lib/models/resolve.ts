@@ -4,10 +4,15 @@
  *
  * @module
  */
-import { type CachedModel, ensureModel, manifest, type ModelFetchOptions } from "./manifest.ts";
+import { type CachedModel, checkIo, ensureModel, manifest, type ModelFetchOptions } from "./manifest.ts";
 import { resolveClipDir, resolveResnetPath } from "./canonical.ts";
 import { type ResnetInput, type ResnetSource, resolveResnet } from "./resnet.ts";
 import { statOrNull } from "../fs.ts";
+import type { ClipModel } from "./clip.ts";
+import type { ResnetModel } from "./resnet.ts";
+import { type CheckContext, checkedFp16Clip, checkedFp16Resnet } from "../fp16.ts";
+import { decodeImageFile, type DecodeOptions, type RgbaImage } from "../image/decode.ts";
+import { ClipcmpError } from "../errors.ts";
 
 /** A CLIP model on disk: its ONNX directory, and the manifest entry or weights it came from. */
 export interface ResolvedClip {
@@ -87,4 +92,61 @@ export async function resolveResnetArg(
   }
   const r = await resolveResnetPath(arg, hub.cacheDir, log);
   return { source: await resolveResnet(r.path, input ?? r.input), weights: r.weights, name: modelNameOfPath(arg) };
+}
+
+/** The models a run uses, resolved to local paths (manifest models fetched as needed). */
+export interface ChosenModels {
+  /** CLIP directory and, for manifest models, the entry to validate against; `weights` when built from them. */
+  clip?: ResolvedClip;
+  /** ResNet source and, for manifest models, the entry; `weights` when built from them. */
+  resnet?: ResolvedResnet;
+}
+
+/**
+ * Validates loaded models against their manifest entries (local models are validated by shape only).
+ *
+ * @param chosen The chosen models.
+ * @param clip The loaded CLIP model.
+ * @param resnet The loaded ResNet.
+ */
+export function checkAgainstManifest(chosen: ChosenModels, clip?: ClipModel, resnet?: ResnetModel): void {
+  const c = chosen.clip?.cached;
+  if (c && clip) {
+    if (c.entry.io["visual/model.onnx"]) checkIo(clip.visual.session, c.entry.io["visual/model.onnx"]);
+    if (c.entry.io["textual/model.onnx"]) checkIo(clip.textual, c.entry.io["textual/model.onnx"]);
+  }
+  const r = chosen.resnet?.cached;
+  if (r && resnet) {
+    const spec = r.entry.io.model ?? Object.values(r.entry.io)[0];
+    if (spec) checkIo(resnet.graph.session, spec);
+  }
+}
+
+/**
+ * Switches the chosen models to their fp16 versions, each only after it passes the fp16 self-test against fp32 on
+ * the first decodable of `paths` (`--dtype fp16` in every task that runs models).
+ *
+ * @param chosen The models; their paths are replaced in place.
+ * @param paths The run's images, in order; the first four that decode are the self-test's samples.
+ * @param labels Label texts for CLIP's self-test head.
+ * @param ctx Cache and device.
+ * @param decode How the run decodes its images (EXIF, alpha).
+ */
+export async function switchToFp16(
+  chosen: ChosenModels,
+  paths: readonly string[],
+  labels: readonly string[],
+  ctx: Omit<CheckContext, "samples">,
+  decode: DecodeOptions = {},
+): Promise<void> {
+  const samples: RgbaImage[] = [];
+  for (const p of paths) {
+    if (samples.length >= 4) break;
+    try {
+      samples.push(await decodeImageFile(p, decode));
+    } catch { /* the run lists it as skipped */ }
+  }
+  if (samples.length === 0) throw new ClipcmpError("--dtype fp16: no usable image to run the fp16 self-test on");
+  if (chosen.clip) chosen.clip.dir = await checkedFp16Clip(chosen.clip.dir, labels, { ...ctx, samples });
+  if (chosen.resnet) chosen.resnet.source = await checkedFp16Resnet(chosen.resnet.source, { ...ctx, samples });
 }

@@ -5,8 +5,8 @@
  * @module
  */
 import { resolve } from "node:path";
-import { ClipcmpError, firstLine } from "../errors.ts";
-import { TEMP_FILE } from "../fs.ts";
+import { ClipcmpError, firstLine } from "./errors.ts";
+import { TEMP_FILE } from "./fs.ts";
 
 /** Why writing to `path` failed, in words a user can act on. */
 export function writeFailure(path: string, err: unknown): string {
