@@ -14,10 +14,9 @@ import { checkedTopK, classTopK, releaseRows, type TopKRows, zeroShotTopK } from
 import type { Rows } from "./models/vision.ts";
 import {
   buildHead,
-  CLIP80_TEMPLATES,
   DEFAULT_TEMPLATE,
   type Label,
-  SIMPLE7_TEMPLATES,
+  namedTemplates,
   validateLabels,
   validateTemplates,
 } from "./zeroshot.ts";
@@ -170,6 +169,26 @@ export interface ZeroShotClassifier extends AsyncDisposable {
   release(): Promise<void>;
 }
 
+/**
+ * A loaded model's call as a classifier object: its name, its device, and `release()` / `[Symbol.asyncDispose]`,
+ * which run `close` (free the model) and give the device back, once.
+ */
+function classifierObject<F extends object>(
+  call: F,
+  modelName: string,
+  device: ResolvedDevice,
+  close: () => Promise<void>,
+): F & { modelName: string; device: ResolvedDevice; release(): Promise<void> } & AsyncDisposable {
+  let open = true;
+  const release = async () => {
+    if (!open) return;
+    open = false;
+    await close();
+    device.gpu?.destroy();
+  };
+  return Object.assign(call, { modelName, device, release, [Symbol.asyncDispose]: release });
+}
+
 function released(what: string): never {
   throw new UsageError(`${what} was released; load it again`);
 }
@@ -216,26 +235,17 @@ export async function imageClassifier(model = "resnet50", options: LoadOptions =
       releaseRows(logits);
     }
   };
-  const release = async () => {
-    const r = resnet;
+  return classifierObject(call, chosen.name, device, async () => {
+    const r = resnet!;
     resnet = undefined;
-    if (r) {
-      await r.release();
-      device.gpu?.destroy();
-    }
-  };
-  return Object.assign(call, {
-    modelName: chosen.name,
-    device,
-    release,
-    [Symbol.asyncDispose]: release,
+    await r.release();
   });
 }
 
 function templateList(t: readonly string[] | "clip80" | "simple7" | undefined): readonly string[] {
   if (t === undefined) return [DEFAULT_TEMPLATE];
-  if (t === "clip80") return CLIP80_TEMPLATES;
-  if (t === "simple7") return SIMPLE7_TEMPLATES;
+  const named = typeof t === "string" ? namedTemplates(t) : undefined;
+  if (named) return named;
   if (!Array.isArray(t)) throw new UsageError(`templates must be "clip80", "simple7" or a list of strings`);
   validateTemplates(t, "templates");
   return t;
@@ -309,21 +319,12 @@ export async function zeroShotClassifier(model = "clip-rn50", options: LoadOptio
       releaseRows(emb);
     }
   };
-  const release = async () => {
-    const c = clip;
+  return classifierObject(call, chosen.name, device, async () => {
+    const c = clip!;
     clip = undefined;
-    if (c) {
-      for (const h of heads.values()) releaseRows(h);
-      heads.clear();
-      await c.release();
-      device.gpu?.destroy();
-    }
-  };
-  return Object.assign(call, {
-    modelName: chosen.name,
-    device,
-    release,
-    [Symbol.asyncDispose]: release,
+    for (const h of heads.values()) releaseRows(h);
+    heads.clear();
+    await c.release();
   });
 }
 

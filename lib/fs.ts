@@ -32,10 +32,9 @@ export async function sha256File(bytes: Uint8Array<ArrayBuffer>): Promise<string
  * @param data Text or bytes.
  */
 export async function writeFileAtomic(path: string, data: string | Uint8Array<ArrayBuffer>): Promise<void> {
-  const tmp = `${path}.tmp-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`;
+  const tmp = tempPath(path);
   try {
-    if (typeof data === "string") await Deno.writeTextFile(tmp, data);
-    else await Deno.writeFile(tmp, data);
+    await writeData(tmp, data);
     await Deno.rename(tmp, path);
   } catch (err) {
     await Deno.remove(tmp).catch(() => {});
@@ -43,8 +42,17 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array<Ar
   }
 }
 
-/** The name of a temp file {@linkcode writeFileAtomic} may leave behind when killed. */
+/** The name of a temp file {@linkcode writeFileAtomic} may leave behind when killed (see `tempPath`). */
 export const TEMP_FILE = /\.tmp-\d+-[0-9a-f]{8}$/;
+
+/** A temp name beside `path`, unique to this process and call; {@linkcode TEMP_FILE} matches it. */
+export function tempPath(path: string): string {
+  return `${path}.tmp-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`;
+}
+
+function writeData(path: string, data: string | Uint8Array<ArrayBuffer>): Promise<void> {
+  return typeof data === "string" ? Deno.writeTextFile(path, data) : Deno.writeFile(path, data);
+}
 
 /**
  * Writes several files as one set: every file to its temp name first, then the renames, back to back (a kill
@@ -56,10 +64,9 @@ export async function writeFilesAtomic(files: [string, string | Uint8Array<Array
   const tmps: string[] = [];
   try {
     for (const [path, data] of files) {
-      const tmp = `${path}.tmp-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`;
+      const tmp = tempPath(path);
       tmps.push(tmp);
-      if (typeof data === "string") await Deno.writeTextFile(tmp, data);
-      else await Deno.writeFile(tmp, data);
+      await writeData(tmp, data);
     }
     await stallPoint("write-set-before-rename");
     for (let i = 0; i < files.length; i++) await Deno.rename(tmps[i]!, files[i]![0]);

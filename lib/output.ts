@@ -21,6 +21,12 @@ export function writeFailure(path: string, err: unknown): string {
   return `Cannot write to ${where}: ${firstLine(err)}`;
 }
 
+/** Creates and removes an empty file at `probe`: the write a task will make later, made now. */
+async function probeWrite(probe: string): Promise<void> {
+  await Deno.writeTextFile(probe, "");
+  await Deno.remove(probe);
+}
+
 /**
  * Creates the output directory `dir` (and its parents) and proves it writable with a probe file, before any
  * work starts. Temp files that a killed run left there are removed.
@@ -36,9 +42,7 @@ export async function prepareOutDir(dir: string): Promise<string> {
   const abs = resolve(Deno.cwd(), dir);
   try {
     await Deno.mkdir(abs, { recursive: true });
-    const probe = `${abs}/.clipcmp-probe-${Deno.pid}`;
-    await Deno.writeTextFile(probe, "");
-    await Deno.remove(probe);
+    await probeWrite(`${abs}/.clipcmp-probe-${Deno.pid}`);
     for await (const e of Deno.readDir(abs)) {
       if (e.isFile && TEMP_FILE.test(e.name)) await Deno.remove(`${abs}/${e.name}`);
     }
@@ -60,9 +64,7 @@ export async function prepareOutFile(path: string): Promise<string> {
   const dir = abs.slice(0, abs.lastIndexOf("/")) || "/";
   try {
     await Deno.mkdir(dir, { recursive: true });
-    const probe = `${abs}.clipcmp-probe-${Deno.pid}`;
-    await Deno.writeTextFile(probe, "");
-    await Deno.remove(probe);
+    await probeWrite(`${abs}.clipcmp-probe-${Deno.pid}`);
   } catch (err) {
     throw new ClipcmpError(writeFailure(path, err));
   }

@@ -14,7 +14,7 @@ import { firstLine, UsageError } from "./errors.ts";
 import { decodeNpy, encodeNpy } from "./npy.ts";
 import { verifiedFile, writeVerified } from "./fs.ts";
 import { createHash } from "node:crypto";
-import { classByWnid, classFromFileName, type ImagenetClass } from "./data/imagenet.ts";
+import { classOfImagePath, type ImagenetClass } from "./data/imagenet.ts";
 import { wilson } from "./report/metrics.ts";
 
 /** The seed's single prompt, and our default. */
@@ -25,6 +25,21 @@ export const CLIP80_TEMPLATES: readonly string[] = clip80 as string[];
 
 /** The 7-template subset CLIP found by forward selection. */
 export const SIMPLE7_TEMPLATES: readonly string[] = simple7 as string[];
+
+/**
+ * The template sets known by name: `clip80` (CLIP's 80 ImageNet prompts) and `simple7`.
+ *
+ * @example
+ * ```ts
+ * import { namedTemplates } from "./zeroshot.ts";
+ * if (namedTemplates("clip80")?.length !== 80 || namedTemplates("other") !== undefined) throw new Error();
+ * ```
+ * @param name The name.
+ * @returns The templates, or undefined for an unknown name.
+ */
+export function namedTemplates(name: string): readonly string[] | undefined {
+  return name === "clip80" ? CLIP80_TEMPLATES : name === "simple7" ? SIMPLE7_TEMPLATES : undefined;
+}
 
 /** A label to score: the prompting text and its index (ImageNet index, or position in the user's list). */
 export interface Label {
@@ -363,9 +378,4 @@ export function labelledAccuracy(
     if (r.top_k.slice(0, 5).some((l) => matches(l, c))) hit5++;
   }
   return n ? { n, top1: hit1 / n, top1_ci: wilson(hit1, n), top5: hit5 / n } : null;
-}
-
-function classOfImagePath(path: string): ImagenetClass | undefined {
-  const parts = path.split(/[\\/]/);
-  return classFromFileName(parts.at(-1)!) ?? (parts.length > 1 ? classByWnid(parts.at(-2)!) : undefined);
 }

@@ -70,7 +70,6 @@ runTask("cache", async (args) => {
     source: byPath.get(f.path)?.key ?? null,
   }));
   const total = rows.reduce((a, r) => a + r.size, 0);
-  const status = await cachedModels(dir);
   if (v.clear) {
     for (const sub of ["hub", "heads", "built", "unzipped", "fp16", "clipcmp-lock.json", "clipcmp-lock.json.guard"]) {
       try {
@@ -83,6 +82,7 @@ runTask("cache", async (args) => {
     info(`cleared ${dir}: ${rows.length} file(s), ${formatBytes(total)}`);
     return 0;
   }
+  const status = await cachedModels(dir);
   if (v.json) {
     console.log(
       JSON.stringify(

@@ -10,7 +10,7 @@ import { ClipcmpError, UsageError } from "../lib/errors.ts";
 import { cacheDirFlag, chooseModelsFor, MODEL_FLAGS, MODEL_HELP } from "../lib/cli/models.ts";
 import { resolveTemplates } from "../lib/cli/templates.ts";
 import { listImages } from "../lib/image/list.ts";
-import { classByWnid, classFromFileName } from "../lib/data/imagenet.ts";
+import { classOfImagePath } from "../lib/data/imagenet.ts";
 import { type ShiftName, SHIFTS } from "../lib/shift/params.ts";
 import { prepareOutDir } from "../lib/output.ts";
 import { repoPath } from "../lib/data/paths.ts";
@@ -82,8 +82,7 @@ runTask("shift", async (args) => {
     throw new ClipcmpError(`No JPEG or PNG images in ${positionals.join(", ")}`);
   }
   const labelled = files.map((path) => {
-    const parent = path.split("/").at(-2) ?? "";
-    const cls = classFromFileName(path) ?? classByWnid(parent);
+    const cls = classOfImagePath(path);
     if (!cls) {
       throw new ClipcmpError(
         `Image "${path}" has no ImageNet wnid in its name or folder (expected n########_name.jpg or DIR/n########/)`,

@@ -6,9 +6,18 @@
  */
 import { type GpuContext, requestGpu } from "../lib/gpu/context.ts";
 import { taskArgv } from "../lib/cli/grants.ts";
+import { exitStatus } from "../lib/cli/launch.ts";
 
 export const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 export const FIX = `${ROOT}/models/fixtures`;
+
+/** The tiny CLIP and ResNet fixtures as model flags, for tasks that run both. */
+export const TINY_MODELS: readonly string[] = [
+  "--clip",
+  "models/fixtures/clip-tiny",
+  "--resnet",
+  "models/fixtures/resnet-tiny",
+];
 
 /** Reference outputs written by tools/gen_fixtures.py (PyTorch + PIL, independent of the code under test). */
 export interface Refs {
@@ -112,6 +121,11 @@ export function allTasks(): [string, string][] {
   return Object.keys(denoJson.tasks).map((k) => [k, taskCommand(k)]);
 }
 
+/** A task's command line as `deno task` runs it: its words, with `$VARS` expanded from `env`. */
+function declaredCommand(name: string, env: Record<string, string>): string[] {
+  return taskCommand(name).split(/\s+/).map((w) => w.replace(/\$(\w+)/g, (_, v: string) => env[v] ?? ""));
+}
+
 /**
  * The environment of a task run by a test: a private HOME under tests/.tmp, so the tests never touch the user's
  * model cache (Deno's own cache stays where it is), no cache override, no colour, then `extra`.
@@ -147,8 +161,7 @@ export interface TaskRun {
  */
 export async function runTaskCli(name: string, args: string[], env: Record<string, string> = {}): Promise<TaskRun> {
   const childEnv = await privateEnv(env);
-  // deno task expands $VARS (e.g. --allow-write=$HOME/.cache/clipcmp); do the same with the child's env.
-  const words = taskCommand(name).split(/\s+/).map((w) => w.replace(/\$(\w+)/g, (_, v: string) => childEnv[v] ?? ""));
+  const words = declaredCommand(name, childEnv);
   if (words[0] !== "deno" || words[1] !== "run") throw new Error(`task ${name} is not a deno run task`);
   // "deno" by name, so that `--allow-run=deno` (resolved through PATH) covers it.
   const cmd = new Deno.Command("deno", {
@@ -223,25 +236,17 @@ export async function signalTaskWhen(
   until: RegExp,
   signal: Deno.Signal,
 ): Promise<{ seen: string; stderr: string; code: number }> {
-  const childEnv: Record<string, string> = {
-    ...Deno.env.toObject(),
-    XDG_CACHE_HOME: "",
-    CLIPCMP_CACHE_DIR: "",
-    XDG_RUNTIME_DIR: Deno.env.get("XDG_RUNTIME_DIR") ?? "/tmp",
-    NO_COLOR: "1",
-    ...env,
-  };
-  // A launcher task is started the way the launcher starts it (the same grants), so the kill hits the task itself.
+  const childEnv = await privateEnv(env);
+  // A launcher task is started the way the launcher starts it (the same grants), so the signal hits the task itself.
   const command = taskCommand(name);
-  const launched = command.endsWith(`lib/cli/launch.ts ${name}`);
-  const argv = launched
+  const argv = command.endsWith(`lib/cli/launch.ts ${name}`)
     ? taskArgv(name, args, { cwd: ROOT, env: (v) => childEnv[v] || undefined })
-    : command.split(/\s+/).map((w) => w.replace(/\$(\w+)/g, (_, v: string) => childEnv[v] ?? "")).slice(1)
-      .concat(args);
+    : [...declaredCommand(name, childEnv).slice(1), ...args];
   const child = new Deno.Command("deno", {
     args: argv,
     cwd: ROOT,
     env: childEnv,
+    clearEnv: true,
     stdout: "null",
     stderr: "piped",
   }).spawn();
@@ -262,6 +267,5 @@ export async function signalTaskWhen(
   else {
     for (let r = await reader.read(); !r.done; r = await reader.read()) rest += r.value;
   }
-  const status = await child.status;
-  return { seen, stderr: seen + rest, code: status.signal ? 128 + (signal === "SIGKILL" ? 9 : 2) : status.code };
+  return { seen, stderr: seen + rest, code: exitStatus(await child.status) };
 }

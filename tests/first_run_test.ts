@@ -1,6 +1,6 @@
 /** The small things a new user meets first (issue 16 #11): each says what it means instead of misleading. */
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
-import { runTaskCli, tempDir } from "./_helpers.ts";
+import { runTaskCli, tempDir, TINY_MODELS } from "./_helpers.ts";
 import { immichHubFiles, startHub } from "./_hub_server.ts";
 
 Deno.test("a flag that takes one value, given twice, is a usage error naming it", async () => {
@@ -39,10 +39,7 @@ Deno.test("one label, or a one-class compare, warns that its 100 % is by constru
     await Deno.mkdir(`${d}/n01614925`);
     await Deno.copyFile("data/samples/photo/n01614925_bald_eagle.jpg", `${d}/n01614925/a.jpg`);
     const cmp = await runTaskCli("compare", [
-      "--clip",
-      "models/fixtures/clip-tiny",
-      "--resnet",
-      "models/fixtures/resnet-tiny",
+      ...TINY_MODELS,
       "--device",
       "wasm",
       "--no-report",
@@ -110,10 +107,7 @@ Deno.test("Ctrl-C: compare keeps and reports what finished (exit 130); zeroshot 
   const d = await tempDir();
   try {
     const args = [
-      "--clip",
-      "models/fixtures/clip-tiny",
-      "--resnet",
-      "models/fixtures/resnet-tiny",
+      ...TINY_MODELS,
       "--device",
       "wasm",
       "--out",

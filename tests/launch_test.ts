@@ -5,7 +5,7 @@
  */
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
 import { LAUNCHER_ENV, PROFILES, taskGrants } from "../lib/cli/grants.ts";
-import { allTasks, privateEnv, ROOT, runDenoTask, runTaskCli, tempDir } from "./_helpers.ts";
+import { allTasks, privateEnv, ROOT, runDenoTask, runTaskCli, tempDir, TINY_MODELS } from "./_helpers.ts";
 import { immichHubFiles, startHub } from "./_hub_server.ts";
 
 const env = (vars: Record<string, string>) => (name: string) => vars[name] || undefined;
@@ -170,7 +170,7 @@ Deno.test("from a subfolder, deno task resolves paths from there and writes its 
 Deno.test("compare writes its report to an --out outside reports/, and refuses an unwritable one before any work", async () => {
   const d = await tempDir();
   try {
-    const cmp = ["--clip", "models/fixtures/clip-tiny", "--resnet", "models/fixtures/resnet-tiny", "--device", "wasm"];
+    const cmp = [...TINY_MODELS, "--device", "wasm"];
     const ok = await runDenoTask("compare", [...cmp, "--out", `${d}/report`, "--dataset", "p=models/fixtures/parity"]);
     assertEquals(ok.code, 0, ok.stderr);
     assert((await Deno.stat(`${d}/report/report.html`)).isFile);

@@ -3,10 +3,8 @@
  * eval and shift write (metrics.json, results.json) are the same documents.
  */
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
-import { allTasks, HAS_GPU, ROOT, runTaskCli, tempDir } from "./_helpers.ts";
+import { allTasks, HAS_GPU, ROOT, runTaskCli, tempDir, TINY_MODELS } from "./_helpers.ts";
 import { schemaValidator } from "./_schema.ts";
-
-const FIXTURES = ["--clip", "models/fixtures/clip-tiny", "--resnet", "models/fixtures/resnet-tiny"];
 
 Deno.test("each task whose help offers --json has a schema, and each schema a task", async () => {
   const schemas = [...Deno.readDirSync(`${ROOT}/docs/schemas`)].map((e) => e.name.replace(".schema.json", "")).sort();
@@ -27,22 +25,22 @@ Deno.test("every task's --json validates against its schema (eval and shift: the
       await Deno.copyFile(`${ROOT}/data/samples/photo/${file}`, `${d}/ds/${cls}/${file}`);
     }
     const runs: [string, string[], string | null][] = [
-      ["compare", [...FIXTURES, "--device", "wasm", "--no-report", "--json", "data/samples/photo"], null],
+      ["compare", [...TINY_MODELS, "--device", "wasm", "--no-report", "--json", "data/samples/photo"], null],
       ["zeroshot", ["--clip", "models/fixtures/clip-tiny", "--device", "wasm", "--json", "data/samples/photo"], null],
-      ["params", [...FIXTURES, "--json"], null],
+      ["params", [...TINY_MODELS, "--json"], null],
       ["synsets", ["leopard", "--json"], null],
       ["tokenize", ["--json", "a photo of a cat"], null],
       ["cache", ["--cache-dir", `${d}/cache`, "--json"], null],
       [
         "eval",
-        [...FIXTURES, "--device", "wasm", "--dataset", `ds=${d}/ds`, "--out", `${d}/eval`, "--json"],
+        [...TINY_MODELS, "--device", "wasm", "--dataset", `ds=${d}/ds`, "--out", `${d}/eval`, "--json"],
         "eval/metrics.json",
       ],
     ];
     if (HAS_GPU) {
       runs.push([
         "shift",
-        [...FIXTURES, "--device", "wasm", "--shifts", "blur", "--limit", "2", "--out", `${d}/shift`, "--json"],
+        [...TINY_MODELS, "--device", "wasm", "--shifts", "blur", "--limit", "2", "--out", `${d}/shift`, "--json"],
         "shift/results.json",
       ]);
     }

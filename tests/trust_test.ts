@@ -10,7 +10,7 @@ import { decodeImageFile } from "../lib/image/decode.ts";
 import { decodeNpy, encodeNpy } from "../lib/npy.ts";
 import { fp16Model } from "../lib/fp16.ts";
 import { ClipcmpError } from "../lib/errors.ts";
-import { FIX, runTaskCli, tempDir } from "./_helpers.ts";
+import { FIX, runTaskCli, tempDir, TINY_MODELS } from "./_helpers.ts";
 
 const quiet = () => ({ update() {}, finish() {} });
 const FILE = { repo: "o/m", revision: "main", path: "model.onnx" };
@@ -338,10 +338,7 @@ Deno.test("[trust-escaping] names cannot split CSV rows, start formulas, inject 
   const evil = "<img src=x onerror=alert(1)>.jpg";
   await Deno.writeTextFile(`${dir}/${evil}`, "not an image");
   const cmp = await runTaskCli("compare", [
-    "--clip",
-    "models/fixtures/clip-tiny",
-    "--resnet",
-    "models/fixtures/resnet-tiny",
+    ...TINY_MODELS,
     "--device",
     "wasm",
     "--out",
@@ -702,10 +699,7 @@ Deno.test("[trust-kill-report] compare killed while writing its report leaves th
   const { killTaskWhen } = await import("./_helpers.ts");
   const d = await tempDir();
   const args = (out: string) => [
-    "--clip",
-    "models/fixtures/clip-tiny",
-    "--resnet",
-    "models/fixtures/resnet-tiny",
+    ...TINY_MODELS,
     "--device",
     "wasm",
     "--dataset",

@@ -10,9 +10,7 @@
 import { dirname, isAbsolute, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { cacheDir } from "../models/locate.ts";
-
-/** The hub's own hosts and its CDN hosts (the downloader follows redirects only to these, or to the mirror). */
-export const HUB_HOSTS = ["huggingface.co", "hf.co", "*.huggingface.co", "*.hf.co"] as const;
+import { HUB_HOSTS } from "../hub/hosts.ts";
 
 /** Environment every model task may read: where the cache is, the hub, the manifest override, fault injection. */
 const MODEL_ENV = [

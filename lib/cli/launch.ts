@@ -32,8 +32,7 @@ async function main(): Promise<number> {
       stdout: "inherit",
       stderr: "inherit",
     }).spawn();
-    const status = await child.status;
-    return status.signal ? 128 + signalNumber(status.signal) : status.code;
+    return exitStatus(await child.status);
   } catch (err) {
     if (err instanceof Deno.errors.NotFound) {
       console.error(`clipcmp ${task}: cannot start "deno": it is not on PATH; add Deno's folder to PATH`);
@@ -45,8 +44,11 @@ async function main(): Promise<number> {
   }
 }
 
-function signalNumber(sig: Deno.Signal): number {
-  return ({ SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGKILL: 9, SIGTERM: 15 } as Record<string, number>)[sig] ?? 1;
+/** A child's status as a shell reports it: its exit code, or 128 + the number of the signal that ended it. */
+export function exitStatus(status: Deno.CommandStatus): number {
+  if (!status.signal) return status.code;
+  return 128 +
+    (({ SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGKILL: 9, SIGTERM: 15 } as Record<string, number>)[status.signal] ?? 1);
 }
 
 if (import.meta.main) Deno.exit(await main());

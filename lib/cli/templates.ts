@@ -4,7 +4,7 @@
  * @module
  */
 import { ClipcmpError, firstLine, UsageError } from "../errors.ts";
-import { CLIP80_TEMPLATES, DEFAULT_TEMPLATE, SIMPLE7_TEMPLATES, validateTemplates } from "../zeroshot.ts";
+import { DEFAULT_TEMPLATE, namedTemplates, validateTemplates } from "../zeroshot.ts";
 
 /**
  * Resolves the template flags: `--template TEXT`, or `--templates clip80|simple7|FILE`; giving both is a usage
@@ -25,8 +25,8 @@ export async function resolveTemplates(template?: string, templates?: string): P
     return [template];
   }
   if (templates === undefined) return [DEFAULT_TEMPLATE];
-  if (templates === "clip80") return [...CLIP80_TEMPLATES];
-  if (templates === "simple7") return [...SIMPLE7_TEMPLATES];
+  const named = namedTemplates(templates);
+  if (named) return [...named];
   let text: string;
   try {
     text = await Deno.readTextFile(templates);

@@ -61,3 +61,20 @@ export function classFromFileName(path: string): ImagenetClass | undefined {
   const m = /^(n\d{8})/.exec(base);
   return m ? BY_WNID.get(m[1]!) : undefined;
 }
+
+/**
+ * The class of an image in the two layouts the tasks read: a file named by its wnid (`n01614925_bald_eagle.jpg`),
+ * else a file inside a folder that is exactly a wnid (`val/n01614925/x.jpg`, an ImageFolder).
+ *
+ * @example
+ * ```ts
+ * import { classOfImagePath } from "./imagenet.ts";
+ * if (classOfImagePath("val/n01614925/x.jpg")?.index !== 22) throw new Error();
+ * ```
+ * @param path A path.
+ * @returns The class, or undefined.
+ */
+export function classOfImagePath(path: string): ImagenetClass | undefined {
+  const parts = path.split(/[\\/]/);
+  return classFromFileName(parts.at(-1)!) ?? (parts.length > 1 ? classByWnid(parts.at(-2)!) : undefined);
+}

@@ -19,6 +19,7 @@ import { ClipcmpError, firstLine } from "../errors.ts";
 import { sha256OfPath } from "../fs.ts";
 import { type LockEntry, readLock, recordLock } from "./lockfile.ts";
 import { type ProgressSink, stderrProgress } from "./progress.ts";
+import { isHubHost } from "./hosts.ts";
 
 /** What to do when the hub cannot be reached: every way on, with its flag. */
 export const HOW_TO_GO_ON =
@@ -102,8 +103,7 @@ async function gitBlobSha1(path: string): Promise<string> {
 /** Hosts a hub redirect may lead to: the hub itself (any port), and the public hub's CDNs. */
 function allowedTarget(target: URL, endpoint: URL): boolean {
   const host = target.hostname;
-  const cdn = host === "hf.co" || host === "huggingface.co" || host.endsWith(".hf.co") ||
-    host.endsWith(".huggingface.co");
+  const cdn = isHubHost(host);
   if (target.protocol === "https:") return cdn || host === endpoint.hostname;
   // Plain http only to the configured mirror's own host (a loopback or LAN mirror given with --hub-url).
   return target.protocol === "http:" && endpoint.protocol === "http:" && host === endpoint.hostname;

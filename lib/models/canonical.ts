@@ -17,7 +17,7 @@
  */
 import { createHash } from "node:crypto";
 import { ClipcmpError, firstLine } from "../errors.ts";
-import { sha256OfPath, statOrNull, writeFileAtomic } from "../fs.ts";
+import { sha256OfPath, statOrNull, tempPath, writeFileAtomic } from "../fs.ts";
 import { readSafetensors } from "../weights/safetensors.ts";
 import { buildClipRn, parseClipConfig } from "./arch/clip_rn.ts";
 import { buildTorchvisionResnet } from "./arch/resnet_tv.ts";
@@ -106,7 +106,7 @@ async function buildCached(
   }
   const t0 = performance.now();
   const { files, arch } = await build();
-  const tmp = `${dir}.tmp-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`;
+  const tmp = tempPath(dir);
   try {
     const record: BuiltRecord = {
       builder_version: BUILDER_VERSION,
@@ -282,7 +282,7 @@ async function findOnnx(dir: string): Promise<string[]> {
 export async function unzipBundle(zip: string, cacheDir: string): Promise<string> {
   const dir = `${cacheDir}/unzipped/${await sha256Of(zip)}`;
   if (!(await statOrNull(`${dir}/.extracted`))?.isFile) {
-    const tmp = `${dir}.tmp-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`;
+    const tmp = tempPath(dir);
     try {
       await unzip(zip, tmp);
       await Deno.writeTextFile(`${tmp}/.extracted`, new Date().toISOString());

@@ -266,11 +266,7 @@ export async function runEval(
               );
               await Deno.writeTextFile(jsonl, lines.join("\n") + "\n", { append: true });
               written += results.length;
-              log(
-                `${ds.name}: ${
-                  progressLine("", written, todo.length, "images", (performance.now() - t0) / 1000).trim()
-                }`,
-              );
+              log(progressLine(`${ds.name}:`, written, todo.length, "images", (performance.now() - t0) / 1000));
               if (opts.signal?.aborted) throw new Interrupted();
             },
           });

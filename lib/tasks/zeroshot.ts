@@ -120,13 +120,6 @@ export async function runZeroshot(opts: ZeroshotOptions): Promise<ZeroshotDocume
   log(device.reason);
   let clip: ClipModel | undefined;
   try {
-    return await scoreAll();
-  } finally {
-    await clip?.release();
-    device.gpu?.destroy();
-  }
-
-  async function scoreAll(): Promise<ZeroshotDocument> {
     const runDir = opts.dtype === "fp16"
       ? await checkedFp16Clip(opts.clip.dir, labels.map((l) => l.label), {
         cacheDir: opts.cacheDir,
@@ -137,97 +130,98 @@ export async function runZeroshot(opts: ZeroshotOptions): Promise<ZeroshotDocume
       : opts.clip.dir;
     clip = await ClipModel.load(runDir, { ...device, log });
     opts.checkModel?.(clip);
-    {
-      log(`Testing CLIP on ${candidates.length} images`);
+    log(`Testing CLIP on ${candidates.length} images`);
+    log(
+      `Loaded ${labels.length} categories from ${source}, ${templates.length} template(s): ${
+        labels.length * templates.length
+      } prompts`,
+    );
+    const prompts = labels.length * templates.length;
+    if (prompts >= 200) {
       log(
-        `Loaded ${labels.length} categories from ${source}, ${templates.length} template(s): ${
-          labels.length * templates.length
-        } prompts`,
+        `Building the zero-shot head: ${prompts} prompts${
+          clip.textBatch === 1 ? " (this text graph takes one prompt per run)" : ""
+        }`,
       );
-      const prompts = labels.length * templates.length;
-      if (prompts >= 200) {
-        log(
-          `Building the zero-shot head: ${prompts} prompts${
-            clip.textBatch === 1 ? " (this text graph takes one prompt per run)" : ""
-          }`,
-        );
-      }
-      const head = await buildHead(clip, labels.map((l) => l.label), templates, headProgress(log), {
-        dir: opts.cacheDir,
-        log,
-      });
-      for (const p of head.truncated) log(`warning: prompt over 77 tokens, truncated: "${p.slice(0, 60)}…"`);
-      if (scale === 1) {
-        log(
-          "warning: --no-logit-scale reproduces a common mistake (no logit scale); these probabilities are near-uniform",
-        );
-      }
-      const gpu = device.gpu ? { device: device.gpu.device } : undefined;
-      const results: { path: string; top_k: { label: string; index: number; score: number }[] }[] = [];
-      let used: { path: string; image: RgbaImage }[] = first;
-      while (used.length) {
-        const img = await clip.encodeImages(used.map((u) => u.image));
-        try {
-          const top = await finiteOrThrow(
-            clip.visual.session.path,
-            used.map((u) => u.path),
-            zeroShotTopK(img, head.rows, scale, k, gpu),
-          );
-          used.forEach((u, i) =>
-            results.push({
-              path: u.path,
-              top_k: Array.from(top.indices.subarray(i * k, (i + 1) * k), (j, s) => ({
-                label: labels[j]!.label,
-                index: labels[j]!.index,
-                score: top.values[i * k + s]!,
-              })),
-            })
-          );
-        } finally {
-          releaseRows(img);
-        }
-        used = [];
-        while (used.length === 0 && chunkStart < candidates.length) {
-          used = await decodeChunk(candidates.slice(chunkStart, chunkStart + ZS_CHUNK));
-          chunkStart += ZS_CHUNK;
-        }
-      }
-      releaseRows(head.rows);
-      log(`Text features: [${labels.length}, ${clip.dim}]  Image features: [${results.length}, ${clip.dim}]`);
-      if (labels.length === 1) {
-        log("warning: one label only: every image gets it with probability 100 % by construction; give more labels");
-      }
-      // Indices are ImageNet's for --imagenet and for a 1000-entry index dict (imagenet1000_clsidx_to_labels.txt); else match names.
-      const imagenetIndexed = labels.length === 1000 && labels.every((l, i) => l.index === i);
-      const accuracy = labelledAccuracy(results, labels, imagenetIndexed);
-      return {
-        ...docHeader("zeroshot"),
-        provenance: {
-          ...runPlace(device),
-          dtype: opts.dtype,
-          model: {
-            dir: clip.dir,
-            visual: {
-              path: clip.visual.session.path,
-              sha256: clip.visual.session.sha256,
-              ...(activationNote(clip.visual.session) ? { activation_note: activationNote(clip.visual.session)! } : {}),
-            },
-            textual: {
-              path: clip.textual.path,
-              sha256: clip.textual.sha256,
-              ...(activationNote(clip.textual) ? { activation_note: activationNote(clip.textual)! } : {}),
-            },
-            tokenizer: clip.tokenizer.path,
-          },
-          labels_source: opts.labelsSource,
-          templates,
-          logit_scale: scale,
-        },
-        labels,
-        results,
-        skipped,
-        summary: { n: results.length, skipped: skipped.length, accuracy },
-      };
     }
+    const head = await buildHead(clip, labels.map((l) => l.label), templates, headProgress(log), {
+      dir: opts.cacheDir,
+      log,
+    });
+    for (const p of head.truncated) log(`warning: prompt over 77 tokens, truncated: "${p.slice(0, 60)}…"`);
+    if (scale === 1) {
+      log(
+        "warning: --no-logit-scale reproduces a common mistake (no logit scale); these probabilities are near-uniform",
+      );
+    }
+    const gpu = device.gpu ? { device: device.gpu.device } : undefined;
+    const results: { path: string; top_k: { label: string; index: number; score: number }[] }[] = [];
+    let used: { path: string; image: RgbaImage }[] = first;
+    while (used.length) {
+      const img = await clip.encodeImages(used.map((u) => u.image));
+      try {
+        const top = await finiteOrThrow(
+          clip.visual.session.path,
+          used.map((u) => u.path),
+          zeroShotTopK(img, head.rows, scale, k, gpu),
+        );
+        used.forEach((u, i) =>
+          results.push({
+            path: u.path,
+            top_k: Array.from(top.indices.subarray(i * k, (i + 1) * k), (j, s) => ({
+              label: labels[j]!.label,
+              index: labels[j]!.index,
+              score: top.values[i * k + s]!,
+            })),
+          })
+        );
+      } finally {
+        releaseRows(img);
+      }
+      used = [];
+      while (used.length === 0 && chunkStart < candidates.length) {
+        used = await decodeChunk(candidates.slice(chunkStart, chunkStart + ZS_CHUNK));
+        chunkStart += ZS_CHUNK;
+      }
+    }
+    releaseRows(head.rows);
+    log(`Text features: [${labels.length}, ${clip.dim}]  Image features: [${results.length}, ${clip.dim}]`);
+    if (labels.length === 1) {
+      log("warning: one label only: every image gets it with probability 100 % by construction; give more labels");
+    }
+    // Indices are ImageNet's for --imagenet and for a 1000-entry index dict (imagenet1000_clsidx_to_labels.txt); else match names.
+    const imagenetIndexed = labels.length === 1000 && labels.every((l, i) => l.index === i);
+    const accuracy = labelledAccuracy(results, labels, imagenetIndexed);
+    return {
+      ...docHeader("zeroshot"),
+      provenance: {
+        ...runPlace(device),
+        dtype: opts.dtype,
+        model: {
+          dir: clip.dir,
+          visual: {
+            path: clip.visual.session.path,
+            sha256: clip.visual.session.sha256,
+            ...(activationNote(clip.visual.session) ? { activation_note: activationNote(clip.visual.session)! } : {}),
+          },
+          textual: {
+            path: clip.textual.path,
+            sha256: clip.textual.sha256,
+            ...(activationNote(clip.textual) ? { activation_note: activationNote(clip.textual)! } : {}),
+          },
+          tokenizer: clip.tokenizer.path,
+        },
+        labels_source: opts.labelsSource,
+        templates,
+        logit_scale: scale,
+      },
+      labels,
+      results,
+      skipped,
+      summary: { n: results.length, skipped: skipped.length, accuracy },
+    };
+  } finally {
+    await clip?.release();
+    device.gpu?.destroy();
   }
 }
