@@ -70,3 +70,18 @@ export async function prepareOutFile(path: string): Promise<string> {
   }
   return abs;
 }
+
+/**
+ * A task's default report directory, `reports/<task>-<time>`, relative to where the user runs it.
+ *
+ * @example
+ * ```ts
+ * import { defaultOutDir } from "./output.ts";
+ * if (!/^reports\/eval-\d{4}-\d\d-\d\dT/.test(defaultOutDir("eval"))) throw new Error();
+ * ```
+ * @param task The task's name.
+ * @returns The directory path.
+ */
+export function defaultOutDir(task: string): string {
+  return `reports/${task}-${new Date().toISOString().replace(/[:.]/g, "-")}`;
+}

@@ -10,15 +10,7 @@ import { readLock } from "../lib/hub/lockfile.ts";
 import { formatBytes } from "../lib/hub/progress.ts";
 import { VERSION } from "../lib/version.ts";
 import { cachedModels } from "../lib/models/manifest.ts";
-
-const HELP = `clipcmp cache: list the model cache (files, sizes, sha256) or clear it
-
-Usage: deno task cache [--clear] [--json] [--cache-dir DIR]
-
-  --clear           remove every cached model file, zero-shot head and the lock file
-  --cache-dir DIR   the cache (default $CLIPCMP_CACHE_DIR, else ~/.cache/clipcmp)
-  --json            one JSON document on stdout
-  -h, --help        this help`;
+import { CACHE_HELP } from "../lib/cli/help.ts";
 
 async function walk(dir: string, base = dir): Promise<{ path: string; size: number }[]> {
   const out: { path: string; size: number }[] = [];
@@ -47,7 +39,7 @@ runTask("cache", async (args) => {
       "cache-dir": { type: "string" },
     },
     false,
-    HELP,
+    CACHE_HELP,
   );
   const dir = cacheDirFlag(v);
   // --clear must work on a cache whose lock file is corrupt: that is how the corrupt-lock message says to recover.

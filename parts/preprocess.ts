@@ -51,10 +51,10 @@ runTask("preprocess", async (args) => {
     HELP,
   );
   if (v.for === undefined) throw new UsageError("--for is required: --for clip or --for resnet");
-  const which = oneOf("--for", v.for as string, ["clip", "resnet"] as const);
+  const which = oneOf("--for", v.for, ["clip", "resnet"] as const);
   const { device: deviceChoice, dtype } = deviceFlags(v);
   const decode = decodeOptions(v);
-  const out = v.out as string;
+  const out = v.out;
   if (!out.endsWith(".npy")) throw new UsageError(`--out must name a .npy file, got "${out}"`);
   if (positionals.length === 0) throw new UsageError("give at least one image or directory");
   await prepareOutFile(out);

@@ -8,22 +8,7 @@ import { ClipcmpError } from "../lib/errors.ts";
 import { type ImagenetClass, imagenetClasses } from "../lib/data/imagenet.ts";
 import { classesUnder, hypernymChain, siblingGroups, synset, WORDNET_PROVENANCE } from "../lib/data/wordnet.ts";
 import { VERSION } from "../lib/version.ts";
-
-const HELP = `clipcmp synsets: ImageNet classes as WordNet 3.0 synsets
-
-Usage: deno task synsets [CLASS ...] [--json]
-
-CLASS is an index (288), a WordNet id (n02128385) or a name (leopard, "bald eagle", French_bulldog); names
-match Keras labels, CLIP names and WordNet lemmas, and a name shared by several classes lists them all.
-Without classes it shows the 10 demo classes.
-
-For each class: index, wnid, Keras label, CLIP name, lemmas, gloss and the hypernym chain up to entity. Then the
-tree that joins the classes shown, and figures that show why ImageNet is hard: how many classes sit under dog,
-bird and others, the sibling groups that are easiest to confuse, and the names that repeat.
-
-Options:
-  --json        one JSON document on stdout (schema: docs/schemas/synsets.schema.json)
-  -h, --help    this help`;
+import { SYNSETS_HELP } from "../lib/cli/help.ts";
 
 /** The 10 classes of the sample photos. */
 export const DEMO_CLASSES = [22, 29, 39, 63, 71, 79, 84, 100, 245, 288];
@@ -108,7 +93,7 @@ runTask("synsets", (args) => {
       json: { type: "boolean", default: false },
     },
     true,
-    HELP,
+    SYNSETS_HELP,
   );
   const all = imagenetClasses();
   const picked: ImagenetClass[] = [];

@@ -44,15 +44,15 @@ runTask("tokenize", async (args) => {
   );
   if (positionals.length === 0) throw new UsageError("give at least one text to tokenize");
   let path = SHIPPED_TOKENIZER;
-  const clip = v.clip as string | undefined;
+  const clip = v.clip;
   if (clip !== undefined) {
     const entry = manifest()[clip];
     const isDir = await Deno.stat(clip).then((s) => s.isDirectory, () => false);
     if (entry?.kind === "clip" && !isDir) {
       const hub = {
-        endpoint: (v["hub-url"] as string | undefined) ?? DEFAULT_ENDPOINT,
+        endpoint: v["hub-url"] ?? DEFAULT_ENDPOINT,
         cacheDir: cacheDirFlag(v),
-        offline: v.offline as boolean,
+        offline: v.offline,
       };
       for (const f of ["textual/tokenizer_config.json", "textual/tokenizer.json"]) {
         path = await ensureFile({ repo: entry.repo, revision: entry.revision, path: f }, hub);

@@ -8,55 +8,27 @@ import { info, parseFlags, runTask } from "../lib/cli/run.ts";
 import { DECODE_FLAGS, decodeOptions } from "../lib/cli/decode_flags.ts";
 import { ClipcmpError, firstLine, UsageError } from "../lib/errors.ts";
 import { CLIP_LOGIT_SCALE } from "../lib/models/clip.ts";
-import {
-  cacheDirFlag,
-  checkAgainstManifest,
-  chooseModels,
-  CLIP_MODEL_FLAGS,
-  CLIP_MODEL_HELP,
-} from "../lib/cli/models.ts";
+import { cacheDirFlag, checkAgainstManifest, chooseModels, CLIP_MODEL_FLAGS } from "../lib/cli/models.ts";
 import { listImages } from "../lib/image/list.ts";
 import { imagenetClasses } from "../lib/data/imagenet.ts";
 import { type Label, parseLabelsFile, validateLabels } from "../lib/zeroshot.ts";
 import { resolveTemplates } from "../lib/cli/templates.ts";
 import { checkedTopK } from "../lib/scoring.ts";
 import { runZeroshot } from "../lib/tasks/zeroshot.ts";
+import { ZEROSHOT_HELP } from "../lib/cli/help.ts";
 
-const HELP = `clipcmp zeroshot: CLIP zero-shot classification of any images over any labels
-
-Usage: deno task zeroshot IMAGE|DIR ... [options]
-
-Labels (one of; default --imagenet):
-  --labels a,b,c          comma-separated labels
-  --labels-file FILE      one label per line, or an index dict (imagenet1000_clsidx_to_labels.txt, Python or JSON)
-                          ({0: 'tench, Tinca tinca', ...}: indices kept, first name used)
-  --imagenet              CLIP's curated names for the 1000 ImageNet classes
-Prompts (one of):
-  --template TEXT         one template with {} (default "a photo of a {}.")
-  --templates SET         clip80, simple7, or a file with one template per line
-Options:
-  --top-k K               how many labels per image (1..10, default 5)
-  --no-logit-scale        softmax over raw cosines, a common mistake (near-uniform probabilities), for
-                          comparison only; CLIP multiplies by its logit scale, 100
-${CLIP_MODEL_HELP}
-  --device auto|webgpu|wasm   (default auto)
-  --dtype fp32|fp16       fp16 models are converted, cached, and used only after a self-test against fp32
-  --alpha drop|white, --exif-orientation ignore|apply   as PIL by default
-  --json                  one JSON document on stdout (schema: docs/schemas/zeroshot.schema.json)
-  -h, --help              this help
-
-Probabilities are softmax(100 · cos(image, label)) over the labels given.`;
-
-async function readLabels(v: Record<string, unknown>): Promise<{ labels: Label[]; source: string }> {
-  const given = ["labels", "labels-file", "imagenet"].filter((k) => v[k] !== undefined && v[k] !== false);
+async function readLabels(
+  v: { labels?: string; "labels-file"?: string; imagenet?: boolean },
+): Promise<{ labels: Label[]; source: string }> {
+  const given = (["labels", "labels-file", "imagenet"] as const).filter((k) => v[k] !== undefined && v[k] !== false);
   if (given.length > 1) throw new UsageError(`--${given.join(" and --")} exclude each other: give one`);
   if (v.labels !== undefined) {
-    const labels = (v.labels as string).split(",").map((label, index) => ({ label: label.trim(), index }));
+    const labels = v.labels.split(",").map((label, index) => ({ label: label.trim(), index }));
     validateLabels(labels, "--labels");
     return { labels, source: "--labels" };
   }
   if (v["labels-file"] !== undefined) {
-    const path = v["labels-file"] as string;
+    const path = v["labels-file"];
     let text: string;
     try {
       text = await Deno.readTextFile(path);
@@ -91,14 +63,14 @@ runTask("zeroshot", async (args) => {
       json: { type: "boolean", default: false },
     },
     true,
-    HELP,
+    ZEROSHOT_HELP,
   );
   const { device: deviceChoice, dtype } = deviceFlags(v);
   const decode = decodeOptions(v);
-  const topK = checkedTopK("--top-k", v["top-k"] as string);
+  const topK = checkedTopK("--top-k", v["top-k"]);
   if (positionals.length === 0) throw new UsageError("give at least one image or directory");
   const { labels, source } = await readLabels(v);
-  const templates = await resolveTemplates(v.template as string | undefined, v.templates as string | undefined);
+  const templates = await resolveTemplates(v.template, v.templates);
   const k = Math.min(topK, labels.length);
   const scale = v["no-logit-scale"] ? 1 : CLIP_LOGIT_SCALE;
 

@@ -54,3 +54,13 @@ Deno.test("the report writers depend on the document types (lib/documents.ts), n
     }
   }
 });
+
+Deno.test("the model-running parts load no model and open no device: the task cores in lib/tasks/ do", () => {
+  for (const name of ["compare", "eval", "fp16", "params", "shift", "zeroshot"]) {
+    const src = Deno.readTextFileSync(`${ROOT}/parts/${name}.ts`);
+    for (const word of ["ClipModel", "ResnetModel", "resolveDevice", "requestGpu", "readOnnx"]) {
+      assert(!new RegExp(`\\b${word}\\b`).test(src), `parts/${name}.ts uses ${word}`);
+    }
+    assert(src.includes("../lib/tasks/"), `parts/${name}.ts has no task core in lib/tasks/`);
+  }
+});

@@ -82,6 +82,20 @@ export async function runTask(
 }
 
 /**
+ * The values {@linkcode parseFlags} returns, typed from its option table: a string flag is a `string` (with a
+ * default) or `string | undefined`, a repeatable one a `string[] | undefined`, a boolean one a `boolean` (with a
+ * default) or `boolean | undefined`.
+ */
+export type FlagValues<T> = {
+  -readonly [K in keyof T]: T[K] extends { type: "boolean" }
+    ? (T[K] extends { multiple: true } ? boolean[] | undefined : T[K] extends { default: boolean } ? boolean
+    : boolean | undefined)
+    : T[K] extends { multiple: true } ? string[] | undefined
+    : T[K] extends { default: string } ? string
+    : string | undefined;
+};
+
+/**
  * `node:util` parseArgs with strict checking, turning its errors into a {@linkcode UsageError}.
  *
  * @param args The command-line arguments.
@@ -90,12 +104,12 @@ export async function runTask(
  * @param help The task's help text: `-h`/`--help` is then accepted, prints it, and ends the task with exit 0.
  * @returns The parsed values and positionals.
  */
-export function parseFlags<T extends NonNullable<ParseArgsConfig["options"]>>(
+export function parseFlags<const T extends NonNullable<ParseArgsConfig["options"]>>(
   args: string[],
   options: T,
   allowPositionals = false,
   help?: string,
-): { values: Record<string, string | boolean | string[] | undefined>; positionals: string[] } {
+): { values: FlagValues<T>; positionals: string[] } {
   const table = help === undefined ? options : { ...options, help: { type: "boolean", short: "h", default: false } };
   let parsed;
   try {
@@ -112,7 +126,7 @@ export function parseFlags<T extends NonNullable<ParseArgsConfig["options"]>>(
     if (seen.has(t.name)) throw new UsageError(`--${t.name} is given more than once; give it once`);
     seen.add(t.name);
   }
-  const values = parsed.values as Record<string, string | boolean | string[] | undefined>;
+  const values = parsed.values as unknown as FlagValues<T> & { help?: boolean };
   if (help !== undefined && values.help) {
     console.log(help);
     throw new HelpShown();
