@@ -11,7 +11,7 @@ import { UsageError } from "../errors.ts";
  * @example
  * ```ts
  * import { parseDatasets } from "./datasets.ts";
- * const [[name, dir]] = parseDatasets(["sketch=/data/sketch"]);
+ * const [name, dir] = parseDatasets(["sketch=/data/sketch"])[0]!;
  * if (name !== "sketch" || dir !== "/data/sketch") throw new Error();
  * ```
  * @param values The flag's values.
