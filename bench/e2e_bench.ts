@@ -112,7 +112,7 @@ if (gpu) {
             usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST,
           });
           device.queue.writeBuffer(buffer, 0, h);
-          return { where: "gpu", buffer, rows: 1000, width: graph.width } as Rows;
+          return { where: "gpu", buffer, rows: 1000, width: graph.width, device } as Rows;
         })()
         : undefined;
       const encoder = {
@@ -122,8 +122,8 @@ if (gpu) {
           runVision(graph, images, spec.recipe, o),
       };
       const models: PipelineModels = spec.kind === "clip"
-        ? { clip: { model: encoder, head: head! }, columns: null, gpu: { device } }
-        : { resnet: encoder, columns: null, gpu: { device } };
+        ? { clip: { model: encoder, head: head! }, columns: null }
+        : { resnet: encoder, columns: null };
       for (const b of BATCHES) {
         const group = `${spec.name} ${dtype} batch ${b}`;
         const images = STEPS * b;
@@ -175,8 +175,8 @@ if (gpu) {
           ...opts,
           fn: timed(group, "top-k + readback", images, async () => {
             for (let s = 0; s < STEPS; s++) {
-              if (head) await zeroShotTopK(rows, head, CLIP_LOGIT_SCALE, 5, { device });
-              else await classTopK(rows, undefined, 5, { device });
+              if (head) await zeroShotTopK(rows, head, CLIP_LOGIT_SCALE, 5);
+              else await classTopK(rows, undefined, 5);
             }
           }),
         });

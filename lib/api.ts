@@ -229,7 +229,7 @@ export async function imageClassifier(model = "resnet50", options: LoadOptions =
     const k = checkTopK(opts.topK);
     const logits = await resnet.logits(await load(images));
     try {
-      const top = await classTopK(logits, undefined, k, device.gpu ? { device: device.gpu.device } : undefined);
+      const top = await classTopK(logits, undefined, k);
       return unpack(top, (j) => ({ label: classes[j]!.clip, index: j }));
     } finally {
       releaseRows(logits);
@@ -312,7 +312,6 @@ export async function zeroShotClassifier(model = "clip-rn50", options: LoadOptio
         head,
         CLIP_LOGIT_SCALE,
         k,
-        device.gpu ? { device: device.gpu.device } : undefined,
       );
       return unpack(top, (j) => list[j]!);
     } finally {

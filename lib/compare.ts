@@ -135,7 +135,6 @@ export async function compareModels(
   const classes = imagenetClasses();
   const setIdx = [...new Set(items.map((u) => u.cls.index))].sort((a, b) => a - b);
   const labelSet = setIdx.map((i) => ({ label: classes[i]!.clip, index: i, wnid: classes[i]!.wnid }));
-  const gpu = opts.device.gpu ?? undefined;
   const m = setIdx.length;
   const k = Math.min(5, m);
 
@@ -195,7 +194,7 @@ export async function compareModels(
             clipTop = await finiteOrThrow(
               opts.clip.visual.session.path,
               chunk.map((c) => c.path),
-              zeroShotTopK(emb, head.rows, CLIP_LOGIT_SCALE, k, gpu),
+              zeroShotTopK(emb, head.rows, CLIP_LOGIT_SCALE, k),
             );
           } finally {
             releaseRows(emb);
@@ -208,8 +207,8 @@ export async function compareModels(
           try {
             const model = opts.resnet.graph.session.path;
             const paths = chunk.map((c) => c.path);
-            resSet = await finiteOrThrow(model, paths, classTopK(logits, setIdx, k, gpu));
-            resAll = await finiteOrThrow(model, paths, classTopK(logits, undefined, 5, gpu));
+            resSet = await finiteOrThrow(model, paths, classTopK(logits, setIdx, k));
+            resAll = await finiteOrThrow(model, paths, classTopK(logits, undefined, 5));
           } finally {
             releaseRows(logits);
           }

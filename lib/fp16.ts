@@ -263,7 +263,7 @@ export async function checkedFp16Resnet(
     const m = await ResnetModel.load(s, ctx.device);
     try {
       const rows = await m.logits(ctx.samples);
-      const logits = await rowsToHost(rows, ctx.device.gpu ? { device: ctx.device.gpu.device } : undefined);
+      const logits = await rowsToHost(rows);
       releaseRows(rows);
       probs.push(Float32Array.from(softmaxCpu(logits, ctx.samples.length, 1000, 1)));
     } finally {
@@ -302,7 +302,6 @@ export async function checkedFp16Clip(dir: string, labels: readonly string[], ct
           img,
           head.rows,
           CLIP_LOGIT_SCALE,
-          ctx.device.gpu ? { device: ctx.device.gpu.device } : undefined,
         )).probs,
       );
       releaseRows(img);

@@ -16,7 +16,7 @@ import type { ResnetModel } from "./models/resnet.ts";
 import type { Rows, StageClock } from "./models/vision.ts";
 import type { DecodePool } from "./image/pool.ts";
 import type { RgbaImage } from "./image/decode.ts";
-import { classTopK, finiteOrThrow, type GpuRowsDevice, releaseRows, zeroShotTopK } from "./scoring.ts";
+import { classTopK, finiteOrThrow, releaseRows, zeroShotTopK } from "./scoring.ts";
 import { CLIP_LOGIT_SCALE } from "./models/clip.ts";
 import { firstLine } from "./errors.ts";
 
@@ -47,8 +47,6 @@ export interface PipelineModels {
   resnet?: Classifier;
   /** Scored ImageNet indices (a 200-class subset), or null for all 1000. */
   columns: readonly number[] | null;
-  /** The device, when the models run on webgpu. */
-  gpu?: GpuRowsDevice;
 }
 
 /** Main-thread milliseconds per stage, and the totals. */
@@ -184,11 +182,11 @@ export async function classifyFiles(
   ): Promise<Record<string, Uint32Array>> {
     const jobs: [string, ReturnType<typeof classTopK>][] = [];
     if (emb && models.clip) {
-      const top = zeroShotTopK(emb, models.clip.head, CLIP_LOGIT_SCALE, k, models.gpu);
+      const top = zeroShotTopK(emb, models.clip.head, CLIP_LOGIT_SCALE, k);
       jobs.push(["clip", finiteOrThrow("CLIP", paths, top)]);
     }
     if (logits && models.resnet) {
-      jobs.push(["resnet", finiteOrThrow("ResNet", paths, classTopK(logits, columns, k, models.gpu))]);
+      jobs.push(["resnet", finiteOrThrow("ResNet", paths, classTopK(logits, columns, k))]);
     }
     try {
       const done = await Promise.all(jobs.map(([, p]) => p));

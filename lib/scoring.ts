@@ -139,7 +139,6 @@ function topKHost(probs: ArrayLike<number>, rows: number, m: number, k: number):
  * @param texts [c, d] embeddings.
  * @param scale The logit scale (100 for CLIP).
  * @param k How many, at most min(10, c).
- * @param gpu The device, required when the rows are on the GPU.
  * @returns Top-k text positions and probabilities per image.
  */
 export async function zeroShotTopK(
@@ -147,16 +146,16 @@ export async function zeroShotTopK(
   texts: Rows,
   scale: number,
   k: number,
-  gpu?: GpuRowsDevice,
 ): Promise<TopKRows> {
   if (images.width !== texts.width) throw new RangeError(`Embedding widths differ: ${images.width} vs ${texts.width}`);
   const n = images.rows, c = texts.rows, d = images.width;
   if (images.where === "gpu" && texts.where === "gpu") {
-    if (!gpu) throw new TypeError("zeroShotTopK needs the device for GPU rows");
-    const sims = kernel(gpu.device, "cosine").run(images.buffer, texts.buffer, { b: n, c, d });
-    const probs = kernel(gpu.device, "softmax").run(sims, { rows: n, n: c, scale });
+    if (images.device !== texts.device) throw new TypeError("Image and text rows are on different GPU devices");
+    const { device } = images;
+    const sims = kernel(device, "cosine").run(images.buffer, texts.buffer, { b: n, c, d });
+    const probs = kernel(device, "softmax").run(sims, { rows: n, n: c, scale });
     try {
-      return checkFinite({ rows: n, k, ...(await kernel(gpu.device, "topk").read(probs, { rows: n, n: c, k })) });
+      return checkFinite({ rows: n, k, ...(await kernel(device, "topk").read(probs, { rows: n, n: c, k })) });
     } finally {
       sims.destroy();
       probs.destroy();
@@ -175,19 +174,17 @@ export async function zeroShotTopK(
  * @param logits [n, width] logits.
  * @param columns Selected class indices; all when omitted.
  * @param k How many, at most min(10, columns).
- * @param gpu The device, required when the rows are on the GPU.
  * @returns Top-k positions within `columns` (class indices when all) and probabilities per row.
  */
 export async function classTopK(
   logits: Rows,
   columns: readonly number[] | undefined,
   k: number,
-  gpu?: GpuRowsDevice,
 ): Promise<TopKRows> {
   const m = columns?.length ?? logits.width;
   if (logits.where === "gpu") {
-    if (!gpu) throw new TypeError("classTopK needs the device for GPU rows");
-    const probs = kernel(gpu.device, "softmax").run(logits.buffer, {
+    const { device } = logits;
+    const probs = kernel(device, "softmax").run(logits.buffer, {
       rows: logits.rows,
       n: logits.width,
       scale: 1,
@@ -197,19 +194,13 @@ export async function classTopK(
       return checkFinite({
         rows: logits.rows,
         k,
-        ...(await kernel(gpu.device, "topk").read(probs, { rows: logits.rows, n: m, k })),
+        ...(await kernel(device, "topk").read(probs, { rows: logits.rows, n: m, k })),
       });
     } finally {
       probs.destroy();
     }
   }
   return checkFinite(topKHost(softmaxCpu(logits.data, logits.rows, logits.width, 1, columns), logits.rows, m, k));
-}
-
-/** Which device a row set lives on, for GPU rows. */
-export interface GpuRowsDevice {
-  /** The device owning the buffers. */
-  device: GPUDevice;
 }
 
 /**
@@ -228,25 +219,24 @@ export interface GpuRowsDevice {
  * @param images [n, d] embeddings.
  * @param texts [c, d] embeddings.
  * @param scale The logit scale.
- * @param gpu The device, required when the rows are on the GPU.
  * @returns Probabilities and cosines, both [n, c].
  */
 export async function zeroShotDetail(
   images: Rows,
   texts: Rows,
   scale: number,
-  gpu?: GpuRowsDevice,
 ): Promise<{ probs: Float32Array; cosines: Float32Array }> {
   if (images.width !== texts.width) throw new RangeError(`Embedding widths differ: ${images.width} vs ${texts.width}`);
   const n = images.rows, c = texts.rows, d = images.width;
   if (images.where === "gpu" && texts.where === "gpu") {
-    if (!gpu) throw new TypeError("zeroShotDetail needs the device for GPU rows");
-    const sims = kernel(gpu.device, "cosine").run(images.buffer, texts.buffer, { b: n, c, d });
-    const probs = kernel(gpu.device, "softmax").run(sims, { rows: n, n: c, scale });
+    if (images.device !== texts.device) throw new TypeError("Image and text rows are on different GPU devices");
+    const { device } = images;
+    const sims = kernel(device, "cosine").run(images.buffer, texts.buffer, { b: n, c, d });
+    const probs = kernel(device, "softmax").run(sims, { rows: n, n: c, scale });
     try {
       const [p, s] = await Promise.all([
-        readBuffer(gpu.device, probs, 0, n * c * 4),
-        readBuffer(gpu.device, sims, 0, n * c * 4),
+        readBuffer(device, probs, 0, n * c * 4),
+        readBuffer(device, sims, 0, n * c * 4),
       ]);
       return { probs: new Float32Array(p), cosines: new Float32Array(s) };
     } finally {
@@ -265,13 +255,11 @@ export async function zeroShotDetail(
  * Reads rows to the CPU (for tests and `--json` detail); GPU rows cost one readback.
  *
  * @param rows The rows.
- * @param gpu The device, required when the rows are on the GPU.
  * @returns The data.
  */
-export async function rowsToHost(rows: Rows, gpu?: GpuRowsDevice): Promise<Float32Array> {
+export async function rowsToHost(rows: Rows): Promise<Float32Array> {
   if (rows.where === "cpu") return rows.data;
-  if (!gpu) throw new TypeError("rowsToHost needs the device for GPU rows");
-  return new Float32Array(await readBuffer(gpu.device, rows.buffer, 0, rows.rows * rows.width * 4));
+  return new Float32Array(await readBuffer(rows.device, rows.buffer, 0, rows.rows * rows.width * 4));
 }
 
 /**

@@ -277,8 +277,7 @@ export async function buildHead(
     const chunk = labels.slice(c0, c0 + perChunk);
     const prompts = chunk.flatMap((l) => templates.map((tpl) => tpl.replaceAll("{}", l)));
     const enc = await clip.encodeTexts(prompts);
-    const gpu = clip.textual.gpuContext;
-    const emb = await rowsToHost(enc.rows, gpu ? { device: gpu.device } : undefined);
+    const emb = await rowsToHost(enc.rows);
     releaseRows(enc.rows);
     chunk.forEach((_, j) => {
       const acc = new Float64Array(d);
@@ -324,6 +323,7 @@ function upload(clip: ClipModel, head: Float32Array, n: number): Rows {
       buffer: createBufferWith(gpu.device, `zero-shot head ${n}x${d}`, head, usage),
       rows: n,
       width: d,
+      device: gpu.device,
     };
   }
   return { where: "cpu", data: head, rows: n, width: d };

@@ -4,17 +4,17 @@
  * @module
  */
 import { DEVICE_FLAG, deviceFlags, DTYPE_FLAG } from "../lib/cli/device_flags.ts";
-import { EXIT_INTERRUPTED, info, oneOf, parseFlags, runTask } from "../lib/cli/run.ts";
+import { info, oneOf, parseFlags, runTask } from "../lib/cli/run.ts";
 import { DECODE_FLAGS, decodeOptions } from "../lib/cli/decode_flags.ts";
-import { ClipcmpError, UsageError } from "../lib/errors.ts";
+import { UsageError } from "../lib/errors.ts";
 import { defaultOutDir, prepareOutDir } from "../lib/output.ts";
 import { repoPath } from "../lib/data/paths.ts";
 import { cacheDirFlag, chooseModels, MODEL_FLAGS } from "../lib/cli/models.ts";
-import { type DomainInput, INTERRUPTED } from "../lib/compare.ts";
+import type { DomainInput } from "../lib/compare.ts";
 import { resolveTemplates } from "../lib/cli/templates.ts";
 import { listImages } from "../lib/image/list.ts";
 import { runCompare } from "../lib/tasks/compare.ts";
-import { printPerImage, printSummary } from "../lib/cli/compare_text.ts";
+import { finishCompare } from "../lib/cli/compare_text.ts";
 import { parseDatasets } from "../lib/cli/datasets.ts";
 import { COMPARE_HELP } from "../lib/cli/help.ts";
 
@@ -86,41 +86,5 @@ runTask("compare", async (args, signal) => {
     signal,
     log: info,
   });
-  for (const s of doc.skipped) info(`skipped ${s.path}: ${s.reason}`);
-  if (doc.summary.n === 0) {
-    if (doc.incomplete === INTERRUPTED) {
-      info(`clipcmp compare: interrupted before any image was scored; nothing was written`);
-      return EXIT_INTERRUPTED;
-    }
-    throw new ClipcmpError("Nothing was processed: every input was skipped");
-  }
-  const nl = doc.label_set.length;
-  if (nl <= 5) {
-    info(
-      `warning: the label set has ${nl} class${nl === 1 ? "" : "es"}: ${
-        nl === 1 ? "top-1 and top-5" : "top-5"
-      } over it ${nl === 1 ? "are" : "is"} 100 % by construction; the 1000-way ResNet rows are the informative ones`,
-    );
-  }
-  if (v.json) console.log(JSON.stringify(doc, null, 2));
-  else {
-    if (v["per-image"]) printPerImage(doc);
-    printSummary(doc, reportDir);
-  }
-  if (doc.incomplete === INTERRUPTED) {
-    info(
-      `clipcmp compare: interrupted after ${doc.summary.n} images; ${
-        reportDir ? `the report of those is in ${reportDir}` : "their results were printed"
-      } (the rest are listed as not run)`,
-    );
-    return EXIT_INTERRUPTED;
-  }
-  if (doc.incomplete) {
-    throw new ClipcmpError(
-      `stopped after ${doc.summary.n} images: ${doc.incomplete}; the finished results were ${
-        reportDir ? `written to ${reportDir}` : "printed"
-      }`,
-    );
-  }
-  return 0;
+  return finishCompare(doc, reportDir, { json: v.json, perImage: v["per-image"] });
 }, { interruptible: true });

@@ -9,28 +9,11 @@ import { ClipcmpError, UsageError } from "../lib/errors.ts";
 import { cacheDirFlag, chooseModelsFor, MODEL_FLAGS } from "../lib/cli/models.ts";
 import { resolveTemplates } from "../lib/cli/templates.ts";
 import { listImageFolder } from "../lib/eval.ts";
-import { type EvalOutcome, mergeEval, runEval } from "../lib/tasks/eval.ts";
+import { mergeEval, runEval } from "../lib/tasks/eval.ts";
 import { parseDatasets, parseShard } from "../lib/cli/datasets.ts";
 import { defaultOutDir } from "../lib/output.ts";
+import { printMetrics } from "../lib/cli/eval_text.ts";
 import { EVAL_HELP } from "../lib/cli/help.ts";
-
-/** The metrics table, one line per dataset and model. */
-function printMetrics(out: string, r: EvalOutcome, json: boolean): void {
-  if (json) {
-    console.log(JSON.stringify(r.doc, null, 2));
-    return;
-  }
-  for (const m of r.metrics) {
-    console.log(
-      `${m.dataset.padEnd(12)} ${m.model.padEnd(6)} n=${String(m.n).padEnd(6)} top-1 ${
-        (100 * m.acc1).toFixed(2).padStart(6)
-      }%  top-5 ${(100 * m.acc5).toFixed(2).padStart(6)}%  mean per-class recall ${
-        (100 * m.mean_per_class_recall).toFixed(2)
-      }%`,
-    );
-  }
-  console.log(`metrics: ${out}/metrics.json, ${out}/metrics.csv`);
-}
 
 runTask("eval", async (args, signal) => {
   const { values: v, positionals } = parseFlags(

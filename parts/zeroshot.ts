@@ -6,44 +6,15 @@
 import { DEVICE_FLAG, deviceFlags, DTYPE_FLAG } from "../lib/cli/device_flags.ts";
 import { info, parseFlags, runTask } from "../lib/cli/run.ts";
 import { DECODE_FLAGS, decodeOptions } from "../lib/cli/decode_flags.ts";
-import { ClipcmpError, firstLine, UsageError } from "../lib/errors.ts";
+import { UsageError } from "../lib/errors.ts";
 import { CLIP_LOGIT_SCALE } from "../lib/models/clip.ts";
 import { cacheDirFlag, checkAgainstManifest, chooseModels, CLIP_MODEL_FLAGS } from "../lib/cli/models.ts";
 import { listImages } from "../lib/image/list.ts";
-import { imagenetClasses } from "../lib/data/imagenet.ts";
-import { type Label, parseLabelsFile, validateLabels } from "../lib/zeroshot.ts";
+import { readLabels } from "../lib/cli/labels.ts";
 import { resolveTemplates } from "../lib/cli/templates.ts";
 import { checkedTopK } from "../lib/scoring.ts";
 import { runZeroshot } from "../lib/tasks/zeroshot.ts";
 import { ZEROSHOT_HELP } from "../lib/cli/help.ts";
-
-async function readLabels(
-  v: { labels?: string; "labels-file"?: string; imagenet?: boolean },
-): Promise<{ labels: Label[]; source: string }> {
-  const given = (["labels", "labels-file", "imagenet"] as const).filter((k) => v[k] !== undefined && v[k] !== false);
-  if (given.length > 1) throw new UsageError(`--${given.join(" and --")} exclude each other: give one`);
-  if (v.labels !== undefined) {
-    const labels = v.labels.split(",").map((label, index) => ({ label: label.trim(), index }));
-    validateLabels(labels, "--labels");
-    return { labels, source: "--labels" };
-  }
-  if (v["labels-file"] !== undefined) {
-    const path = v["labels-file"];
-    let text: string;
-    try {
-      text = await Deno.readTextFile(path);
-    } catch (err) {
-      if (err instanceof Deno.errors.NotFound) throw new ClipcmpError(`--labels-file "${path}": file not found`);
-      throw new ClipcmpError(`Cannot read --labels-file "${path}": ${firstLine(err)}`);
-    }
-    const labels = parseLabelsFile(text, `--labels-file "${path}"`);
-    validateLabels(labels, `--labels-file "${path}"`);
-    return { labels, source: path };
-  }
-  return { labels: imagenetClasses().map((c) => ({ label: c.clip, index: c.index })), source: "imagenet (CLIP names)" };
-}
-
-/** Images decoded and encoded at a time. */
 
 runTask("zeroshot", async (args) => {
   const { values: v, positionals } = parseFlags(

@@ -107,7 +107,7 @@ for (const [ep, ignore] of [["wasm", false], ["webgpu", !HAS_GPU]] as const) {
       const rm = await ResnetModel.load(await resolveResnet(resnet.path, "imagenet"), { ep, gpu });
       try {
         const rows = await rm.logits(photos);
-        const host = await rowsToHost(rows, gpu ?? undefined);
+        const host = await rowsToHost(rows);
         releaseRows(rows);
         const r = rel(host, R.resnet.photo_logits.flat());
         assert(r <= REL_TOL, `ResNet photo logits relative error ${r}`);
@@ -118,7 +118,7 @@ for (const [ep, ignore] of [["wasm", false], ["webgpu", !HAS_GPU]] as const) {
       try {
         const img = await cm.encodeImages(photos);
         const txt = await cm.encodeTexts(R.labels.map((l: string) => `a photo of a ${l}.`));
-        const { probs } = await zeroShotDetail(img, txt.rows, 100, gpu ?? undefined);
+        const { probs } = await zeroShotDetail(img, txt.rows, 100);
         releaseRows(img);
         releaseRows(txt.rows);
         const want: number[] = R.zeroshot_probs.flat();

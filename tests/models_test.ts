@@ -25,7 +25,7 @@ async function resnetLogits(ep: "wasm" | "webgpu", dir: string): Promise<Float32
   const model = await ResnetModel.load(await resolveResnet(`${FIX}/${dir}`), d);
   try {
     const rows = await model.logits(images);
-    const host = await rowsToHost(rows, d.gpu ?? undefined);
+    const host = await rowsToHost(rows);
     releaseRows(rows);
     return host;
   } finally {
@@ -39,10 +39,10 @@ async function clipOutputs(ep: "wasm" | "webgpu", dir: string) {
   try {
     const img = await clip.encodeImages(images);
     const txt = await clip.encodeTexts(refs.clip.prompts);
-    const { cosines } = await zeroShotDetail(img, txt.rows, 100, d.gpu ?? undefined);
+    const { cosines } = await zeroShotDetail(img, txt.rows, 100);
     const out = {
-      img: await rowsToHost(img, d.gpu ?? undefined),
-      txt: await rowsToHost(txt.rows, d.gpu ?? undefined),
+      img: await rowsToHost(img),
+      txt: await rowsToHost(txt.rows),
       logits: cosines.map((c) => 100 * c),
     };
     releaseRows(img);
@@ -120,10 +120,9 @@ for (const ep of ["wasm", "webgpu"] as const) {
         assert(notes.some((n) => /^ResNet: batch rewritten from 1 to dynamic/.test(n)), notes.join("\n"));
         assert(notes.some((n) => /^image tower: batch rewritten from 1 to dynamic/.test(n)), notes.join("\n"));
         // Ten images in one run of the rewritten graph equal ten runs of the original, and PyTorch's logits.
-        const g = d.gpu ?? undefined;
         const a = await fixed.logits(images);
         const b = await dyn.logits(images, { maxBatch: 16 });
-        const [ha, hb] = [await rowsToHost(a, g), await rowsToHost(b, g)];
+        const [ha, hb] = [await rowsToHost(a), await rowsToHost(b)];
         releaseRows(a);
         releaseRows(b);
         assert(maxAbsDiff(ha, hb) <= 1e-4, `batched vs single: ${maxAbsDiff(ha, hb)}`);

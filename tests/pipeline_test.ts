@@ -76,7 +76,7 @@ async function run(
   const skipped: string[] = [];
   using pool = new DecodePool(2);
   try {
-    const times = await classifyFiles(items, { ...models, gpu: d.gpu ?? undefined }, {
+    const times = await classifyFiles(items, models, {
       batch: opts.batch,
       k: opts.k,
       pool,

@@ -28,7 +28,7 @@ Deno.test({
     let classified = 0;
     for (let c = 0; c < IMAGES; c += CHUNK) {
       const emb = await clip.encodeImages(Array.from({ length: CHUNK }, (_, i) => image(c + i)));
-      const top = await zeroShotTopK(emb, head.rows, 100, 1, { device: mem.device });
+      const top = await zeroShotTopK(emb, head.rows, 100, 1);
       releaseRows(emb);
       classified += top.rows;
       await gpu.device.queue.onSubmittedWorkDone();

@@ -1,9 +1,12 @@
 /**
- * What `deno task compare` prints.
+ * What `deno task compare` prints, and how it ends.
  *
  * @module
  */
 import type { CompareDocument, Score } from "../documents.ts";
+import { ClipcmpError } from "../errors.ts";
+import { INTERRUPTED } from "../compare.ts";
+import { EXIT_INTERRUPTED, info } from "./run.ts";
 import { modelLabels } from "../report/write.ts";
 
 function pct(x: number): string {
@@ -65,4 +68,56 @@ export function printSummary(doc: CompareDocument, reportDir: string | null): vo
   }
   if (doc.summary.skipped) console.log(`  ${doc.summary.skipped} input(s) skipped (listed on stderr)`);
   if (reportDir) console.log(`Report: ${reportDir}/report.html (also report.md, results.json, results.csv)`);
+}
+
+/**
+ * Prints what a compare run gives (the document or the tables, the warnings) and says how it ended.
+ *
+ * @param doc The compare document.
+ * @param reportDir Where the report was written, or null.
+ * @param opts `--json` and `--per-image`.
+ * @returns The exit status: 0 done, 130 interrupted; a run that processed nothing or stopped on an error throws.
+ */
+export function finishCompare(
+  doc: CompareDocument,
+  reportDir: string | null,
+  opts: { json: boolean; perImage: boolean },
+): number {
+  for (const s of doc.skipped) info(`skipped ${s.path}: ${s.reason}`);
+  if (doc.summary.n === 0) {
+    if (doc.incomplete === INTERRUPTED) {
+      info(`clipcmp compare: interrupted before any image was scored; nothing was written`);
+      return EXIT_INTERRUPTED;
+    }
+    throw new ClipcmpError("Nothing was processed: every input was skipped");
+  }
+  const nl = doc.label_set.length;
+  if (nl <= 5) {
+    info(
+      `warning: the label set has ${nl} class${nl === 1 ? "" : "es"}: ${
+        nl === 1 ? "top-1 and top-5" : "top-5"
+      } over it ${nl === 1 ? "are" : "is"} 100 % by construction; the 1000-way ResNet rows are the informative ones`,
+    );
+  }
+  if (opts.json) console.log(JSON.stringify(doc, null, 2));
+  else {
+    if (opts.perImage) printPerImage(doc);
+    printSummary(doc, reportDir);
+  }
+  if (doc.incomplete === INTERRUPTED) {
+    info(
+      `clipcmp compare: interrupted after ${doc.summary.n} images; ${
+        reportDir ? `the report of those is in ${reportDir}` : "their results were printed"
+      } (the rest are listed as not run)`,
+    );
+    return EXIT_INTERRUPTED;
+  }
+  if (doc.incomplete) {
+    throw new ClipcmpError(
+      `stopped after ${doc.summary.n} images: ${doc.incomplete}; the finished results were ${
+        reportDir ? `written to ${reportDir}` : "printed"
+      }`,
+    );
+  }
+  return 0;
 }

@@ -258,7 +258,7 @@ export class ClipModel {
       throw err;
     }
     const rows: Rows = result
-      ? { where: "gpu", buffer: result, rows: n, width: d }
+      ? { where: "gpu", buffer: result, rows: n, width: d, device: gpu!.device }
       : { where: "cpu", data: cpu!, rows: n, width: d };
     return { rows, truncated };
   }

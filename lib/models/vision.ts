@@ -17,7 +17,13 @@ import { ClipcmpError } from "../errors.ts";
 /** Rows of model output, on the CPU or the GPU. */
 export type Rows =
   | { where: "cpu"; data: Float32Array; rows: number; width: number }
-  | { where: "gpu"; buffer: GPUBuffer; rows: number; width: number };
+  | {
+    where: "gpu";
+    buffer: GPUBuffer;
+    rows: number;
+    width: number; /** The device owning the buffer. */
+    device: GPUDevice;
+  };
 
 /** An image model with validated input and output. */
 export interface VisionGraph {
@@ -246,5 +252,5 @@ export async function runVision(
     result.destroy();
     throw err;
   }
-  return { where: "gpu", buffer: result, rows: images.length, width };
+  return { where: "gpu", buffer: result, rows: images.length, width, device };
 }

@@ -199,7 +199,6 @@ export async function runEval(
       );
       await switchToFp16(chosen, first, labels, { cacheDir: opts.cacheDir, device, log });
     }
-    const gpu = device.gpu ? { device: device.gpu.device } : undefined;
     clip = chosen.clip ? await ClipModel.load(chosen.clip.dir, { ...device, log }) : undefined;
     resnet = chosen.resnet ? await ResnetModel.load(chosen.resnet.source, { ...device, log }) : undefined;
     checkAgainstManifest(chosen, clip, resnet);
@@ -254,7 +253,6 @@ export async function runEval(
             clip: clip && head ? { model: clip, head: head.rows } : undefined,
             resnet,
             columns,
-            gpu,
           }, {
             batch: opts.batch,
             k,

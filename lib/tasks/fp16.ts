@@ -173,7 +173,7 @@ export async function runFp16(opts: Fp16Options): Promise<Fp16Document> {
         try {
           if (dtype === "fp32") checkAgainstManifest(chosen, undefined, model);
           const rows = await model.logits(images);
-          const logits = await rowsToHost(rows, dev.gpu ?? undefined);
+          const logits = await rowsToHost(rows);
           releaseRows(rows);
           const probs = Float32Array.from(softmaxCpu(logits, images.length, 1000, 1));
           if (reference) {
@@ -203,7 +203,7 @@ export async function runFp16(opts: Fp16Options): Promise<Fp16Document> {
           if (dtype === "fp32") checkAgainstManifest(chosen, clip);
           const head = await buildHead(clip, names, ["a photo of a {}."]);
           const img = await clip.encodeImages(images);
-          const { probs, cosines } = await zeroShotDetail(img, head.rows, CLIP_LOGIT_SCALE, dev.gpu ?? undefined);
+          const { probs, cosines } = await zeroShotDetail(img, head.rows, CLIP_LOGIT_SCALE);
           releaseRows(img);
           releaseRows(head.rows);
           const logits = cosines.map((c) => c * CLIP_LOGIT_SCALE);

@@ -69,7 +69,6 @@ export async function runShift(opts: ShiftOptions): Promise<ShiftOutcome> {
   let clip: ClipModel | undefined;
   let resnet: ResnetModel | undefined;
   const pool = new DecodePool();
-  const gpu = device.gpu ? { device: device.gpu.device } : undefined;
   const classes = imagenetClasses();
   const conditions: [ShiftName | "clean", number][] = [
     ["clean", 0],
@@ -112,13 +111,13 @@ export async function runShift(opts: ShiftOptions): Promise<ShiftOutcome> {
       };
       if (clip && head) {
         const emb = await clip.encodeImages(imgs);
-        const top = zeroShotTopK(emb, head.rows, CLIP_LOGIT_SCALE, 5, gpu);
+        const top = zeroShotTopK(emb, head.rows, CLIP_LOGIT_SCALE, 5);
         count("clip", (await finiteOrThrow(clip.visual.session.path, paths, top)).indices);
         releaseRows(emb);
       }
       if (resnet) {
         const logits = await resnet.logits(imgs);
-        const top = classTopK(logits, undefined, 5, gpu);
+        const top = classTopK(logits, undefined, 5);
         count("resnet", (await finiteOrThrow(resnet.graph.session.path, paths, top)).indices);
         releaseRows(logits);
       }

@@ -154,7 +154,6 @@ export async function runZeroshot(opts: ZeroshotOptions): Promise<ZeroshotDocume
         "warning: --no-logit-scale reproduces a common mistake (no logit scale); these probabilities are near-uniform",
       );
     }
-    const gpu = device.gpu ? { device: device.gpu.device } : undefined;
     const results: { path: string; top_k: { label: string; index: number; score: number }[] }[] = [];
     let used: { path: string; image: RgbaImage }[] = first;
     while (used.length) {
@@ -163,7 +162,7 @@ export async function runZeroshot(opts: ZeroshotOptions): Promise<ZeroshotDocume
         const top = await finiteOrThrow(
           clip.visual.session.path,
           used.map((u) => u.path),
-          zeroShotTopK(img, head.rows, scale, k, gpu),
+          zeroShotTopK(img, head.rows, scale, k),
         );
         used.forEach((u, i) =>
           results.push({
