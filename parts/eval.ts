@@ -55,7 +55,7 @@ runTask("eval", async (args, signal) => {
   const batch = positiveInt("--batch", v.batch)!;
   const limit = positiveInt("--limit", v.limit);
   const shard = parseShard(v.shard);
-  const datasets = parseDatasets(v.dataset ?? []);
+  const datasets = parseDatasets(v.dataset ?? [], { plainNames: false });
   if (datasets.length === 0) throw new UsageError("give at least one --dataset NAME=DIR");
   if (v.reference !== undefined && !datasets.some(([n]) => n === v.reference)) {
     throw new UsageError(`--reference "${v.reference}" is not one of the --dataset names`);

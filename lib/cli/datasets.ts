@@ -6,7 +6,8 @@
 import { UsageError } from "../errors.ts";
 
 /**
- * Parses the `--dataset NAME=DIR` values: names of letters, digits, `_ . -`, each once.
+ * Parses the `--dataset NAME=DIR` values, each name once. compare keeps names to letters, digits and `_ . -`;
+ * eval takes any name (its outputs escape names wherever they are written, which a test checks).
  *
  * @example
  * ```ts
@@ -15,15 +16,17 @@ import { UsageError } from "../errors.ts";
  * if (name !== "sketch" || dir !== "/data/sketch") throw new Error();
  * ```
  * @param values The flag's values.
+ * @param opts `plainNames`: refuse names other than letters, digits and `_ . -` (default true).
  * @returns `[name, dir]` pairs in order.
  */
-export function parseDatasets(values: readonly string[]): [string, string][] {
+export function parseDatasets(values: readonly string[], opts: { plainNames?: boolean } = {}): [string, string][] {
+  const plain = opts.plainNames ?? true;
   const seen = new Set<string>();
   return values.map((v) => {
     const i = v.indexOf("=");
     if (i <= 0 || i === v.length - 1) throw new UsageError(`--dataset must be NAME=DIR, got "${v}"`);
     const name = v.slice(0, i);
-    if (!/^[\w.-]+$/.test(name)) {
+    if (plain && !/^[\w.-]+$/.test(name)) {
       throw new UsageError(`--dataset name must be letters, digits, _ . or -, got "${name}"`);
     }
     if (seen.has(name)) throw new UsageError(`--dataset name "${name}" is used twice`);
