@@ -43,6 +43,31 @@ Deno.test("summarizeDomains() gives CLIP minus ResNet and flags small counts as 
   assert(d.every((x) => x.inconclusive));
 });
 
+Deno.test("summarizeDomains() pairs CLIP and the ResNet: McNemar on the discordant images, a seeded bootstrap", () => {
+  // 40 photos: 12 only CLIP right, 3 only the ResNet right, 20 both, 5 neither.
+  const recs: EvalRecord[] = [];
+  const push = (k: number, clipRight: boolean, resnetRight: boolean) => {
+    for (let i = 0; i < k; i++) recs.push(rec("photo", 288, [clipRight ? 288 : 292], [resnetRight ? 288 : 22]));
+  };
+  push(12, true, false);
+  push(3, false, true);
+  push(20, true, true);
+  push(5, false, false);
+  const [d] = summarizeDomains(recs, ["clip", "resnet"], wnidOf);
+  const pr = d!.paired!;
+  assertEquals([pr.mcnemar.b, pr.mcnemar.c], [12, 3]);
+  // Exact two-sided: 2 * sum_{i<=3} C(15, i) / 2^15 = 2 * (1 + 15 + 105 + 455) / 32768.
+  assert(Math.abs(pr.mcnemar.p - (2 * 576) / 32768) < 1e-12, String(pr.mcnemar.p));
+  assert(Math.abs(pr.bootstrap.difference - 9 / 40) < 1e-12);
+  assert(pr.bootstrap.ci[0] > 0 && pr.bootstrap.ci[1] < 0.5 && pr.bootstrap.ci[0] < 9 / 40);
+  assertEquals(summarizeDomains(recs, ["clip", "resnet"], wnidOf)[0]!.paired, pr); // seeded: reproduces
+  assert(!d!.inconclusive, "p = 0.035 < 0.05 with n = 40 is a conclusion");
+  // Fewer discordant images: not significant, so inconclusive.
+  const [e] = summarizeDomains(recs.slice(6), ["clip", "resnet"], wnidOf);
+  assertEquals([e!.paired!.mcnemar.b, e!.paired!.mcnemar.c], [6, 3]);
+  assert(e!.inconclusive);
+});
+
 Deno.test("likeForLike() compares two domains on the classes they share only", () => {
   const l = likeForLike(RECORDS, ["clip", "resnet"], wnidOf);
   assertEquals(l.length, 1);

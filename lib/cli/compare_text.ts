@@ -64,7 +64,11 @@ export function printSummary(doc: CompareDocument, reportDir: string | null): vo
   }
   const small = doc.domains.filter((d) => d.inconclusive).map((d) => d.domain);
   if (small.length) {
-    console.log(`  Too few images to conclude for ${small.join(", ")}: use deno task eval on a full dataset.`);
+    console.log(
+      `  No significant CLIP-ResNet difference (McNemar p >= 0.05, or n < 30) for ${
+        small.join(", ")
+      }: use deno task eval on a full dataset.`,
+    );
   }
   if (doc.summary.skipped) console.log(`  ${doc.summary.skipped} input(s) skipped (listed on stderr)`);
   if (reportDir) console.log(`Report: ${reportDir}/report.html (also report.md, results.json, results.csv)`);

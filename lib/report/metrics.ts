@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { type McNemar, mcnemarOf, type PairedBootstrap, pairedBootstrap } from "./stats.ts";
 import { mistakeSeverity } from "../data/wordnet.ts";
 
 /** A top-k prediction list entry. */
@@ -104,6 +105,9 @@ export function accuracy(records: readonly EvalRecord[], model: string, wnidOf: 
   };
 }
 
+/** The paired bootstrap's seed: the same images give the same interval on every run. */
+export const BOOTSTRAP_SEED = 0;
+
 /** One domain's figures. */
 export interface DomainSummary {
   /** Domain name. */
@@ -116,7 +120,13 @@ export interface DomainSummary {
   models: Record<string, Accuracy>;
   /** CLIP minus ResNet, top-1 and top-5, when both ran. */
   clip_minus_resnet: { top1: number; top5: number } | null;
-  /** Whether the counts are too small to tell the models apart (n < 30, or overlapping top-1 intervals). */
+  /**
+   * The paired comparison of CLIP's and the ResNet's top-1 on the same images (label set), when both ran:
+   * McNemar's exact test on the images where exactly one is right (b: only CLIP, c: only the ResNet), and a seeded
+   * paired bootstrap interval for the difference.
+   */
+  paired: { mcnemar: McNemar; bootstrap: PairedBootstrap } | null;
+  /** Whether the counts cannot tell the models apart: n < 30, or McNemar's p >= 0.05. */
   inconclusive: boolean;
 }
 
@@ -138,14 +148,20 @@ export function summarizeDomains(
     const rs = records.filter((r) => r.domain === domain);
     const acc = Object.fromEntries(models.map((m) => [m, accuracy(rs, m, wnidOf)]));
     const c = acc.clip, r = acc.resnet;
-    const overlap = c && r ? c.top1_ci[0] <= r.top1_ci[1] && r.top1_ci[0] <= c.top1_ci[1] : true;
+    let paired: DomainSummary["paired"] = null;
+    if (c && r) {
+      const right = (m: string) => rs.map((x) => x.preds[m]![0]?.index === x.true.index);
+      const [a, b] = [right("clip"), right("resnet")];
+      paired = { mcnemar: mcnemarOf(a, b), bootstrap: pairedBootstrap(a, b, { seed: BOOTSTRAP_SEED }) };
+    }
     return {
       domain,
       n: rs.length,
       classes: new Set(rs.map((x) => x.true.index)).size,
       models: acc,
       clip_minus_resnet: c && r ? { top1: c.top1 - r.top1, top5: c.top5 - r.top5 } : null,
-      inconclusive: rs.length < 30 || overlap,
+      paired,
+      inconclusive: rs.length < 30 || !paired || paired.mcnemar.p >= 0.05,
     };
   });
 }

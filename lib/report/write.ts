@@ -126,9 +126,30 @@ function conclusion(d: DomainSummary): string {
   const diff = `CLIP − ResNet: top-1 ${d.clip_minus_resnet.top1 >= 0 ? "+" : ""}${
     pct(d.clip_minus_resnet.top1)
   } points`;
+  const pr = d.paired;
+  if (!pr) return `${diff}.`;
+  const bs = pr.bootstrap;
+  const tests = `McNemar's exact test on the ${
+    pr.mcnemar.b + pr.mcnemar.c
+  } images where exactly one is right (${pr.mcnemar.b} only CLIP, ${pr.mcnemar.c} only ResNet): p = ${
+    pValue(pr.mcnemar.p)
+  }; paired bootstrap 95 % interval of the difference ${signedPct(bs.ci[0])} to ${
+    signedPct(bs.ci[1])
+  } points (${bs.resamples} resamples, seed ${bs.seed})`;
+  if (d.n < 30) {
+    return `${diff}. ${tests}. Too few images to conclude (n=${d.n} < 30): run \`deno task eval\` on a full dataset.`;
+  }
   return d.inconclusive
-    ? `${diff}. Too few images to conclude (n=${d.n}; the 95 % intervals overlap or n < 30): run \`deno task eval\` on a full dataset for a real answer.`
-    : `${diff}, with non-overlapping 95 % intervals.`;
+    ? `${diff}. ${tests}: the difference is not significant at the 5 % level.`
+    : `${diff}. ${tests}: the models differ at the 5 % level.`;
+}
+
+function pValue(p: number): string {
+  return p < 1e-4 ? "< 0.0001" : p.toFixed(4);
+}
+
+function signedPct(x: number): string {
+  return `${x >= 0 ? "+" : ""}${pct(x)}`;
 }
 
 /**
