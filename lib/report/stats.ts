@@ -12,6 +12,8 @@
  * @module
  */
 
+import { seededRandom } from "../math/random.ts";
+
 /** McNemar's exact test result. */
 export interface McNemar {
   /** Images where the first model is right and the second wrong. */
@@ -74,18 +76,6 @@ export function mcnemarOf(first: readonly boolean[], second: readonly boolean[])
     else if (!first[i] && second[i]) c++;
   }
   return mcnemarExact(b, c);
-}
-
-/** A seeded 32-bit generator (mulberry32), uniform in [0, 1). */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** A paired bootstrap interval for a difference of accuracies. */
