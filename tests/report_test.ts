@@ -142,7 +142,15 @@ Deno.test("the report directory holds report.md, results.json, results.csv and a
     !/(src|href)=["']?(https?:)?\/\//i.test(html) && !/url\(\s*["']?https?:/i.test(html),
     "network reference in report.html",
   );
-  assertEquals((html.match(/<img src="data:image\/png;base64,/g) ?? []).length, 130);
+  // Every image once in the full list, and again in the gallery it belongs to.
+  const gallery = d.results.filter((r) =>
+    (r.clip!.top5[0]!.index === r.true.index) !== (r.resnet!.top5[0]!.index === r.true.index)
+  );
+  assert(gallery.length > 0, "the fixtures disagree on some image");
+  assertEquals((html.match(/<img src="data:image\/png;base64,/g) ?? []).length, 130 + gallery.length);
+  for (const h of ["## Paired comparison", "## Effective robustness", "### Most frequent confusions", "## Per class"]) {
+    assert(md.includes(h), h);
+  }
 });
 
 const chromium = await (async () => {
@@ -188,7 +196,21 @@ Deno.test({
     );
     const { stdout, stderr } = await headless(["--dump-dom", url]);
     assertEquals(consoleErrors(stderr), []);
-    for (const id of ["summary", "like-for-like", "per-class", "images", "provenance"]) {
+    for (
+      const id of [
+        "summary",
+        "paired",
+        "effective-robustness",
+        "confusions",
+        "galleries",
+        "clip-only",
+        "resnet-only",
+        "per-class",
+        "like-for-like",
+        "images",
+        "provenance",
+      ]
+    ) {
       assert(stdout.includes(`id="${id}"`), id);
     }
     assert(stdout.includes("<svg"));
@@ -198,6 +220,59 @@ Deno.test({
     const shot = `${ROOT}/tests/.tmp/artifacts/report.png`;
     await headless(["--window-size=1280,2400", `--screenshot=${shot}`, url]);
     assert((await Deno.stat(shot)).size > 10_000, "screenshot too small");
+  },
+});
+
+/** Appended to a copy of a page: after load, lists elements that reach past the viewport and non-inline fetches. */
+const LAYOUT_CHECK = `<script>
+addEventListener("load", () => {
+  const vw = document.documentElement.clientWidth, bad = [];
+  for (const el of document.querySelectorAll("body *")) {
+    const r = el.getBoundingClientRect();
+    if (r.width > 0 && (r.right > vw + 0.5 || r.left < -0.5)) bad.push(el.tagName + (el.id ? "#" + el.id : "") + "@" + Math.round(r.right));
+  }
+  const fetched = performance.getEntriesByType("resource").map((e) => e.name).filter((u) => !/^(data|file):/.test(u));
+  const pre = document.createElement("pre");
+  pre.id = "layout-check";
+  pre.textContent = JSON.stringify({ vw, scroll: document.documentElement.scrollWidth, bad: bad.slice(0, 10), fetched });
+  document.body.append(pre);
+});
+</script>`;
+
+async function layout(html: string, name: string, width: number) {
+  const page = `${ROOT}/${OUT}/${name}`;
+  await Deno.writeTextFile(page, html.replace("</body>", `${LAYOUT_CHECK}</body>`));
+  const { stdout } = await headless([`--window-size=${width},900`, "--dump-dom", `file://${page}`]);
+  const m = stdout.match(/<pre id="layout-check">(.*?)<\/pre>/s);
+  assert(m, `no layout result for ${name}`);
+  return JSON.parse(
+    m[1]!.replace(/&quot;/g, '"').replace(/&amp;/g, "&").replace(/&lt;/g, "<").replace(/&gt;/g, ">"),
+  ) as {
+    vw: number;
+    scroll: number;
+    bad: string[];
+    fetched: string[];
+  };
+}
+
+Deno.test({
+  name: "report.html fits the page at 1280 and 800 px wide and fetches nothing from the network",
+  ignore: !chromium,
+  fn: async () => {
+    await defaultRun();
+    // The check can fail: a page with a too-wide element and an external image is caught.
+    const probe = await layout(
+      '<!doctype html><body><div style="width:3000px">x</div><img src="http://127.0.0.1:9/x.png"></body>',
+      "probe-wide.html",
+      1280,
+    );
+    assert(probe.bad.length > 0 && probe.fetched.length > 0, JSON.stringify(probe));
+    const html = await Deno.readTextFile(`${ROOT}/${OUT}/report.html`);
+    for (const width of [1280, 800]) {
+      const r = await layout(html, `layout-${width}.html`, width);
+      assertEquals([r.bad, r.fetched], [[], []], `at ${width}px: ${JSON.stringify(r)}`);
+      assert(r.scroll <= r.vw, `at ${width}px the page scrolls sideways: ${r.scroll} > ${r.vw}`);
+    }
   },
 });
 

@@ -10,6 +10,9 @@ import type { CompareDocument, CompareResult, Score } from "../documents.ts";
 import type { Accuracy, DomainSummary } from "./metrics.ts";
 import { writeFilesAtomic } from "../fs.ts";
 import { timmCells } from "./timm.ts";
+import { esc, legendItem, marker, seriesStyle, svgOpen } from "./svg.ts";
+import { type Analysis, analyze } from "./analysis.ts";
+import { robustnessSvg } from "./robustness.ts";
 
 /** What each result column is called in this document: the loaded models' own names. */
 export function modelLabels(doc: CompareDocument): Record<string, string> {
@@ -26,7 +29,6 @@ function title(doc: CompareDocument): string {
 
 const pct = (x: number) => `${(100 * x).toFixed(1)}`;
 const ci = (a: [number, number]) => `${pct(a[0])}–${pct(a[1])}`;
-const esc = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
 /** The reference domain for `*_diff` columns: photo when present, else the first. */
 export function referenceDomain(doc: CompareDocument): string | undefined {
@@ -101,7 +103,7 @@ export function renderCsv(doc: CompareDocument): string {
  * @param doc The comparison.
  * @returns JSON text.
  */
-export function renderJson(doc: CompareDocument): string {
+export function renderJson(doc: CompareDocument, analysis: Analysis = reportAnalysis(doc)): string {
   const entries = doc.domains.flatMap((d) =>
     Object.entries(d.models).map(([key, a]) => ({
       dataset: d.domain,
@@ -111,7 +113,7 @@ export function renderJson(doc: CompareDocument): string {
       metrics: { acc1: a.top1, acc5: a.top5, mean_per_class_recall: a.mean_per_class_recall },
     }))
   );
-  return JSON.stringify({ benchmark: entries, comparison: doc }, null, 2) + "\n";
+  return JSON.stringify({ benchmark: entries, analysis, comparison: doc }, null, 2) + "\n";
 }
 
 function accRow(name: string, a: Accuracy): string {
@@ -144,12 +146,157 @@ function conclusion(d: DomainSummary): string {
     : `${diff}. ${tests}: the models differ at the 5 % level.`;
 }
 
+/** The analyses of a document, with its reference domain and model names. */
+export function reportAnalysis(doc: CompareDocument): Analysis {
+  return analyze(doc, referenceDomain(doc), modelLabels(doc));
+}
+
+const SMALL_N =
+  "Small samples: below 30 images per domain these points carry wide intervals; the embedded sets show the method, and `deno task eval` on full datasets gives the real figures.";
+
+function pairedSection(doc: CompareDocument): string[] {
+  const rows = doc.domains.filter((d) => d.paired);
+  if (!rows.length) return [];
+  const out = ["## Paired comparison", ""];
+  out.push(
+    "Both models see the same images, so they are compared pairwise: McNemar's exact test on the images where exactly one is right, and a seeded paired bootstrap interval for the top-1 difference (CLIP − ResNet, label set).",
+    "",
+    "| domain | n | only CLIP right | only ResNet right | McNemar p | CLIP − ResNet | bootstrap 95 % CI | verdict |",
+    "| --- | --- | --- | --- | --- | --- | --- | --- |",
+  );
+  for (const d of rows) {
+    const pr = d.paired!;
+    const verdict = d.n < 30 ? "too few images" : pr.mcnemar.p < 0.05 ? "differ at 5 %" : "not significant";
+    out.push(
+      `| ${mdText(d.domain)} | ${d.n} | ${pr.mcnemar.b} | ${pr.mcnemar.c} | ${pValue(pr.mcnemar.p)} | ${
+        signedPct(pr.bootstrap.difference)
+      } | ${signedPct(pr.bootstrap.ci[0])} to ${signedPct(pr.bootstrap.ci[1])} | ${verdict} |`,
+    );
+  }
+  const bs = rows[0]!.paired!.bootstrap;
+  out.push("", `Bootstrap: ${bs.resamples} resamples of the images, seed ${bs.seed}, percentile interval.`, "");
+  return out;
+}
+
+function robustnessSection(a: Analysis, names: Record<string, string>): string[] {
+  if (!a.effective_robustness.length) return [];
+  const out = ["## Effective robustness", ""];
+  out.push(
+    "Each shifted domain against the reference domain, both axes logit-scaled (Taori et al., 2020). The baseline is a line fitted in logit space through published ImageNet-1k-trained models on the matching natural shift; ρ is a model's shifted top-1 minus the baseline's prediction from its reference top-1 (positive: more robust than those models at the same accuracy).",
+    "",
+  );
+  for (const p of a.effective_robustness) {
+    out.push(`### ${mdText(p.domain)} against ${mdText(p.reference)}`, "");
+    if (p.baseline) {
+      const b = p.baseline, f = a.baseline_source.files[b.set];
+      out.push(
+        `Baseline: ${b.name}, ${b.line.n} models (logit(y) = ${b.line.slope.toFixed(3)} · logit(x) ${
+          b.line.intercept >= 0 ? "+" : "−"
+        } ${Math.abs(b.line.intercept).toFixed(3)}), from timm's ${f.path} at ${
+          f.commit.slice(0, 10)
+        }; their x axis is ${b.reference_axis}.${
+          b.excluded.length ? ` Left out of the fit (0 % or 100 %): ${b.excluded.map(mdText).join(", ")}.` : ""
+        }`,
+        "",
+      );
+    } else {
+      out.push("No published baseline matches this domain's name; the plot shows y = x only.", "");
+    }
+    out.push(
+      "| model | reference top-1 | shifted top-1 | baseline predicts | ρ (points) |",
+      "| --- | --- | --- | --- | --- |",
+    );
+    for (const m of p.models) {
+      const pred = m.rho === null ? "–" : pct(m.y.top1 - m.rho);
+      out.push(
+        `| ${mdText(names[m.key] ?? m.name)} | ${pct(m.x.top1)} (n=${m.x.n}) | ${
+          pct(m.y.top1)
+        } (n=${m.y.n}) | ${pred} | ${m.rho === null ? "–" : signedPct(m.rho)} |`,
+      );
+    }
+    out.push("");
+    if (p.small) out.push(SMALL_N, "");
+  }
+  return out;
+}
+
+function confusionSection(doc: CompareDocument, a: Analysis): string[] {
+  const names = modelLabels(doc);
+  const out = ["## Where they differ", "", "### Most frequent confusions", ""];
+  out.push(
+    "Wrong top-1 predictions (true → predicted), per model and domain; distance: WordNet hypernym edges from the true class up to the nearest ancestor it shares with the prediction.",
+    "",
+    "| domain | model | true → predicted | images | share of class | distance |",
+    "| --- | --- | --- | --- | --- | --- |",
+  );
+  for (const c of a.confusions) {
+    for (const x of c.confusions) {
+      out.push(
+        `| ${mdText(c.domain)} | ${mdText(names[c.model] ?? c.model)} | ${mdText(x.true_label)} (#${x.true_index}) → ${
+          mdText(x.pred_label)
+        } (#${x.pred_index}) | ${x.count} | ${pct(x.share)} % | ${x.distance ?? "–"} |`,
+      );
+    }
+  }
+  out.push("");
+  if (doc.domains.some((d) => d.models.clip && d.models.resnet)) {
+    out.push(
+      `### One right, the other wrong`,
+      "",
+      `CLIP right and ResNet wrong (label-set top-1): ${a.galleries.clip_only.length} image(s); ResNet right and CLIP wrong: ${a.galleries.resnet_only.length}. The HTML report shows them with both top-5s.`,
+      "",
+    );
+  }
+  return out;
+}
+
+function perClassSection(doc: CompareDocument, a: Analysis): string[] {
+  const out = ["## Per class", ""];
+  const domains = doc.domains.map((d) => d.domain);
+  const hits = new Map(doc.per_class.map((r) => [r.index, r]));
+  const cell = (index: number) =>
+    domains.map((d) => {
+      const r = hits.get(index)?.domains[d];
+      return r ? `${mdText(d)} ${r.hits.clip ?? 0}/${r.hits.resnet ?? 0} of ${r.n}` : "";
+    }).filter(Boolean).join("; ");
+  if (a.per_class.length) {
+    out.push(
+      "Top-1 over all domains per class, sorted by CLIP − ResNet (label set); the last column gives CLIP / ResNet hits of the images per domain.",
+      "",
+      "| class | n | CLIP top-1 | ResNet top-1 | CLIP − ResNet | hits per domain |",
+      "| --- | --- | --- | --- | --- | --- |",
+    );
+    for (const r of a.per_class) {
+      out.push(
+        `| ${mdText(r.label)} (#${r.index}) | ${r.n} | ${pct(r.top1.clip!)} | ${pct(r.top1.resnet!)} | ${
+          signedPct(r.difference)
+        } | ${cell(r.index)} |`,
+      );
+    }
+  } else {
+    const keys = Object.keys(doc.domains[0]?.models ?? {}).filter((k) => k !== "resnet_1000");
+    out.push("Top-1 hits / images, per domain.", "");
+    out.push(`| class | ${domains.map((d) => keys.map((k) => `${mdText(d)} ${k}`).join(" | ")).join(" | ")} |`);
+    out.push(`| --- | ${domains.map(() => keys.map(() => "---").join(" | ")).join(" | ")} |`);
+    const names = new Map(doc.label_set.map((l) => [l.index, l.label]));
+    for (const row of doc.per_class) {
+      const cells = domains.flatMap((d) =>
+        keys.map((k) => (row.domains[d] ? `${row.domains[d]!.hits[k] ?? 0}/${row.domains[d]!.n}` : ""))
+      );
+      out.push(`| ${mdText(names.get(row.index) ?? "")} (#${row.index}) | ${cells.join(" | ")} |`);
+    }
+  }
+  return out;
+}
+
 function pValue(p: number): string {
   return p < 1e-4 ? "< 0.0001" : p.toFixed(4);
 }
 
+/** A signed percentage with one decimal; values that round to zero print as +0.0, never -0.0. */
 function signedPct(x: number): string {
-  return `${x >= 0 ? "+" : ""}${pct(x)}`;
+  const v = pct(x);
+  return /^-0\.0$/.test(v) ? "+0.0" : `${x >= 0 ? "+" : ""}${v}`;
 }
 
 /**
@@ -158,7 +305,7 @@ function signedPct(x: number): string {
  * @param doc The comparison.
  * @returns Markdown text.
  */
-export function renderMarkdown(doc: CompareDocument): string {
+export function renderMarkdown(doc: CompareDocument, analysis: Analysis = reportAnalysis(doc)): string {
   const p = doc.provenance;
   const out: string[] = [];
   out.push(`# ${mdText(title(doc))} under distribution shift`, "");
@@ -201,18 +348,10 @@ export function renderMarkdown(doc: CompareDocument): string {
     }
     out.push("");
   }
-  out.push("## Per class", "", "Top-1 hits / images, per domain.", "");
-  const domains = doc.domains.map((d) => d.domain);
-  const keys = Object.keys(doc.domains[0]?.models ?? {}).filter((k) => k !== "resnet_1000");
-  out.push(`| class | ${domains.map((d) => keys.map((k) => `${mdText(d)} ${k}`).join(" | ")).join(" | ")} |`);
-  out.push(`| --- | ${domains.map(() => keys.map(() => "---").join(" | ")).join(" | ")} |`);
-  const names = new Map(doc.label_set.map((l) => [l.index, l.label]));
-  for (const row of doc.per_class) {
-    const cells = domains.flatMap((d) =>
-      keys.map((k) => (row.domains[d] ? `${row.domains[d]!.hits[k] ?? 0}/${row.domains[d]!.n}` : ""))
-    );
-    out.push(`| ${mdText(names.get(row.index) ?? "")} (#${row.index}) | ${cells.join(" | ")} |`);
-  }
+  out.push(...pairedSection(doc));
+  out.push(...robustnessSection(analysis, modelLabels(doc)));
+  out.push(...confusionSection(doc, analysis));
+  out.push(...perClassSection(doc, analysis));
   out.push("", "## Provenance", "");
   out.push(`- clipcmp ${doc.version}, ${p.time}`);
   out.push(`- execution provider: ${p.ep}; ${p.device_reason}`);
@@ -250,56 +389,47 @@ export function renderMarkdown(doc: CompareDocument): string {
   return out.join("\n") + "\n";
 }
 
-function barChart(doc: CompareDocument): string {
-  const keys = Object.keys(doc.domains[0]?.models ?? {}).filter((k) => k !== "resnet_1000");
-  const colors: Record<string, string> = { clip: "#2f6fbf", resnet: "#d9822b" };
-  const groupW = 40 + 44 * keys.length;
-  const w = 60 + groupW * doc.domains.length, h = 260, base = 220, scale = 180;
-  const parts = [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h}" role="img" aria-label="top-1 accuracy per domain">`,
-  ];
-  for (const t of [0, 0.25, 0.5, 0.75, 1]) {
-    const y = base - t * scale;
-    parts.push(
-      `<line x1="50" x2="${w - 10}" y1="${y}" y2="${y}" stroke="#ddd"/><text x="44" y="${
-        y + 4
-      }" text-anchor="end" font-size="11">${t * 100}%</text>`,
+/**
+ * Top-1 per domain and model as a dot-and-interval chart (a forest plot): one row per model within each domain,
+ * the Wilson interval as a line, the value in its own column at the right, so that no label can touch a mark.
+ */
+function accuracyChart(doc: CompareDocument): string {
+  const keys = Object.keys(doc.domains[0]?.models ?? {});
+  const labels = modelLabels(doc);
+  const rowH = 22, groupGap = 14, L = 150, R = 90, T = 26, W = 900;
+  const H = T + doc.domains.length * (keys.length * rowH + groupGap) + 30;
+  const x = (v: number) => L + v * (W - L - R);
+  const out = [svgOpen(W, H, "top-1 accuracy per domain and model, with 95 % Wilson intervals")];
+  for (const t of [0, 0.2, 0.4, 0.6, 0.8, 1]) {
+    out.push(
+      `<line x1="${x(t)}" x2="${x(t)}" y1="${T - 6}" y2="${H - 26}" stroke="#e4e4e4"/><text x="${x(t)}" y="${
+        H - 10
+      }" font-size="12" text-anchor="middle">${t * 100}%</text>`,
     );
   }
-  doc.domains.forEach((d, i) => {
-    const x0 = 60 + i * groupW;
-    keys.forEach((k, j) => {
-      const a = d.models[k]!;
-      const x = x0 + j * 44;
-      const y = base - a.top1 * scale;
-      parts.push(
-        `<rect x="${x}" y="${y}" width="36" height="${a.top1 * scale}" fill="${colors[k] ?? "#888"}"><title>${
-          esc(modelLabels(doc)[k] ?? k)
-        } on ${esc(d.domain)}: ${pct(a.top1)}% (95% CI ${ci(a.top1_ci)})</title></rect>`,
-      );
-      const [lo, hi] = a.top1_ci;
-      parts.push(
-        `<line x1="${x + 18}" x2="${x + 18}" y1="${base - lo * scale}" y2="${base - hi * scale}" stroke="#222"/>`,
-      );
-      parts.push(
-        `<text x="${x + 18}" y="${base - hi * scale - 4}" text-anchor="middle" font-size="10">${pct(a.top1)}</text>`,
-      );
+  out.push(`<text x="${W - R + 8}" y="${T - 10}" font-size="12" font-weight="bold">top-1</text>`);
+  let y = T;
+  for (const d of doc.domains) {
+    out.push(`<text x="4" y="${y + 14}" font-size="13" font-weight="bold">${esc(d.domain)} (n=${d.n})</text>`);
+    keys.forEach((k, i) => {
+      const a = d.models[k];
+      const cy = y + i * rowH + rowH / 2;
+      if (a) {
+        const s = seriesStyle(i);
+        const tip = `${labels[k] ?? k} on ${d.domain}: ${pct(a.top1)}% (95% CI ${ci(a.top1_ci)}, n=${a.n})`;
+        out.push(
+          `<line x1="${x(a.top1_ci[0]).toFixed(1)}" x2="${
+            x(a.top1_ci[1]).toFixed(1)
+          }" y1="${cy}" y2="${cy}" stroke="${s.color}" stroke-width="2.5"><title>${esc(tip)}</title></line>`,
+          marker(s.shape, x(a.top1), cy, s.color, tip, 6),
+          `<text x="${W - R + 8}" y="${cy + 4}" font-size="12">${pct(a.top1)}</text>`,
+        );
+      }
     });
-    parts.push(
-      `<text x="${x0 + (44 * keys.length) / 2}" y="${base + 18}" text-anchor="middle" font-size="12">${
-        esc(d.domain)
-      } (n=${d.n})</text>`,
-    );
-  });
-  keys.forEach((k, j) => {
-    parts.push(
-      `<rect x="${60 + j * 190}" y="${h - 14}" width="10" height="10" fill="${colors[k] ?? "#888"}"/><text x="${
-        74 + j * 190
-      }" y="${h - 5}" font-size="11">${esc(modelLabels(doc)[k] ?? k)}</text>`,
-    );
-  });
-  parts.push("</svg>");
-  return parts.join("");
+    y += keys.length * rowH + groupGap;
+  }
+  out.push("</svg>");
+  return out.join("");
 }
 
 function bars(scores: Score[], trueIndex: number): string {
@@ -327,6 +457,90 @@ function imageCard(r: CompareResult, thumb: string | undefined, names: { clip: s
   }</small></div><div class="cols">${cols}</div></article>`;
 }
 
+function pairedHtml(table: string): string {
+  if (!table) return "";
+  return `<section id="paired"><h2>Paired comparison</h2><p>Both models see the same images: McNemar's exact test on the images where exactly one is right, and a seeded paired bootstrap interval for the top-1 difference (CLIP − ResNet, label set).</p>${table}</section>`;
+}
+
+function robustnessHtml(a: Analysis, doc: CompareDocument): string {
+  if (!a.effective_robustness.length) return "";
+  const names = modelLabels(doc);
+  const panels = a.effective_robustness.map((p) => {
+    const rows = p.models.map((m, i) =>
+      `<tr><td>${legendItem(i, names[m.key] ?? m.name)}</td><td class="num">${pct(m.x.top1)}</td><td class="num">${
+        pct(m.y.top1)
+      }</td><td class="num">${m.rho === null ? "–" : signedPct(m.rho)}</td></tr>`
+    ).join("");
+    const b = p.baseline;
+    const f = b ? a.baseline_source.files[b.set] : undefined;
+    const base = b && f
+      ? `<p>Grey: ${b.line.n} published ImageNet-1k-trained models on ${esc(b.name)} (timm, <code>${
+        esc(f.path)
+      }</code> at ${
+        esc(f.commit.slice(0, 10))
+      }, Apache-2.0); solid line: their fit in logit space; dashed: y = x. Their x axis is ${esc(b.reference_axis)}.${
+        b.excluded.length ? ` Left out of the fit (0 % or 100 %): ${b.excluded.map(esc).join(", ")}.` : ""
+      }</p>`
+      : `<p>No published baseline matches the name “${esc(p.domain)}”; dashed: y = x.</p>`;
+    return `<h3>${esc(p.domain)} against ${esc(p.reference)}</h3><div class="er"><div>${
+      robustnessSvg(p)
+    }</div><div><table><tr><th>model</th><th>${esc(p.reference)} %</th><th>${
+      esc(p.domain)
+    } %</th><th>ρ (points)</th></tr>${rows}</table>${base}${
+      p.small ? `<p class="caveat">${esc(SMALL_N).replace(/`(.*?)`/g, "<code>$1</code>")}</p>` : ""
+    }</div></div>`;
+  }).join("");
+  return `<section id="effective-robustness"><h2>Effective robustness</h2><p>Top-1 under each shift against top-1 on the reference domain, both logit-scaled (Taori et al., 2020). ρ: a model's shifted top-1 minus what the baseline predicts from its reference top-1; positive means more robust than ImageNet-trained models of the same accuracy. Hover a mark for its n and interval.</p>${panels}</section>`;
+}
+
+const GALLERY_MAX = 40;
+
+function galleriesHtml(doc: CompareDocument, a: Analysis, thumbs: Map<string, string>): string {
+  if (!doc.domains.some((d) => d.models.clip && d.models.resnet)) return "";
+  const names = {
+    clip: doc.provenance.models.clip?.name ?? "CLIP",
+    resnet: doc.provenance.models.resnet?.name ?? "ResNet",
+  };
+  const one = (id: string, title: string, idx: number[]) =>
+    `<div id="${id}"><h3>${esc(title)} (${idx.length})</h3>${
+      idx.length > GALLERY_MAX ? `<p>The first ${GALLERY_MAX} in input order.</p>` : ""
+    }<div class="cards">${
+      idx.slice(0, GALLERY_MAX).map((i) => imageCard(doc.results[i]!, thumbs.get(doc.results[i]!.path), names)).join(
+        "\n",
+      ) || "<p>None.</p>"
+    }</div></div>`;
+  return `<section id="galleries"><h2>One right, the other wrong</h2>${
+    one("clip-only", `${names.clip} right, ${names.resnet} wrong`, a.galleries.clip_only)
+  }${one("resnet-only", `${names.resnet} right, ${names.clip} wrong`, a.galleries.resnet_only)}</section>`;
+}
+
+function perClassHtml(doc: CompareDocument, a: Analysis, fallback: string): string {
+  if (!a.per_class.length) return `<section id="per-class"><h2>Per class</h2>${fallback}</section>`;
+  const domains = doc.domains.map((d) => d.domain);
+  const hits = new Map(doc.per_class.map((r) => [r.index, r]));
+  const rows = a.per_class.map((r) => {
+    const d = r.difference;
+    const tint = d > 0
+      ? `rgba(0,114,178,${(0.12 + 0.5 * d).toFixed(2)})`
+      : d < 0
+      ? `rgba(230,159,0,${(0.12 + 0.5 * -d).toFixed(2)})`
+      : "transparent";
+    const bar = `<div class="diffbar" title="${signedPct(d)} points"><span class="${
+      d >= 0 ? "pos" : "neg"
+    }" style="width:${(50 * Math.abs(d)).toFixed(1)}%"></span></div>`;
+    const per = domains.map((dm) => {
+      const c = hits.get(r.index)?.domains[dm];
+      return c ? `${esc(dm)} ${c.hits.clip ?? 0}/${c.hits.resnet ?? 0} of ${c.n}` : "";
+    }).filter(Boolean).join("; ");
+    return `<tr><td>${esc(r.label)} (#${r.index})</td><td class="num">${r.n}</td><td class="num">${
+      pct(r.top1.clip!)
+    }</td><td class="num">${pct(r.top1.resnet!)}</td><td class="num" style="background:${tint}">${
+      signedPct(d)
+    }</td><td>${bar}</td><td><small>${per}</small></td></tr>`;
+  }).join("");
+  return `<section id="per-class"><h2>Per class</h2><p>Top-1 over all domains, sorted by CLIP − ResNet (label set). Blue, solid bars: CLIP better; orange, hatched: ResNet better. Hits per domain are CLIP / ResNet of n.</p><table><tr><th>class</th><th>n</th><th>CLIP %</th><th>ResNet %</th><th>CLIP − ResNet</th><th></th><th>hits per domain</th></tr>${rows}</table></section>`;
+}
+
 /**
  * The self-contained HTML report.
  *
@@ -334,8 +548,12 @@ function imageCard(r: CompareResult, thumb: string | undefined, names: { clip: s
  * @param thumbs Data-URI thumbnails by path.
  * @returns HTML text.
  */
-export function renderHtml(doc: CompareDocument, thumbs: Map<string, string>): string {
-  const md = renderMarkdown(doc);
+export function renderHtml(
+  doc: CompareDocument,
+  thumbs: Map<string, string>,
+  analysis: Analysis = reportAnalysis(doc),
+): string {
+  const md = renderMarkdown(doc, analysis);
   const tableFromMd = (section: string) => {
     const lines = md.split("\n");
     const start = lines.findIndex((l) => l === `## ${section}`);
@@ -379,17 +597,33 @@ table{border-collapse:collapse;margin:8px 0}td,th{border:1px solid #ddd;padding:
 .bar .lbl{width:110px;overflow:hidden;white-space:nowrap;text-overflow:ellipsis}.bar .track{flex:1;background:#eee;height:9px}
 .bar .fill{display:block;height:9px;background:#8aa}.bar.hit .fill{background:#3a3}.bar.hit .lbl{font-weight:bold}
 .meta small{overflow-wrap:anywhere}.bar .val{width:42px;text-align:right}.dom{background:#eef;padding:0 5px;border-radius:3px}
-.filters button{margin-right:4px}.filters button.on{background:#2f6fbf;color:#fff}
+.filters button{margin-right:4px}.filters button.on{background:#0072B2;color:#fff}
+.legend-item{margin-right:14px;white-space:nowrap}.legend-item svg{vertical-align:-2px}
+.er{display:grid;grid-template-columns:minmax(0,3fr) minmax(260px,2fr);gap:16px;align-items:start}
+@media (max-width:900px){.er{grid-template-columns:1fr}}
+.caveat{background:#fff7e0;border-left:4px solid #E69F00;padding:6px 10px}
+table{max-width:100%}td{overflow-wrap:anywhere}.num{text-align:right;font-variant-numeric:tabular-nums}
+.diffbar{position:relative;width:120px;height:10px;background:#f2f2f2}.diffbar span{position:absolute;top:0;height:10px}
+.diffbar .pos{left:50%;background:#0072B2}.diffbar .neg{right:50%;background:repeating-linear-gradient(45deg,#E69F00 0 3px,#f6d58a 3px 6px)}
+.diffbar::after{content:"";position:absolute;left:50%;top:-2px;height:14px;border-left:1px solid #444}
 </style></head><body>
 <h1>${esc(title(doc))} under distribution shift</h1>
 <p id="models">${esc(models)}</p>
 <p>${doc.summary.n} images in ${doc.domains.length} domain(s), both models scored on one label set of ${doc.label_set.length} ImageNet classes. CLIP: softmax(${p.logit_scale} · cos) over the label set's prompts; ResNet: its 1000 logits restricted to the label set.</p>
-<section id="summary"><h2>Top-1 accuracy per domain</h2>${barChart(doc)}
+<section id="summary"><h2>Top-1 accuracy per domain</h2><p class="legend">${
+    Object.keys(doc.domains[0]?.models ?? {}).map((k, i) => legendItem(i, modelLabels(doc)[k] ?? k)).join(" ")
+  } · lines: 95 % Wilson intervals</p>${accuracyChart(doc)}
 ${tableFromMd("Accuracy per domain")}<ul>${notes}</ul></section>
+${pairedHtml(tableFromMd("Paired comparison"))}
+${robustnessHtml(analysis, doc)}
+<section id="confusions"><h2>Most frequent confusions</h2><p>Wrong top-1 predictions per model and domain; distance: WordNet hypernym edges from the true class up to the nearest ancestor it shares with the prediction.</p>${
+    tableFromMd("Where they differ") || "<p>No mistakes.</p>"
+  }</section>
+${galleriesHtml(doc, analysis, thumbs)}
 <section id="like-for-like"><h2>Like-for-like: domains compared on the classes they share</h2>${
     tableFromMd("Like-for-like: domains compared on the classes they share") || "<p>No two domains share a class.</p>"
   }</section>
-<section id="per-class"><h2>Per class</h2><p>Top-1 hits / images, per domain.</p>${tableFromMd("Per class")}</section>
+${perClassHtml(doc, analysis, tableFromMd("Per class"))}
 <section id="images"><h2>Every image: top-5 of both models</h2>
 <p class="filters">Show: <button class="on" data-f="all">all</button>${
     domains.map((d) => `<button data-f="${esc(d)}">${esc(d)}</button>`).join("")
@@ -425,11 +659,12 @@ for (const b of document.querySelectorAll(".filters button")) {
  */
 export async function writeReport(dir: string, doc: CompareDocument, thumbs: Map<string, string>): Promise<string[]> {
   await Deno.mkdir(dir, { recursive: true });
+  const analysis = reportAnalysis(doc);
   const files: [string, string][] = [
-    ["report.md", renderMarkdown(doc)],
-    ["results.json", renderJson(doc)],
+    ["report.md", renderMarkdown(doc, analysis)],
+    ["results.json", renderJson(doc, analysis)],
     ["results.csv", renderCsv(doc)],
-    ["report.html", renderHtml(doc, thumbs)],
+    ["report.html", renderHtml(doc, thumbs, analysis)],
   ];
   // All four as one set: a kill leaves either the previous set or the new one (and at worst temp files that the
   // next run's prepareOutDir removes), never report.md of one run beside results.json of another.

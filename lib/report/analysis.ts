@@ -1,0 +1,78 @@
+/**
+ * The analyses a comparison report shows beyond accuracy: effective robustness against published baselines,
+ * the most frequent confusions per model and domain, the images only one model gets right, and classes ranked
+ * by the CLIP − ResNet difference. Computed once from the document and shared by the Markdown, HTML and JSON
+ * writers, so the three always agree.
+ *
+ * @module
+ */
+import type { CompareDocument } from "../documents.ts";
+import { BASELINE_SOURCE } from "./baselines.ts";
+import {
+  type ClassDifference,
+  classDifferences,
+  type Confusion,
+  disagreements,
+  type Judged,
+  topConfusions,
+} from "./differences.ts";
+import { type RobustnessPanel, robustnessPanels } from "./robustness.ts";
+
+/** How many confusions per model and domain the report lists. */
+export const CONFUSIONS_SHOWN = 5;
+
+/** The report's analyses. */
+export interface Analysis {
+  /** One panel per shifted domain. */
+  effective_robustness: RobustnessPanel[];
+  /** Where the baselines come from. */
+  baseline_source: typeof BASELINE_SOURCE;
+  /** Per domain, per model key, the most frequent confusions. */
+  confusions: { domain: string; model: string; confusions: Confusion[] }[];
+  /** Indices into `results` that CLIP gets right and ResNet wrong, and the reverse (label-set top-1). */
+  galleries: { clip_only: number[]; resnet_only: number[] };
+  /** Classes by CLIP − ResNet top-1 difference, largest first; empty unless both models ran. */
+  per_class: ClassDifference[];
+}
+
+/** Each image with its models' ranked predictions, keyed like the document's accuracies. */
+export function judged(doc: CompareDocument): Judged[] {
+  return doc.results.map((r) => ({
+    domain: r.domain,
+    true: r.true,
+    preds: { clip: r.clip?.top5, resnet: r.resnet?.top5, resnet_1000: r.resnet?.top5_1000 },
+  }));
+}
+
+/**
+ * Computes every analysis of the report.
+ *
+ * @param doc The comparison.
+ * @param reference The in-distribution domain (photo when present).
+ * @param names Display names by model key.
+ * @returns The analyses.
+ */
+export function analyze(
+  doc: CompareDocument,
+  reference: string | undefined,
+  names: Readonly<Record<string, string>>,
+): Analysis {
+  const images = judged(doc);
+  const keys = Object.keys(doc.domains[0]?.models ?? {});
+  const both = keys.includes("clip") && keys.includes("resnet");
+  return {
+    effective_robustness: reference ? robustnessPanels(doc.domains, reference, names) : [],
+    baseline_source: BASELINE_SOURCE,
+    confusions: doc.domains.flatMap((d) =>
+      Object.keys(d.models).map((model) => ({
+        domain: d.domain,
+        model,
+        confusions: topConfusions(images, model, d.domain, CONFUSIONS_SHOWN),
+      }))
+    ),
+    galleries: both
+      ? { clip_only: disagreements(images, "clip", "resnet"), resnet_only: disagreements(images, "resnet", "clip") }
+      : { clip_only: [], resnet_only: [] },
+    per_class: both ? classDifferences(images, ["clip", "resnet"], "clip", "resnet") : [],
+  };
+}
