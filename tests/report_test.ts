@@ -4,6 +4,7 @@ import { imagenetClasses } from "../lib/data/imagenet.ts";
 import type { CompareDocument } from "../lib/compare.ts";
 import { ROOT, runTaskCli } from "./_helpers.ts";
 import { schemaValidator } from "./_schema.ts";
+import { chromium, headless, layout } from "./_browser.ts";
 
 const validate = await schemaValidator("compare");
 const wnidOf = (i: number) => imagenetClasses()[i]!.wnid;
@@ -153,33 +154,6 @@ Deno.test("the report directory holds report.md, results.json, results.csv and a
   }
 });
 
-const chromium = await (async () => {
-  try {
-    const out = await new Deno.Command("chromium", { args: ["--version"], stdout: "piped", stderr: "null" }).output();
-    return out.success;
-  } catch {
-    return false;
-  }
-})();
-if (!chromium) console.warn("SKIP report browser test: chromium is not installed (apt-get install chromium)");
-
-async function headless(args: string[]): Promise<{ stdout: string; stderr: string }> {
-  const out = await new Deno.Command("chromium", {
-    args: [
-      "--headless=new",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--hide-scrollbars",
-      "--enable-logging=stderr",
-      "--v=0",
-      ...args,
-    ],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  return { stdout: new TextDecoder().decode(out.stdout), stderr: new TextDecoder().decode(out.stderr) };
-}
-
 const consoleErrors = (stderr: string) => stderr.split("\n").filter((l) => /:CONSOLE[:(]\d+\)?\]|Uncaught/.test(l));
 
 Deno.test({
@@ -223,38 +197,6 @@ Deno.test({
   },
 });
 
-/** Appended to a copy of a page: after load, lists elements that reach past the viewport and non-inline fetches. */
-const LAYOUT_CHECK = `<script>
-addEventListener("load", () => {
-  const vw = document.documentElement.clientWidth, bad = [];
-  for (const el of document.querySelectorAll("body *")) {
-    const r = el.getBoundingClientRect();
-    if (r.width > 0 && (r.right > vw + 0.5 || r.left < -0.5)) bad.push(el.tagName + (el.id ? "#" + el.id : "") + "@" + Math.round(r.right));
-  }
-  const fetched = performance.getEntriesByType("resource").map((e) => e.name).filter((u) => !/^(data|file):/.test(u));
-  const pre = document.createElement("pre");
-  pre.id = "layout-check";
-  pre.textContent = JSON.stringify({ vw, scroll: document.documentElement.scrollWidth, bad: bad.slice(0, 10), fetched });
-  document.body.append(pre);
-});
-</script>`;
-
-async function layout(html: string, name: string, width: number) {
-  const page = `${ROOT}/${OUT}/${name}`;
-  await Deno.writeTextFile(page, html.replace("</body>", `${LAYOUT_CHECK}</body>`));
-  const { stdout } = await headless([`--window-size=${width},900`, "--dump-dom", `file://${page}`]);
-  const m = stdout.match(/<pre id="layout-check">(.*?)<\/pre>/s);
-  assert(m, `no layout result for ${name}`);
-  return JSON.parse(
-    m[1]!.replace(/&quot;/g, '"').replace(/&amp;/g, "&").replace(/&lt;/g, "<").replace(/&gt;/g, ">"),
-  ) as {
-    vw: number;
-    scroll: number;
-    bad: string[];
-    fetched: string[];
-  };
-}
-
 Deno.test({
   name: "report.html fits the page at 1280 and 800 px wide and fetches nothing from the network",
   ignore: !chromium,
@@ -262,6 +204,7 @@ Deno.test({
     await defaultRun();
     // The check can fail: a page with a too-wide element and an external image is caught.
     const probe = await layout(
+      `${ROOT}/${OUT}`,
       '<!doctype html><body><div style="width:3000px">x</div><img src="http://127.0.0.1:9/x.png"></body>',
       "probe-wide.html",
       1280,
@@ -269,7 +212,7 @@ Deno.test({
     assert(probe.bad.length > 0 && probe.fetched.length > 0, JSON.stringify(probe));
     const html = await Deno.readTextFile(`${ROOT}/${OUT}/report.html`);
     for (const width of [1280, 800]) {
-      const r = await layout(html, `layout-${width}.html`, width);
+      const r = await layout(`${ROOT}/${OUT}`, html, `layout-${width}.html`, width);
       assertEquals([r.bad, r.fetched], [[], []], `at ${width}px: ${JSON.stringify(r)}`);
       assert(r.scroll <= r.vw, `at ${width}px the page scrolls sideways: ${r.scroll} > ${r.vw}`);
     }

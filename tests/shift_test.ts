@@ -1,4 +1,5 @@
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
+import { chromium, layout } from "./_browser.ts";
 import { GpuShift } from "../kernels/shift.ts";
 import { shiftCpu } from "../lib/shift/cpu.ts";
 import { imageSeed, shiftParams, SHIFTS } from "../lib/shift/params.ts";
@@ -162,9 +163,34 @@ Deno.test({
       ]);
       assertEquals(run.code, 0, run.stderr);
       const html = Deno.readTextFileSync(`${ROOT}/${out}/report.html`);
-      assertEquals((html.match(/<svg /g) ?? []).length, SHIFTS.length);
+      assertEquals((html.match(/aria-label="[a-z]+ top-1 by severity"/g) ?? []).length, SHIFTS.length);
       assertEquals((html.match(/<polyline /g) ?? []).length, 2 * SHIFTS.length);
+      // Pivoted: one table per model, a row per shift with clean, severities 1-5 and the AUC.
+      assertEquals((html.match(/<table class="pivot">/g) ?? []).length, 2);
+      assertEquals((html.match(/<tr><th scope="row">/g) ?? []).length, 2 * SHIFTS.length);
+      assert(html.includes("ImageNet-C-style") && html.includes('class="caveat"'), "AUC label and small-n caveat");
+      // The contact sheet is embedded, labelled with every shift and severity.
+      assert(/<image [^>]*href="data:image\/png;base64,/.test(html));
+      for (const s of SHIFTS) assert(html.includes(`text-anchor="end">${s}</text>`), s);
+      for (const c of ["clean", "severity 1", "severity 5"]) assert(html.includes(`>${c}</text>`), c);
+      assert(!/(src|href)=["']?(https?:)?\/\//i.test(html), "network reference in the shift report");
+      if (chromium) {
+        for (const width of [1280, 800]) {
+          const r = await layout(`${ROOT}/${out}`, html, `layout-${width}.html`, width);
+          assertEquals([r.bad, r.fetched], [[], []], `at ${width}px: ${JSON.stringify(r)}`);
+          assert(r.scroll <= r.vw, `at ${width}px the shift report scrolls sideways`);
+        }
+      }
       const res = JSON.parse(Deno.readTextFileSync(`${ROOT}/${out}/results.json`));
+      assertEquals(res.auc.length, 2 * SHIFTS.length);
+      for (const a of res.auc) {
+        const pts = res.rows.filter((r: { model: string; shift: string }) =>
+          r.model === a.model && (r.shift === a.shift || r.shift === "clean")
+        ).sort((x: { severity: number }, y: { severity: number }) => x.severity - y.severity);
+        // An independent trapezoid: (v0/2 + v1 + ... + v4 + v5/2) / 5.
+        const t = pts.map((r: { top1: number }) => r.top1);
+        assert(Math.abs(a.auc - (t[0] / 2 + t[1] + t[2] + t[3] + t[4] + t[5] / 2) / 5) < 1e-9, JSON.stringify(a));
+      }
       // clean + 7 shifts x 5 severities, for 2 models
       assertEquals(res.rows.length, 2 * (1 + 5 * SHIFTS.length));
       for (const row of res.rows) assert(row.n === 3 && row.top1 >= 0 && row.top1 <= row.top5 && row.top5 <= 1);

@@ -22,7 +22,11 @@ import { requestGpu } from "../gpu/context.ts";
 import type { GpuShift } from "../../kernels/shift.ts";
 import { shiftRenderer } from "../shift/render.ts";
 import type { ShiftName } from "../shift/params.ts";
-import { contactSheet, shiftHtml, type ShiftRow } from "../shift/report.ts";
+import { contactSheet, SHEET_PAD, shiftAucs, shiftHtml, type ShiftRow } from "../shift/report.ts";
+import { encodeBase64 } from "../base64.ts";
+
+/** The contact sheet's cell size in pixels. */
+const SHEET_CELL = 160;
 import { writeFileAtomic } from "../fs.ts";
 import { VERSION } from "../version.ts";
 
@@ -184,7 +188,9 @@ export async function runShift(opts: ShiftOptions): Promise<ShiftOutcome> {
     );
   }
   const grid = shifts.map((s) => sheet.get(s) ?? [clean!]);
-  await writeFileAtomic(`${out}/contact-sheet.png`, await encodePng(contactSheet(grid, 160)));
+  const sheetImage = contactSheet(grid, SHEET_CELL);
+  const sheetPng = await encodePng(sheetImage);
+  await writeFileAtomic(`${out}/contact-sheet.png`, sheetPng);
   const meta = [
     `${scored} image(s); models: ${
       [clip ? `CLIP ${chosen.clip!.dir}` : "", resnet ? `ResNet ${chosen.resnet!.source.model}` : ""]
@@ -208,6 +214,7 @@ export async function runShift(opts: ShiftOptions): Promise<ShiftOutcome> {
     precision,
     n: scored,
     rows,
+    auc: shiftAucs(rows),
   };
   await writeFileAtomic(`${out}/results.json`, JSON.stringify(doc, null, 2) + "\n");
   await writeFileAtomic(
@@ -217,6 +224,16 @@ export async function runShift(opts: ShiftOptions): Promise<ShiftOutcome> {
         .join("\n") +
       "\n",
   );
-  await writeFileAtomic(`${out}/report.html`, shiftHtml(rows, meta));
+  await writeFileAtomic(
+    `${out}/report.html`,
+    shiftHtml(rows, meta, {
+      dataUri: `data:image/png;base64,${encodeBase64(sheetPng)}`,
+      width: sheetImage.width,
+      height: sheetImage.height,
+      cell: SHEET_CELL,
+      pad: SHEET_PAD,
+      rows: [...shifts],
+    }),
+  );
   return { doc, table };
 }
