@@ -16,7 +16,7 @@ import {
   type Judged,
   topConfusions,
 } from "./differences.ts";
-import { type RobustnessPanel, robustnessPanels } from "./robustness.ts";
+import { type RobustnessPanel, robustnessPanels, type TopOne } from "./robustness.ts";
 
 /** How many confusions per model and domain the report lists. */
 export const CONFUSIONS_SHOWN = 5;
@@ -45,25 +45,26 @@ export function judged(doc: CompareDocument): Judged[] {
 }
 
 /**
- * Computes every analysis of the report.
+ * Computes every analysis of a report.
  *
- * @param doc The comparison.
- * @param reference The in-distribution domain (photo when present).
+ * @param images The images with each model's ranked predictions.
+ * @param domains Per domain (or dataset), accuracies by model key.
+ * @param reference The in-distribution domain, if any.
  * @param names Display names by model key.
  * @returns The analyses.
  */
 export function analyze(
-  doc: CompareDocument,
+  images: readonly Judged[],
+  domains: readonly { domain: string; models: Readonly<Record<string, TopOne>> }[],
   reference: string | undefined,
   names: Readonly<Record<string, string>>,
 ): Analysis {
-  const images = judged(doc);
-  const keys = Object.keys(doc.domains[0]?.models ?? {});
+  const keys = Object.keys(domains[0]?.models ?? {});
   const both = keys.includes("clip") && keys.includes("resnet");
   return {
-    effective_robustness: reference ? robustnessPanels(doc.domains, reference, names) : [],
+    effective_robustness: reference ? robustnessPanels(domains, reference, names) : [],
     baseline_source: BASELINE_SOURCE,
-    confusions: doc.domains.flatMap((d) =>
+    confusions: domains.flatMap((d) =>
       Object.keys(d.models).map((model) => ({
         domain: d.domain,
         model,
