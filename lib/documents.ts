@@ -88,3 +88,15 @@ export interface CompareDocument {
   /** Why the run stopped before the end (a lost GPU device), or null when it completed. */
   incomplete: string | null;
 }
+
+/** One line of eval's `results.jsonl`: an image and each model's top-5 over the dataset's columns. */
+export interface EvalLine {
+  /** Dataset name. */
+  dataset: string;
+  /** Image path. */
+  path: string;
+  /** True class index. */
+  true: number;
+  /** Per model: top-5 ImageNet indices over the dataset's columns. */
+  top5: Record<string, number[]>;
+}

@@ -12,6 +12,7 @@ import { classByWnid } from "./data/imagenet.ts";
 import { ClipcmpError, firstLine } from "./errors.ts";
 import { listImages } from "./image/list.ts";
 import { timmCells } from "./report/timm.ts";
+import type { EvalLine } from "./documents.ts";
 
 /** The 200-class subsets with their ImageNet indices. */
 export const SUBSETS: Record<"imagenet-r" | "imagenet-a", number[]> = {
@@ -93,17 +94,8 @@ export function scoringColumns(choice: SubsetChoice, classes: readonly number[])
   return null;
 }
 
-/** One line of results.jsonl. */
-export interface EvalLine {
-  /** Dataset name. */
-  dataset: string;
-  /** Image path. */
-  path: string;
-  /** True class index. */
-  true: number;
-  /** Per model: top-5 ImageNet indices over the dataset's columns. */
-  top5: Record<string, number[]>;
-}
+/** One line of results.jsonl (defined with the other documents). */
+export type { EvalLine } from "./documents.ts";
 
 /**
  * What makes an eval run's results comparable: written to `run.json` beside `results.jsonl` before the first

@@ -4,6 +4,7 @@ import { classByWnid } from "../lib/data/imagenet.ts";
 
 const SUBSET_INDEX = (f: string) => classByWnid(f.split("/").pop()!.slice(0, 9))!.index;
 import { killTaskWhen, ROOT, runTaskCli, tempDir } from "./_helpers.ts";
+import { chromium, layout } from "./_browser.ts";
 
 // An ImageFolder by wnid: the 10 demo photos and 30 art renditions.
 const DS = await tempDir();
@@ -129,6 +130,65 @@ Deno.test("eval --shard 0/2 and 1/2, merged, equal the unsharded run", async () 
   const run = await runTaskCli("eval", ["--merge", a, b, "--out", merged]);
   assertEquals(run.code, 0, run.stderr);
   assertEquals(metrics(merged), metrics(full));
+  // The merge writes the report too, with the same paired statistics as the unsharded run.
+  const paired = (out: string) => {
+    const md = Deno.readTextFileSync(`${ROOT}/${out}/report.md`);
+    return md.slice(md.indexOf("## Paired comparison"), md.indexOf("## Where they differ"));
+  };
+  assert(paired(full).includes("McNemar"));
+  assertEquals(paired(merged), paired(full));
+});
+
+// Two datasets named like the published shifts' in-distribution and sketch sets: the photos and the 27 sketches.
+const DS2 = await tempDir();
+for (const [name, dir] of [["photo", "data/samples/photo"], ["sketch", "data/renditions/sketch"]] as const) {
+  for (const e of Deno.readDirSync(`${ROOT}/${dir}`)) {
+    Deno.mkdirSync(`${DS2}/${name}/${e.name.slice(0, 9)}`, { recursive: true });
+    Deno.copyFileSync(`${ROOT}/${dir}/${e.name}`, `${DS2}/${name}/${e.name.slice(0, 9)}/${e.name}`);
+  }
+}
+
+Deno.test("eval writes the HTML report: paired tests from the results, effective robustness against ImageNet-Sketch", async () => {
+  const out = outDir("report");
+  made.push(out);
+  const run = await runTaskCli("eval", [
+    "--dataset",
+    `photo=${DS2}/photo`,
+    "--dataset",
+    `sketch=${DS2}/sketch`,
+    ...MODELS,
+    "--subset",
+    "none",
+    "--out",
+    out,
+  ]);
+  assertEquals(run.code, 0, run.stderr);
+  const html = Deno.readTextFileSync(`${ROOT}/${out}/report.html`);
+  for (
+    const id of ["summary", "paired", "effective-robustness", "confusions", "galleries", "per-class", "provenance"]
+  ) {
+    assert(html.includes(`id="${id}"`), id);
+  }
+  assert(html.includes("sketch against photo") && html.includes("ImageNet-Sketch"), "sketch panel with its baseline");
+  assert(!/(src|href)=["']?(https?:)?\/\//i.test(html), "network reference in report.html");
+  // McNemar's discordant counts, counted here from results.jsonl.
+  const md = Deno.readTextFileSync(`${ROOT}/${out}/report.md`);
+  for (const ds of ["photo", "sketch"]) {
+    const ls = lines(out).filter((l) => l.dataset === ds);
+    const right = (l: Line, m: string) => l.top5[m]![0] === l.true;
+    const b = ls.filter((l) => right(l, "clip") && !right(l, "resnet")).length;
+    const c = ls.filter((l) => !right(l, "clip") && right(l, "resnet")).length;
+    assert(
+      new RegExp(`^\\| ${ds} \\| ${ls.length} \\| ${b} \\| ${c} \\| `, "m").test(md),
+      `${ds}: b=${b} c=${c}\n${md}`,
+    );
+  }
+  if (chromium) {
+    for (const width of [1280, 800]) {
+      const r = await layout(`${ROOT}/${out}`, html, `layout-${width}.html`, width);
+      assertEquals([r.bad, r.fetched], [[], []], `at ${width}px: ${JSON.stringify(r)}`);
+    }
+  }
 });
 
 Deno.test("eval usage errors are one line with exit 2", async () => {
@@ -195,5 +255,6 @@ Deno.test("eval interrupted by Ctrl-C keeps its finished results, says how to co
 Deno.test("cleanup: remove the eval test outputs", async () => {
   for (const d of made) await Deno.remove(`${ROOT}/${d}`, { recursive: true }).catch(() => {});
   await Deno.remove(DS, { recursive: true });
+  await Deno.remove(DS2, { recursive: true });
   assert(!(await Deno.stat(DS).then(() => true, () => false)));
 });

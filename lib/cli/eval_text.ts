@@ -20,5 +20,5 @@ export function printMetrics(out: string, r: EvalOutcome, json: boolean): void {
       }%`,
     );
   }
-  console.log(`metrics: ${out}/metrics.json, ${out}/metrics.csv`);
+  console.log(`metrics: ${out}/metrics.json, ${out}/metrics.csv; report: ${out}/report.html (also report.md)`);
 }

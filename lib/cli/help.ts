@@ -78,7 +78,9 @@ Options:
   --model clip|resnet|both    (default both)
   --subset imagenet-r|imagenet-a|auto|none   200-way scoring for ImageNet-R/-A; auto detects a 200-class folder
                               set (default auto)
-  --reference NAME            dataset that top1_diff/top5_diff in metrics.csv are taken against
+  --reference NAME            the in-distribution dataset: metrics.csv's top1_diff/top5_diff and the report's
+                              effective-robustness plots are taken against it (default: the first dataset
+                              whose name is not a known shift such as sketch, imagenet-r or imagenet-a)
   --out DIR                   results directory (default reports/eval-<time>, in the folder you run from)
   --limit N                   first N images of each dataset (after sharding)
   --shard i/n                 this machine's share: images i, i+n, i+2n, ... (merge the shards with --merge)
@@ -92,7 +94,8 @@ ${MODEL_HELP}
   -h, --help                  this help
 
 Outputs in DIR: run.json, results.jsonl, metrics.json (CLIP_benchmark-like: acc1, acc5, mean_per_class_recall as
-fractions), metrics.csv (timm-like, in %).`;
+fractions), metrics.csv (timm-like, in %), report.md and report.html (self-contained: intervals, paired tests,
+effective robustness, confusions, per-class ranking).`;
 
 /** `deno task zeroshot --help`. */
 export const ZEROSHOT_HELP = `clipcmp zeroshot: CLIP zero-shot classification of any images over any labels

@@ -1,7 +1,8 @@
 /**
  * The dataset evaluation task's core, for the CLI (`deno task eval`) and scripts alike: scores whole ImageFolders
  * with CLIP and/or a ResNet, appending per-image results to `results.jsonl` as they are made (so a kill or Ctrl-C
- * loses at most a batch and a rerun continues), then writes `metrics.json` and `metrics.csv`; and merges shards.
+ * loses at most a batch and a rerun continues), then writes `metrics.json`, `metrics.csv` and the HTML report (the
+ * same analyses as compare's, at dataset scale); and merges shards.
  *
  * @module
  */
@@ -28,7 +29,8 @@ import {
   scoringColumns,
   type SubsetChoice,
 } from "../eval.ts";
-import { writeFileAtomic } from "../fs.ts";
+import { writeFileAtomic, writeFilesAtomic } from "../fs.ts";
+import { evalReport } from "../report/eval_report.ts";
 import { writeFailure } from "../output.ts";
 import { docHeader } from "../envelope.ts";
 import { VERSION } from "../version.ts";
@@ -93,12 +95,13 @@ export interface EvalOptions {
   signal?: AbortSignal;
 }
 
-/** Writes metrics.json and metrics.csv for `lines`. */
+/** Writes metrics.json, metrics.csv, report.md and report.html for `lines`, as one set. */
 async function writeMetrics(
   out: string,
   lines: EvalLine[],
   provenance: EvalProvenance,
   reference: string | undefined,
+  names?: Record<string, string>,
 ): Promise<EvalOutcome> {
   const metrics = evalMetrics(lines);
   const doc: EvalDocument = {
@@ -112,8 +115,25 @@ async function writeMetrics(
       metrics: { acc1: m.acc1, acc5: m.acc5, mean_per_class_recall: m.mean_per_class_recall },
     })),
   };
-  await writeFileAtomic(`${out}/metrics.json`, JSON.stringify(doc, null, 2) + "\n");
-  await writeFileAtomic(`${out}/metrics.csv`, evalCsv(metrics, reference));
+  const run = provenance.run;
+  const meta = [
+    `clipcmp ${VERSION}, ${provenance.time}${provenance.device ? `; ${provenance.device.reason}` : " (merged shards)"}`,
+    ...(run.models.clip
+      ? [`CLIP: visual sha256 ${run.models.clip.visual}, textual sha256 ${run.models.clip.textual}`]
+      : []),
+    ...(run.models.resnet ? [`ResNet: sha256 ${run.models.resnet}`] : []),
+    `dtype ${run.dtype}; subset ${run.subset}; ${run.templates.length} prompt template(s)`,
+    ...Object.entries(run.datasets).map(([name, dir]) => `dataset ${name}: ${dir}`),
+  ];
+  const report = evalReport(lines, { reference, names, meta });
+  // One set: a kill leaves the previous four files or the new four, never metrics of one run beside another's report.
+  await writeFilesAtomic([
+    [`${out}/metrics.json`, JSON.stringify(doc, null, 2) + "\n"],
+    // The report's default reference (the first dataset not named like a known shift) serves metrics.csv too.
+    [`${out}/metrics.csv`, evalCsv(metrics, report.reference)],
+    [`${out}/report.md`, report.markdown],
+    [`${out}/report.html`, report.html],
+  ]);
   return { doc, metrics };
 }
 
@@ -279,11 +299,20 @@ export async function runEval(
     // Only images in the current listing count (a file removed since an earlier part of the run does not).
     const listed = new Set(lists.flatMap((l) => l.items.map((it) => `${l.name}\u0000${it.path}`)));
     const lines = (await readResults([jsonl])).filter((l) => listed.has(`${l.dataset}\u0000${l.path}`));
-    return await writeMetrics(out, lines, {
-      time: new Date().toISOString(),
-      run: header,
-      device: { ep: device.ep, reason: device.reason, adapter: device.adapter },
-    }, opts.reference);
+    return await writeMetrics(
+      out,
+      lines,
+      {
+        time: new Date().toISOString(),
+        run: header,
+        device: { ep: device.ep, reason: device.reason, adapter: device.adapter },
+      },
+      opts.reference,
+      {
+        ...(chosen.clip ? { clip: `${chosen.clip.name} zero-shot` } : {}),
+        ...(chosen.resnet ? { resnet: chosen.resnet.name } : {}),
+      },
+    );
   } finally {
     pool.close();
     await clip?.release();
