@@ -48,6 +48,8 @@ export interface CompareOptions {
   clip?: ClipModel;
   /** The ResNet, or undefined to skip it. */
   resnet?: ResnetModel;
+  /** Further models, scored beside the first of their kind on the same label set (keys `clip_2`, `resnet_2`, ...). */
+  more?: { clip: { model: ClipModel; name: string }[]; resnet: { model: ResnetModel; name: string }[] };
   /** Stops the run after the current chunk (Ctrl-C): what finished is kept and reported, the rest listed. */
   signal?: AbortSignal;
   /** The models' names in tables and reports (default: their file or folder names). */
@@ -150,6 +152,22 @@ export async function compareModels(
     );
     for (const p of head.truncated) log(`warning: prompt over 77 tokens, truncated: "${p.slice(0, 60)}…"`);
   }
+  // The further models, each with its key; CLIPs with their own zero-shot heads over the same label set.
+  const moreClips: { key: string; name: string; model: ClipModel; head: Awaited<ReturnType<typeof buildHead>> }[] = [];
+  const moreResnets = (opts.more?.resnet ?? []).map((r, i) => ({ key: `resnet_${i + 2}`, ...r }));
+  if (m > 0) {
+    for (const [i, c] of (opts.more?.clip ?? []).entries()) {
+      log(`${c.name}: building the zero-shot head, ${m} labels x ${opts.templates.length} template(s)`);
+      const h = await buildHead(
+        c.model,
+        labelSet.map((l) => l.label),
+        opts.templates,
+        headProgress(log),
+        opts.headCache,
+      );
+      moreClips.push({ key: `clip_${i + 2}`, name: c.name, model: c.model, head: h });
+    }
+  }
   const toScores = (top: TopKRows, row: number, indexOf: (j: number) => number): Score[] =>
     Array.from(top.indices.subarray(row * top.k, (row + 1) * top.k), (j, s) => ({
       label: classes[indexOf(j)]!.clip,
@@ -213,6 +231,31 @@ export async function compareModels(
             releaseRows(logits);
           }
         }
+        const more: Record<string, TopKRows> = {};
+        for (const c of moreClips) {
+          const emb = await c.model.encodeImages(images);
+          try {
+            more[c.key] = await finiteOrThrow(
+              c.model.visual.session.path,
+              chunk.map((x) => x.path),
+              zeroShotTopK(emb, c.head.rows, CLIP_LOGIT_SCALE, k),
+            );
+          } finally {
+            releaseRows(emb);
+          }
+        }
+        for (const r of moreResnets) {
+          const logits = await r.model.logits(images);
+          try {
+            more[r.key] = await finiteOrThrow(
+              r.model.graph.session.path,
+              chunk.map((x) => x.path),
+              classTopK(logits, setIdx, k),
+            );
+          } finally {
+            releaseRows(logits);
+          }
+        }
         for (const [i, c] of chunk.entries()) {
           results.push({
             path: c.path,
@@ -222,6 +265,13 @@ export async function compareModels(
             resnet: resSet && resAll
               ? { top5: toScores(resSet, i, (j) => setIdx[j]!), top5_1000: toScores(resAll, i, (j) => j) }
               : null,
+            ...(Object.keys(more).length
+              ? {
+                more: Object.fromEntries(
+                  Object.entries(more).map(([key, top]) => [key, { top5: toScores(top, i, (j) => setIdx[j]!) }]),
+                ),
+              }
+              : {}),
           });
           if (opts.thumbnails) {
             thumbs.set(
@@ -252,15 +302,23 @@ export async function compareModels(
     }
   } finally {
     if (head) releaseRows(head.rows);
+    for (const c of moreClips) releaseRows(c.head.rows);
   }
 
-  const models = [...(opts.clip ? ["clip"] : []), ...(opts.resnet ? ["resnet", "resnet_1000"] : [])];
+  const moreKeys = [...moreClips.map((c) => c.key), ...moreResnets.map((r) => r.key)];
+  const models = [
+    ...(opts.clip ? ["clip"] : []),
+    ...moreClips.map((c) => c.key),
+    ...(opts.resnet ? ["resnet", "resnet_1000"] : []),
+    ...moreResnets.map((r) => r.key),
+  ];
   const records: EvalRecord[] = results.map((r) => ({
     domain: r.domain,
     true: { index: r.true.index, wnid: r.true.wnid },
     preds: {
       ...(r.clip ? { clip: r.clip.top5 } : {}),
       ...(r.resnet ? { resnet: r.resnet.top5, resnet_1000: r.resnet.top5_1000 } : {}),
+      ...Object.fromEntries(Object.entries(r.more ?? {}).map(([key, v]) => [key, v.top5])),
     },
   }));
   const wnidOf = (i: number) => classes[i]!.wnid;
@@ -292,6 +350,24 @@ export async function compareModels(
             preprocessing: recipeLine(resnet.source.recipe),
           }
           : null,
+        more: [
+          ...await Promise.all(moreClips.map(async (c) => ({
+            key: c.key,
+            kind: "clip" as const,
+            name: c.name,
+            dir: c.model.dir,
+            visual: await modelFile(c.model.visual.session),
+            textual: await modelFile(c.model.textual),
+            preprocessing: recipeLine({ name: "clip", resize: 224, crop: 224, filter: "bicubic" }),
+          }))),
+          ...await Promise.all(moreResnets.map(async (r) => ({
+            key: r.key,
+            kind: "resnet" as const,
+            name: r.name,
+            ...await modelFile(r.model.graph.session),
+            preprocessing: recipeLine(r.model.source.recipe),
+          }))),
+        ],
       },
     },
     label_set: labelSet,
@@ -306,6 +382,9 @@ export async function compareModels(
       clip: overall("clip"),
       resnet: overall("resnet"),
       resnet_1000: overall("resnet_1000"),
+      more: Object.fromEntries(
+        moreKeys.flatMap((key) => records.length ? [[key, accuracy(records, key, wnidOf)]] : []),
+      ),
     },
     incomplete,
   };

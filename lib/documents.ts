@@ -28,7 +28,22 @@ export interface CompareResult {
   clip: { top5: Score[] } | null;
   /** ResNet's top-5 over the label set and over all 1000 classes, or null when ResNet was not run. */
   resnet: { top5: Score[]; top5_1000: Score[] } | null;
+  /** The further models' top-5 over the label set, by key (`clip_2`, `resnet_2`, ...), when any ran. */
+  more?: Record<string, { top5: Score[] }>;
 }
+
+/** A further model of a compare run, beside the first CLIP and the first ResNet. */
+export type MoreModel =
+  | {
+    key: string;
+    kind: "clip";
+    name: string;
+    dir: string;
+    visual: ModelFile;
+    textual: ModelFile;
+    preprocessing: string;
+  }
+  | (ModelFile & { key: string; kind: "resnet"; name: string; preprocessing: string });
 
 /** A model file, its hash and its raw initializer element count. */
 export interface ModelFile {
@@ -69,6 +84,8 @@ export interface CompareDocument {
         preprocessing: string;
       } | null;
       resnet: (ModelFile & { name: string; preprocessing: string }) | null;
+      /** Further models scored on the same label set, in flag order. */
+      more: MoreModel[];
     };
   };
   /** The label set both models were scored on, in index order. */
@@ -84,7 +101,15 @@ export interface CompareDocument {
   /** Inputs that could not be used, with the reason. */
   skipped: { path: string; domain: string; reason: string }[];
   /** Accuracies over all images. */
-  summary: { n: number; skipped: number; clip: Accuracy | null; resnet: Accuracy | null; resnet_1000: Accuracy | null };
+  summary: {
+    n: number;
+    skipped: number;
+    clip: Accuracy | null;
+    resnet: Accuracy | null;
+    resnet_1000: Accuracy | null;
+    /** The further models' accuracies over all images, by key. */
+    more: Record<string, Accuracy>;
+  };
   /** Why the run stopped before the end (a lost GPU device), or null when it completed. */
   incomplete: string | null;
 }

@@ -9,7 +9,7 @@ import { DECODE_FLAGS, decodeOptions } from "../lib/cli/decode_flags.ts";
 import { UsageError } from "../lib/errors.ts";
 import { defaultOutDir, prepareOutDir } from "../lib/output.ts";
 import { repoPath } from "../lib/data/paths.ts";
-import { cacheDirFlag, chooseModels, MODEL_FLAGS } from "../lib/cli/models.ts";
+import { cacheDirFlag, chooseModels, SEVERAL_MODEL_FLAGS } from "../lib/cli/models.ts";
 import type { DomainInput } from "../lib/compare.ts";
 import { resolveTemplates } from "../lib/cli/templates.ts";
 import { listImages } from "../lib/image/list.ts";
@@ -29,7 +29,7 @@ runTask("compare", async (args, signal) => {
     args,
     {
       dataset: { type: "string", multiple: true },
-      ...MODEL_FLAGS,
+      ...SEVERAL_MODEL_FLAGS,
       template: { type: "string" },
       templates: { type: "string" },
       ...DEVICE_FLAG,
@@ -58,7 +58,7 @@ runTask("compare", async (args, signal) => {
   const reportDir = v["no-report"] ? null : await prepareOutDir(
     v.out ?? defaultOutDir("compare"),
   );
-  const chosen = await chooseModels(v, { clip: true, resnet: true });
+  const chosen = await chooseModels(v, { clip: true, resnet: true }, true);
   const sources: [string, string[]][] = positionals.length
     ? [["images", positionals]]
     : DEFAULT_DOMAINS.map(([n, d]) => [n, [d]]);

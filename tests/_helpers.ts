@@ -164,10 +164,23 @@ export async function runTaskCli(name: string, args: string[], env: Record<strin
     stderr: "piped",
     stdin: "null",
   });
-  const out = await cmd.output();
+  // A watchdog: a task that hangs fails its test with what it printed, rather than stalling the whole suite.
+  const child = cmd.spawn();
+  let killed = false;
+  const timer = setTimeout(() => {
+    killed = true;
+    try {
+      child.kill("SIGKILL");
+    } catch { /* already gone */ }
+  }, CHILD_TIMEOUT_S * 1000);
+  const out = await child.output().finally(() => clearTimeout(timer));
   const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+  const stderr = dec.decode(out.stderr) + (killed ? `\n[test watchdog: killed after ${CHILD_TIMEOUT_S} s]` : "");
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr };
 }
+
+/** How long {@linkcode runTaskCli} lets a task run before killing it (a hang, not a slow run: tasks here take seconds). */
+export const CHILD_TIMEOUT_S = Number(Deno.env.get("CLIPCMP_TEST_CHILD_TIMEOUT_S") ?? 600);
 
 /**
  * Runs `deno task -q NAME ARGS` as a user would, from `cwd` (a folder of the repository), with a private HOME.

@@ -4,14 +4,23 @@ import { runTaskCli, tempDir, TINY_MODELS } from "./_helpers.ts";
 import { immichHubFiles, startHub } from "./_hub_server.ts";
 
 Deno.test("a flag that takes one value, given twice, is a usage error naming it", async () => {
-  const run = await runTaskCli("compare", [
+  const run = await runTaskCli("zeroshot", [
     "--clip",
     "models/fixtures/clip-tiny",
     "--clip",
     "models/fixtures/clip-tiny-dyn",
+    "data/samples/photo",
   ]);
   assertEquals(run.code, 2, run.stderr);
   assert(/--clip is given more than once/.test(run.stderr), run.stderr);
+  // A list is several models too: only compare takes them.
+  const list = await runTaskCli("zeroshot", [
+    "--clip",
+    "models/fixtures/clip-tiny,models/fixtures/clip-tiny-dyn",
+    "data/samples/photo",
+  ]);
+  assertEquals(list.code, 2, list.stderr);
+  assert(/--clip takes one model in this task \(compare takes several\)/.test(list.stderr), list.stderr);
 });
 
 Deno.test("zeroshot --help lists no ResNet flags, and --resnet is refused", async () => {

@@ -223,3 +223,69 @@ Deno.test("cleanup: remove the test report", async () => {
   await Deno.remove(`${ROOT}/${OUT}`, { recursive: true }).catch(() => {});
   assert(!(await Deno.stat(`${ROOT}/${OUT}`).then(() => true, () => false)));
 });
+
+Deno.test("compare with three models (two CLIP fixtures, one ResNet) puts all three in every table and plot", async () => {
+  const out = `${OUT}-three`;
+  try {
+    const run = await runTaskCli("compare", [
+      "--clip",
+      "models/fixtures/clip-tiny",
+      "--clip",
+      "models/fixtures/clip-tiny-dyn",
+      "--resnet",
+      "models/fixtures/resnet-tiny",
+      "--device",
+      "wasm",
+      "--out",
+      out,
+      "--json",
+    ]);
+    assertEquals(run.code, 0, run.stderr);
+    const three = JSON.parse(run.stdout) as CompareDocument;
+    assert(validate(three), JSON.stringify(validate.errors));
+    assertEquals(three.provenance.models.more.map((m) => [m.key, m.kind, m.name]), [[
+      "clip_2",
+      "clip",
+      "clip-tiny-dyn",
+    ]]);
+    for (const d of three.domains) assertEquals(Object.keys(d.models), ["clip", "clip_2", "resnet", "resnet_1000"]);
+    // The second CLIP is scored exactly as it is alone, on the same label set.
+    const alone = await runTaskCli("compare", [
+      "--clip",
+      "models/fixtures/clip-tiny-dyn",
+      "--device",
+      "wasm",
+      "--no-report",
+      "--json",
+    ]);
+    assertEquals(alone.code, 0, alone.stderr);
+    const solo = JSON.parse(alone.stdout) as CompareDocument;
+    assertEquals(
+      three.results.map((r) => r.more!.clip_2!.top5.map((s) => s.index)),
+      solo.results.map((r) => r.clip!.top5.map((s) => s.index)),
+    );
+    assertEquals(three.domains.map((d) => d.models.clip_2), solo.domains.map((d) => d.models.clip));
+    const names = ["clip-tiny zero-shot", "clip-tiny-dyn zero-shot", "resnet-tiny (label set)"];
+    const md = await Deno.readTextFile(`${ROOT}/${out}/report.md`);
+    const section = (h: string) => md.slice(md.indexOf(h), md.indexOf("\n## ", md.indexOf(h) + 3));
+    for (const h of ["## Accuracy per domain", "## Effective robustness", "## Per class"]) {
+      for (const n of names) assert(section(h).includes(n), `${h} lacks ${n}`);
+    }
+    // Paired: each CLIP against the ResNet, in every domain.
+    const paired = section("## Paired comparison");
+    for (const c of names.slice(0, 2)) {
+      assertEquals((paired.match(new RegExp(`\\| ${c} − resnet-tiny \\(label set\\) \\|`, "g")) ?? []).length, 3, c);
+    }
+    assert(/\| clip-tiny-dyn zero-shot \| /.test(section("## Where they differ")), "confusions of the second CLIP");
+    const html = await Deno.readTextFile(`${ROOT}/${out}/report.html`);
+    for (const n of names) {
+      // In the accuracy chart's and every effective-robustness plot's tooltips.
+      assert(html.includes(`<title>${n} on photo:`), `accuracy chart: ${n}`);
+      assertEquals(html.split(`<title>${n}: photo `).length - 1, 2, `robustness plots: ${n}`);
+    }
+    const csv = await Deno.readTextFile(`${ROOT}/${out}/results.csv`);
+    assertEquals(csv.trim().split("\n").filter((l) => l.startsWith("clip_2,")).length, 3);
+  } finally {
+    await Deno.remove(`${ROOT}/${out}`, { recursive: true }).catch(() => {});
+  }
+});

@@ -39,6 +39,9 @@ ${MODEL_HELP}
   -h, --help              this help
 
 Without --clip and --resnet the default models come from the cache. Given only one, only that one runs.
+Several models of a kind: repeat the flag or give a list (--clip clip-rn50 --clip clip-vit-b32, or
+--clip clip-rn50,clip-vit-b32); each is scored on the same label set and appears in every table and plot under
+its own name (document keys clip_2, resnet_2, ...; paired tests take every CLIP against every ResNet).
 Exit codes: 0 done (skipped inputs are listed), 1 nothing processed or a model/setup/I/O error, 2 usage error.`;
 
 /** `deno task fp16 --help`. */

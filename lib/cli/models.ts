@@ -13,6 +13,7 @@ import { type ChosenModels, resolveClipArg, resolveResnetArg } from "../models/r
 
 export { checkAgainstManifest, type ChosenModels, switchToFp16 } from "../models/resolve.ts";
 import { info } from "./run.ts";
+import { UsageError } from "../errors.ts";
 
 /**
  * The model cache the flags name: `--cache-dir`, else the environment's or the platform's default.
@@ -34,6 +35,13 @@ export const MODEL_FLAGS = {
   "hub-url": { type: "string" },
   revision: { type: "string" },
   "allow-unpinned": { type: "boolean", default: false },
+} as const;
+
+/** The model flags of a task that scores several models of each kind side by side (repeated `--clip`, `--resnet`). */
+export const SEVERAL_MODEL_FLAGS = {
+  ...MODEL_FLAGS,
+  clip: { type: "string", multiple: true },
+  resnet: { type: "string", multiple: true },
 } as const;
 
 /** The model flags of a task that runs CLIP only (no `--resnet`, `--resnet-input`). */
@@ -72,15 +80,44 @@ function env(name: string): string | undefined {
 }
 
 /**
+ * The model arguments of a flag: repeated (`--clip A --clip B`) or a comma-separated list (`--clip A,B`); a value
+ * that is an existing path is never split.
+ */
+function modelArgs(v: unknown): string[] {
+  const given = v === undefined ? [] : Array.isArray(v) ? v.map(String) : [String(v)];
+  return given.flatMap((a) => {
+    if (!a.includes(",")) return [a];
+    try {
+      Deno.statSync(a);
+      return [a];
+    } catch {
+      return a.split(",").map((x) => x.trim()).filter(Boolean);
+    }
+  });
+}
+
+/** Two models of the same name get `#2`, `#3`, ... so that every table tells them apart. */
+function uniqueNames(models: { name: string }[]): void {
+  const seen = new Map<string, number>();
+  for (const m of models) {
+    const n = (seen.get(m.name) ?? 0) + 1;
+    seen.set(m.name, n);
+    if (n > 1) m.name = `${m.name} #${n}`;
+  }
+}
+
+/**
  * Resolves the model flags.
  *
  * @param v Parsed flag values.
  * @param want Which models the task uses by default when none is named.
+ * @param several Whether the task scores several models of a kind (else a second one is a usage error).
  * @returns The models.
  */
 export async function chooseModels(
   v: Record<string, unknown>,
   want: { clip: boolean; resnet: boolean },
+  several = false,
 ): Promise<ChosenModels> {
   const hub: ModelFetchOptions = {
     endpoint: (v["hub-url"] as string | undefined) ?? env("HF_ENDPOINT") ?? DEFAULT_ENDPOINT,
@@ -89,17 +126,27 @@ export async function chooseModels(
     revision: v.revision as string | undefined,
     allowUnpinned: v["allow-unpinned"] as boolean,
   };
-  let clipArg = v.clip as string | undefined;
-  let resnetArg = v.resnet as string | undefined;
-  if (clipArg === undefined && resnetArg === undefined) {
-    if (want.clip) clipArg = defaultModelId("clip");
-    if (want.resnet) resnetArg = defaultModelId("resnet");
+  const clipArgs = modelArgs(v.clip), resnetArgs = modelArgs(v.resnet);
+  if (clipArgs.length === 0 && resnetArgs.length === 0) {
+    if (want.clip) clipArgs.push(defaultModelId("clip"));
+    if (want.resnet) resnetArgs.push(defaultModelId("resnet"));
+  }
+  if (!several) {
+    for (const [flag, args] of [["--clip", clipArgs], ["--resnet", resnetArgs]] as const) {
+      if (args.length > 1) throw new UsageError(`${flag} takes one model in this task (compare takes several)`);
+    }
   }
   const out: ChosenModels = {};
-  if (clipArg !== undefined) out.clip = await resolveClipArg(clipArg, hub, info);
-  if (resnetArg !== undefined) {
-    out.resnet = await resolveResnetArg(resnetArg, v["resnet-input"] as ResnetInput | undefined, hub, info);
+  const clips = [];
+  for (const a of clipArgs) clips.push(await resolveClipArg(a, hub, info));
+  const resnets = [];
+  for (const a of resnetArgs) {
+    resnets.push(await resolveResnetArg(a, v["resnet-input"] as ResnetInput | undefined, hub, info));
   }
+  uniqueNames([...clips, ...resnets]);
+  if (clips[0]) out.clip = clips[0];
+  if (resnets[0]) out.resnet = resnets[0];
+  if (clips.length > 1 || resnets.length > 1) out.more = { clip: clips.slice(1), resnet: resnets.slice(1) };
   return out;
 }
 

@@ -100,6 +100,11 @@ export interface ChosenModels {
   clip?: ResolvedClip;
   /** ResNet source and, for manifest models, the entry; `weights` when built from them. */
   resnet?: ResolvedResnet;
+  /**
+   * Further models of each kind, scored beside the first on the same label set (compare's repeated `--clip` and
+   * `--resnet`); their document keys are `clip_2`, `clip_3`, ... and `resnet_2`, ...
+   */
+  more?: { clip: ResolvedClip[]; resnet: ResolvedResnet[] };
 }
 
 /**
@@ -147,6 +152,10 @@ export async function switchToFp16(
     } catch { /* the run lists it as skipped */ }
   }
   if (samples.length === 0) throw new ClipcmpError("--dtype fp16: no usable image to run the fp16 self-test on");
-  if (chosen.clip) chosen.clip.dir = await checkedFp16Clip(chosen.clip.dir, labels, { ...ctx, samples });
-  if (chosen.resnet) chosen.resnet.source = await checkedFp16Resnet(chosen.resnet.source, { ...ctx, samples });
+  for (const c of [chosen.clip, ...(chosen.more?.clip ?? [])]) {
+    if (c) c.dir = await checkedFp16Clip(c.dir, labels, { ...ctx, samples });
+  }
+  for (const r of [chosen.resnet, ...(chosen.more?.resnet ?? [])]) {
+    if (r) r.source = await checkedFp16Resnet(r.source, { ...ctx, samples });
+  }
 }

@@ -8,6 +8,8 @@
  */
 import type { CompareDocument } from "../documents.ts";
 import { BASELINE_SOURCE } from "./baselines.ts";
+import { BOOTSTRAP_SEED } from "./metrics.ts";
+import { type McNemar, mcnemarOf, type PairedBootstrap, pairedBootstrap } from "./stats.ts";
 import {
   type ClassDifference,
   classDifferences,
@@ -21,8 +23,29 @@ import { type RobustnessPanel, robustnessPanels, type TopOne } from "./robustnes
 /** How many confusions per model and domain the report lists. */
 export const CONFUSIONS_SHOWN = 5;
 
+/** Whether a document key is a CLIP model (`clip`, `clip_2`, ...) or a ResNet on the label set (`resnet`, `resnet_2`). */
+export function modelKind(key: string): "clip" | "resnet" | null {
+  // `resnet_1000` is the first ResNet's unrestricted 1000-way view, not a model of its own.
+  if (key === "resnet_1000") return null;
+  if (/^clip(_\d+)?$/.test(key)) return "clip";
+  if (/^resnet(_\d+)?$/.test(key)) return "resnet";
+  return null;
+}
+
+/** One paired comparison: model `a` against model `b` on the same images of one domain. */
+export interface Pair {
+  domain: string;
+  a: string;
+  b: string;
+  n: number;
+  mcnemar: McNemar;
+  bootstrap: PairedBootstrap;
+}
+
 /** The report's analyses. */
 export interface Analysis {
+  /** Every CLIP model against every ResNet (label set), per domain: McNemar and the paired bootstrap. */
+  pairs: Pair[];
   /** One panel per shifted domain. */
   effective_robustness: RobustnessPanel[];
   /** Where the baselines come from. */
@@ -31,7 +54,8 @@ export interface Analysis {
   confusions: { domain: string; model: string; confusions: Confusion[] }[];
   /** Indices into `results` that CLIP gets right and ResNet wrong, and the reverse (label-set top-1). */
   galleries: { clip_only: number[]; resnet_only: number[] };
-  /** Classes by CLIP − ResNet top-1 difference, largest first; empty unless both models ran. */
+  /** Classes by CLIP − ResNet top-1 difference (the first of each kind), largest first, with every model's top-1;
+   * empty unless both kinds ran. */
   per_class: ClassDifference[];
 }
 
@@ -40,7 +64,12 @@ export function judged(doc: CompareDocument): Judged[] {
   return doc.results.map((r) => ({
     domain: r.domain,
     true: r.true,
-    preds: { clip: r.clip?.top5, resnet: r.resnet?.top5, resnet_1000: r.resnet?.top5_1000 },
+    preds: {
+      clip: r.clip?.top5,
+      resnet: r.resnet?.top5,
+      resnet_1000: r.resnet?.top5_1000,
+      ...Object.fromEntries(Object.entries(r.more ?? {}).map(([k, v]) => [k, v.top5])),
+    },
   }));
 }
 
@@ -61,7 +90,28 @@ export function analyze(
 ): Analysis {
   const keys = Object.keys(domains[0]?.models ?? {});
   const both = keys.includes("clip") && keys.includes("resnet");
+  const clips = keys.filter((k) => modelKind(k) === "clip"), resnets = keys.filter((k) => modelKind(k) === "resnet");
+  const pairs: Pair[] = [];
+  for (const d of domains) {
+    const ims = images.filter((im) => im.domain === d.domain);
+    const right = (m: string) => ims.map((im) => im.preds[m]?.[0]?.index === im.true.index);
+    for (const a of clips) {
+      for (const b of resnets) {
+        if (!d.models[a] || !d.models[b] || ims.length === 0) continue;
+        const [ra, rb] = [right(a), right(b)];
+        pairs.push({
+          domain: d.domain,
+          a,
+          b,
+          n: ims.length,
+          mcnemar: mcnemarOf(ra, rb),
+          bootstrap: pairedBootstrap(ra, rb, { seed: BOOTSTRAP_SEED }),
+        });
+      }
+    }
+  }
   return {
+    pairs,
     effective_robustness: reference ? robustnessPanels(domains, reference, names) : [],
     baseline_source: BASELINE_SOURCE,
     confusions: domains.flatMap((d) =>
@@ -74,6 +124,6 @@ export function analyze(
     galleries: both
       ? { clip_only: disagreements(images, "clip", "resnet"), resnet_only: disagreements(images, "resnet", "clip") }
       : { clip_only: [], resnet_only: [] },
-    per_class: both ? classDifferences(images, ["clip", "resnet"], "clip", "resnet") : [],
+    per_class: both ? classDifferences(images, [...clips, ...resnets], "clip", "resnet") : [],
   };
 }

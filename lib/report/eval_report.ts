@@ -114,10 +114,10 @@ export function evalReport(lines: readonly EvalLine[], opts: EvalReportOptions):
   md.push("");
   for (const d of domains) if (d.clip_minus_resnet) md.push(`- **${mdText(d.domain)}**: ${conclusion(d)}`);
   md.push("");
-  md.push(...pairedSection(domains));
+  md.push(...pairedSection(analysis, names));
   md.push(...robustnessSection(analysis, names));
   md.push(...confusionSection(domains, names, analysis, false));
-  md.push(...perClassSection(domains, rows, labelSet, analysis));
+  md.push(...perClassSection(domains, rows, labelSet, analysis, names));
   md.push("", "## Provenance", "", ...opts.meta.map((m) => `- ${mdText(m)}`));
   const markdown = md.join("\n") + "\n";
 
@@ -171,7 +171,7 @@ ${
       }</section>`
       : ""
   }
-${perClassHtml(domains, rows, analysis, table("Per class"))}
+${perClassHtml(domains, rows, analysis, table("Per class"), names)}
 <section id="provenance"><h2>Provenance</h2><ul>${opts.meta.map((m) => `<li>${esc(m)}</li>`).join("")}</ul></section>
 </body></html>
 `;

@@ -54,26 +54,26 @@ export function conclusion(d: DomainSummary): string {
 export const SMALL_N =
   "Small samples: below 30 images per domain these points carry wide intervals; the embedded sets show the method, and `deno task eval` on full datasets gives the real figures.";
 
-export function pairedSection(domains: readonly DomainSummary[]): string[] {
-  const rows = domains.filter((d) => d.paired);
-  if (!rows.length) return [];
+export function pairedSection(a: Analysis, names: Readonly<Record<string, string>>): string[] {
+  if (!a.pairs.length) return [];
   const out = ["## Paired comparison", ""];
   out.push(
-    "Both models see the same images, so they are compared pairwise: McNemar's exact test on the images where exactly one is right, and a seeded paired bootstrap interval for the top-1 difference (CLIP − ResNet, label set).",
+    "Both models see the same images, so they are compared pairwise: McNemar's exact test on the images where exactly one is right, and a seeded paired bootstrap interval for the top-1 difference (first − second, label set).",
     "",
-    "| domain | n | only CLIP right | only ResNet right | McNemar p | CLIP − ResNet | bootstrap 95 % CI | verdict |",
-    "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    "| domain | first − second | n | only first right | only second right | McNemar p | difference | bootstrap 95 % CI | verdict |",
+    "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
   );
-  for (const d of rows) {
-    const pr = d.paired!;
-    const verdict = d.n < 30 ? "too few images" : pr.mcnemar.p < 0.05 ? "differ at 5 %" : "not significant";
+  for (const pr of a.pairs) {
+    const verdict = pr.n < 30 ? "too few images" : pr.mcnemar.p < 0.05 ? "differ at 5 %" : "not significant";
     out.push(
-      `| ${mdText(d.domain)} | ${d.n} | ${pr.mcnemar.b} | ${pr.mcnemar.c} | ${pValue(pr.mcnemar.p)} | ${
+      `| ${mdText(pr.domain)} | ${mdText(names[pr.a] ?? pr.a)} − ${
+        mdText(names[pr.b] ?? pr.b)
+      } | ${pr.n} | ${pr.mcnemar.b} | ${pr.mcnemar.c} | ${pValue(pr.mcnemar.p)} | ${
         signedPct(pr.bootstrap.difference)
       } | ${signedPct(pr.bootstrap.ci[0])} to ${signedPct(pr.bootstrap.ci[1])} | ${verdict} |`,
     );
   }
-  const bs = rows[0]!.paired!.bootstrap;
+  const bs = a.pairs[0]!.bootstrap;
   out.push("", `Bootstrap: ${bs.resamples} resamples of the images, seed ${bs.seed}, percentile interval.`, "");
   return out;
 }
@@ -161,25 +161,31 @@ export function perClassSection(
   perClassRows: readonly ClassRow[],
   labelSet: readonly { label: string; index: number }[],
   a: Analysis,
+  names: Readonly<Record<string, string>> = {},
 ): string[] {
   const out = ["## Per class", ""];
   const domains = domainList.map((d) => d.domain);
   const hits = new Map(perClassRows.map((r) => [r.index, r]));
+  const models = Object.keys(a.per_class[0]?.top1 ?? {});
   const cell = (index: number) =>
     domains.map((d) => {
       const r = hits.get(index)?.domains[d];
-      return r ? `${mdText(d)} ${r.hits.clip ?? 0}/${r.hits.resnet ?? 0} of ${r.n}` : "";
+      return r ? `${mdText(d)} ${models.map((m) => r.hits[m] ?? 0).join("/")} of ${r.n}` : "";
     }).filter(Boolean).join("; ");
   if (a.per_class.length) {
     out.push(
-      "Top-1 over all domains per class, sorted by CLIP − ResNet (label set); the last column gives CLIP / ResNet hits of the images per domain.",
+      `Top-1 over all domains per class, sorted by CLIP − ResNet (${mdText(names.clip ?? "clip")} − ${
+        mdText(names.resnet ?? "resnet")
+      }, label set); the last column gives each model's hits (in column order) of the images per domain.`,
       "",
-      "| class | n | CLIP top-1 | ResNet top-1 | CLIP − ResNet | hits per domain |",
-      "| --- | --- | --- | --- | --- | --- |",
+      `| class | n | ${
+        models.map((m) => `${mdText(names[m] ?? m)} top-1`).join(" | ")
+      } | CLIP − ResNet | hits per domain |`,
+      `| --- | --- | ${models.map(() => "---").join(" | ")} | --- | --- |`,
     );
     for (const r of a.per_class) {
       out.push(
-        `| ${mdText(r.label)} (#${r.index}) | ${r.n} | ${pct(r.top1.clip!)} | ${pct(r.top1.resnet!)} | ${
+        `| ${mdText(r.label)} (#${r.index}) | ${r.n} | ${models.map((m) => pct(r.top1[m]!)).join(" | ")} | ${
           signedPct(r.difference)
         } | ${cell(r.index)} |`,
       );
@@ -254,7 +260,7 @@ export function accuracyChart(domains: readonly DomainSummary[], labels: Readonl
 
 export function pairedHtml(table: string): string {
   if (!table) return "";
-  return `<section id="paired"><h2>Paired comparison</h2><p>Both models see the same images: McNemar's exact test on the images where exactly one is right, and a seeded paired bootstrap interval for the top-1 difference (CLIP − ResNet, label set).</p>${table}</section>`;
+  return `<section id="paired"><h2>Paired comparison</h2><p>Both models see the same images: McNemar's exact test on the images where exactly one is right, and a seeded paired bootstrap interval for the top-1 difference (first − second, label set), for every CLIP model against every ResNet.</p>${table}</section>`;
 }
 
 export function robustnessHtml(a: Analysis, names: Readonly<Record<string, string>>): string {
@@ -292,10 +298,12 @@ export function perClassHtml(
   perClassRows: readonly ClassRow[],
   a: Analysis,
   fallback: string,
+  names: Readonly<Record<string, string>> = {},
 ): string {
   if (!a.per_class.length) return `<section id="per-class"><h2>Per class</h2>${fallback}</section>`;
   const domains = domainList.map((d) => d.domain);
   const hits = new Map(perClassRows.map((r) => [r.index, r]));
+  const models = Object.keys(a.per_class[0]?.top1 ?? {});
   const rows = a.per_class.map((r) => {
     const d = r.difference;
     const tint = d > 0
@@ -308,15 +316,19 @@ export function perClassHtml(
     }" style="width:${(50 * Math.abs(d)).toFixed(1)}%"></span></div>`;
     const per = domains.map((dm) => {
       const c = hits.get(r.index)?.domains[dm];
-      return c ? `${esc(dm)} ${c.hits.clip ?? 0}/${c.hits.resnet ?? 0} of ${c.n}` : "";
+      return c ? `${esc(dm)} ${models.map((m) => c.hits[m] ?? 0).join("/")} of ${c.n}` : "";
     }).filter(Boolean).join("; ");
-    return `<tr><td>${esc(r.label)} (#${r.index})</td><td class="num">${r.n}</td><td class="num">${
-      pct(r.top1.clip!)
-    }</td><td class="num">${pct(r.top1.resnet!)}</td><td class="num" style="background:${tint}">${
-      signedPct(d)
-    }</td><td>${bar}</td><td><small>${per}</small></td></tr>`;
+    return `<tr><td>${esc(r.label)} (#${r.index})</td><td class="num">${r.n}</td>${
+      models.map((m) => `<td class="num">${pct(r.top1[m]!)}</td>`).join("")
+    }<td class="num" style="background:${tint}">${signedPct(d)}</td><td>${bar}</td><td><small>${per}</small></td></tr>`;
   }).join("");
-  return `<section id="per-class"><h2>Per class</h2><p>Top-1 over all domains, sorted by CLIP − ResNet (label set). Blue, solid bars: CLIP better; orange, hatched: ResNet better. Hits per domain are CLIP / ResNet of n.</p><table><tr><th>class</th><th>n</th><th>CLIP %</th><th>ResNet %</th><th>CLIP − ResNet</th><th></th><th>hits per domain</th></tr>${rows}</table></section>`;
+  return `<section id="per-class"><h2>Per class</h2><p>Top-1 over all domains, sorted by CLIP − ResNet (${
+    esc(names.clip ?? "clip")
+  } − ${
+    esc(names.resnet ?? "resnet")
+  }, label set). Blue, solid bars: CLIP better; orange, hatched: ResNet better. Hits per domain are each model's, in column order, of n.</p><table><tr><th>class</th><th>n</th>${
+    models.map((m) => `<th>${esc(names[m] ?? m)} %</th>`).join("")
+  }<th>CLIP − ResNet</th><th></th><th>hits per domain</th></tr>${rows}</table></section>`;
 }
 
 /**

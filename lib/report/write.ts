@@ -31,13 +31,22 @@ import {
 export function modelLabels(doc: CompareDocument): Record<string, string> {
   const m = doc.provenance.models;
   const clip = m.clip?.name ?? "CLIP", resnet = m.resnet?.name ?? "ResNet";
-  return { clip: `${clip} zero-shot`, resnet: `${resnet} (label set)`, resnet_1000: `${resnet} (1000-way)` };
+  const out: Record<string, string> = {
+    clip: `${clip} zero-shot`,
+    resnet: `${resnet} (label set)`,
+    resnet_1000: `${resnet} (1000-way)`,
+  };
+  for (const x of m.more ?? []) out[x.key] = x.kind === "clip" ? `${x.name} zero-shot` : `${x.name} (label set)`;
+  return out;
 }
 
 /** "ResNet vs CLIP" in the models' own names. */
 function title(doc: CompareDocument): string {
   const m = doc.provenance.models;
-  return [m.resnet?.name, m.clip?.name].filter(Boolean).join(" vs ") || "clipcmp";
+  const resnets = [m.resnet?.name, ...(m.more ?? []).filter((x) => x.kind === "resnet").map((x) => x.name)];
+  const clips = [m.clip?.name, ...(m.more ?? []).filter((x) => x.kind === "clip").map((x) => x.name)];
+  return [resnets.filter(Boolean).join(", "), clips.filter(Boolean).join(", ")].filter(Boolean).join(" vs ") ||
+    "clipcmp";
 }
 
 /** The reference domain for `*_diff` columns: photo when present, else the first. */
@@ -47,6 +56,18 @@ export function referenceDomain(doc: CompareDocument): string | undefined {
 
 function modelMeta(doc: CompareDocument, key: string): { params: string; interpolation: string } {
   const p = doc.provenance.models;
+  const more = (p.more ?? []).find((x) => x.key === key);
+  if (more) {
+    return more.kind === "clip"
+      ? {
+        params: ((more.visual.initializer_elements + more.textual.initializer_elements) / 1e6).toFixed(2),
+        interpolation: "bicubic",
+      }
+      : {
+        params: (more.initializer_elements / 1e6).toFixed(2),
+        interpolation: more.preprocessing.includes("bicubic") ? "bicubic" : "bilinear",
+      };
+  }
   if (key === "clip" && p.clip) {
     return {
       params: ((p.clip.visual.initializer_elements + p.clip.textual.initializer_elements) / 1e6).toFixed(2),
@@ -106,6 +127,13 @@ export function renderCsv(doc: CompareDocument): string {
   return rows.join("\n") + "\n";
 }
 
+function pretrainedOf(doc: CompareDocument, key: string): string | undefined {
+  const p = doc.provenance.models;
+  const more = (p.more ?? []).find((x) => x.key === key);
+  if (more) return more.kind === "clip" ? more.dir : more.path;
+  return key === "clip" ? p.clip?.dir : p.resnet?.path;
+}
+
 /**
  * CLIP_benchmark-like JSON: per model and domain `{ dataset, model, task, metrics: { acc1, acc5,
  * mean_per_class_recall } }` (fractions), plus the whole comparison document.
@@ -118,8 +146,8 @@ export function renderJson(doc: CompareDocument, analysis: Analysis = reportAnal
     Object.entries(d.models).map(([key, a]) => ({
       dataset: d.domain,
       model: key,
-      pretrained: key === "clip" ? doc.provenance.models.clip?.dir : doc.provenance.models.resnet?.path,
-      task: key === "clip" ? "zeroshot_classification" : "classification",
+      pretrained: pretrainedOf(doc, key),
+      task: key.startsWith("clip") ? "zeroshot_classification" : "classification",
       metrics: { acc1: a.top1, acc5: a.top5, mean_per_class_recall: a.mean_per_class_recall },
     }))
   );
@@ -180,10 +208,10 @@ export function renderMarkdown(doc: CompareDocument, analysis: Analysis = report
     }
     out.push("");
   }
-  out.push(...pairedSection(doc.domains));
+  out.push(...pairedSection(analysis, modelLabels(doc)));
   out.push(...robustnessSection(analysis, modelLabels(doc)));
   out.push(...confusionSection(doc.domains, modelLabels(doc), analysis, true));
-  out.push(...perClassSection(doc.domains, doc.per_class, doc.label_set, analysis));
+  out.push(...perClassSection(doc.domains, doc.per_class, doc.label_set, analysis, modelLabels(doc)));
   out.push("", "## Provenance", "");
   out.push(`- clipcmp ${doc.version}, ${p.time}`);
   out.push(`- execution provider: ${p.ep}; ${p.device_reason}`);
@@ -201,6 +229,15 @@ export function renderMarkdown(doc: CompareDocument, analysis: Analysis = report
   if (p.models.resnet) {
     out.push(
       `- ResNet: ${mdText(p.models.resnet.path)} (sha256 ${p.models.resnet.sha256}); ${p.models.resnet.preprocessing}`,
+    );
+  }
+  for (const x of p.models.more ?? []) {
+    out.push(
+      x.kind === "clip"
+        ? `- CLIP ${mdText(x.name)} (${x.key}): ${
+          mdText(x.dir)
+        } (visual sha256 ${x.visual.sha256}, textual sha256 ${x.textual.sha256}); ${x.preprocessing}`
+        : `- ResNet ${mdText(x.name)} (${x.key}): ${mdText(x.path)} (sha256 ${x.sha256}); ${x.preprocessing}`,
     );
   }
   out.push(
@@ -285,6 +322,9 @@ export function renderHtml(
   const models = [
     p.models.clip ? `CLIP: ${p.models.clip.dir}` : "",
     p.models.resnet ? `ResNet: ${p.models.resnet.path}` : "",
+    ...(p.models.more ?? []).map((x) =>
+      `${x.kind === "clip" ? "CLIP" : "ResNet"}: ${x.kind === "clip" ? x.dir : x.path}`
+    ),
   ].filter(Boolean).join(" · ");
   const domains = doc.domains.map((d) => d.domain);
   const notes = doc.domains.filter((d) => d.clip_minus_resnet).map((d) =>
@@ -314,7 +354,7 @@ ${galleriesHtml(doc, analysis, thumbs)}
 <section id="like-for-like"><h2>Like-for-like: domains compared on the classes they share</h2>${
     tableFromMd("Like-for-like: domains compared on the classes they share") || "<p>No two domains share a class.</p>"
   }</section>
-${perClassHtml(doc.domains, doc.per_class, analysis, tableFromMd("Per class"))}
+${perClassHtml(doc.domains, doc.per_class, analysis, tableFromMd("Per class"), modelLabels(doc))}
 <section id="images"><h2>Every image: top-5 of both models</h2>
 <p class="filters">Show: <button class="on" data-f="all">all</button>${
     domains.map((d) => `<button data-f="${esc(d)}">${esc(d)}</button>`).join("")

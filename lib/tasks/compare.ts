@@ -45,6 +45,8 @@ export async function runCompare(opts: CompareTaskOptions): Promise<CompareDocum
   log(device.reason);
   let clip: ClipModel | undefined;
   let resnet: ResnetModel | undefined;
+  const moreClip: { model: ClipModel; name: string }[] = [];
+  const moreResnet: { model: ResnetModel; name: string }[] = [];
   try {
     if (dtype === "fp16") {
       // Convert, then trust fp16 only after it agrees with fp32 on the first images of the run.
@@ -55,11 +57,22 @@ export async function runCompare(opts: CompareTaskOptions): Promise<CompareDocum
     clip = chosen.clip ? await ClipModel.load(chosen.clip.dir, { ...device, log }) : undefined;
     resnet = chosen.resnet ? await ResnetModel.load(chosen.resnet.source, { ...device, log }) : undefined;
     checkAgainstManifest(chosen, clip, resnet);
+    for (const c of chosen.more?.clip ?? []) {
+      const model = await ClipModel.load(c.dir, { ...device, log });
+      moreClip.push({ model, name: c.name });
+      checkAgainstManifest({ clip: c }, model);
+    }
+    for (const r of chosen.more?.resnet ?? []) {
+      const model = await ResnetModel.load(r.source, { ...device, log });
+      moreResnet.push({ model, name: r.name });
+      checkAgainstManifest({ resnet: r }, undefined, model);
+    }
     const { doc, thumbnails } = await compareModels({
       domains,
       clip,
       resnet,
       names: { clip: chosen.clip?.name, resnet: chosen.resnet?.name },
+      more: { clip: moreClip, resnet: moreResnet },
       signal: opts.signal,
       device,
       templates: opts.templates,
@@ -81,6 +94,7 @@ export async function runCompare(opts: CompareTaskOptions): Promise<CompareDocum
   } finally {
     await clip?.release();
     await resnet?.release();
+    for (const m of [...moreClip, ...moreResnet]) await m.model.release();
     device.gpu?.destroy();
   }
 }
