@@ -107,7 +107,12 @@ export interface RunHeader {
   /** The tool version that wrote the results. */
   version: string;
   /** Which towers ran, with their model files' sha256 (null when not run). */
-  models: { clip: { visual: string; textual: string } | null; resnet: string | null };
+  models: {
+    clip: { visual: string; textual: string } | null;
+    resnet: string | null;
+    /** Further models (keys `clip_2`, `resnet_2`, ...), present only when there are any. */
+    more?: ({ key: string; visual: string; textual: string } | { key: string; sha256: string })[];
+  };
   /** Precision. */
   dtype: string;
   /** The CLIP prompt templates (empty without CLIP). */
@@ -281,7 +286,7 @@ export function evalCsv(metrics: readonly EvalMetrics[], reference?: string): st
       m.n,
       ...timmCells(acc(m), ref && acc(ref), 2),
       224,
-      m.model === "clip" ? "bicubic" : "bilinear",
+      m.model.startsWith("clip") ? "bicubic" : "bilinear",
     ]));
   }
   return rows.join("\n") + "\n";

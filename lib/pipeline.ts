@@ -47,6 +47,8 @@ export interface PipelineModels {
   resnet?: Classifier;
   /** Scored ImageNet indices (a 200-class subset), or null for all 1000. */
   columns: readonly number[] | null;
+  /** Further models, each under its own key (`clip_2`, `resnet_2`, ...), on the same images and columns. */
+  more?: ({ key: string; clip: { model: ImageEncoder; head: Rows } } | { key: string; resnet: Classifier })[];
 }
 
 /** Main-thread milliseconds per stage, and the totals. */
@@ -147,10 +149,27 @@ export async function classifyFiles(
       const clock = { upload: 0, model: 0 };
       const emb = models.clip ? await models.clip.model.encodeImages(images, { maxBatch: batch, clock }) : undefined;
       const logits = models.resnet ? await models.resnet.logits(images, { maxBatch: batch, clock }) : undefined;
+      const extra: [string, Promise<Uint32Array>][] = [];
+      for (const m of models.more ?? []) {
+        const paths = ok.map((o) => o.item.path);
+        if ("clip" in m) {
+          const e = await m.clip.model.encodeImages(images, { maxBatch: batch, clock });
+          const top = finiteOrThrow(m.key, paths, zeroShotTopK(e, m.clip.head, CLIP_LOGIT_SCALE, k));
+          extra.push([m.key, top.then((t) => t.indices).finally(() => releaseRows(e))]);
+        } else {
+          const l = await m.resnet.logits(images, { maxBatch: batch, clock });
+          const top = finiteOrThrow(m.key, paths, classTopK(l, columns, k));
+          extra.push([m.key, top.then((t) => t.indices).finally(() => releaseRows(l))]);
+        }
+      }
+      for (const [, p] of extra) p.catch(() => {});
       times.upload += clock.upload;
       times.model += clock.model;
       // Both top-k kernels are submitted before anything is awaited; the readback is awaited one batch later.
-      const launched = topKs(emb, logits, ok.map((o) => o.item.path)).then((byModel) =>
+      const launched = Promise.all([
+        topKs(emb, logits, ok.map((o) => o.item.path)),
+        Promise.all(extra.map(async ([key, p]) => [key, await p] as const)),
+      ]).then(([first, more]) => ({ ...first, ...Object.fromEntries(more) })).then((byModel) =>
         ok.map(({ item }, j) => ({
           ...item,
           top: Object.fromEntries(

@@ -6,7 +6,7 @@
 import { DEVICE_FLAG, deviceFlags, DTYPE_FLAG } from "../lib/cli/device_flags.ts";
 import { EXIT_INTERRUPTED, info, oneOf, parseFlags, positiveInt, runTask } from "../lib/cli/run.ts";
 import { ClipcmpError, UsageError } from "../lib/errors.ts";
-import { cacheDirFlag, chooseModelsFor, MODEL_FLAGS } from "../lib/cli/models.ts";
+import { cacheDirFlag, chooseModelsFor, SEVERAL_MODEL_FLAGS } from "../lib/cli/models.ts";
 import { resolveTemplates } from "../lib/cli/templates.ts";
 import { listImageFolder } from "../lib/eval.ts";
 import { mergeEval, runEval } from "../lib/tasks/eval.ts";
@@ -33,7 +33,7 @@ runTask("eval", async (args, signal) => {
       ...DEVICE_FLAG,
       ...DTYPE_FLAG,
       json: { type: "boolean", default: false },
-      ...MODEL_FLAGS,
+      ...SEVERAL_MODEL_FLAGS,
     },
     true,
     EVAL_HELP,
@@ -71,7 +71,7 @@ runTask("eval", async (args, signal) => {
       }`,
     );
   }
-  const chosen = await chooseModelsFor(v, which);
+  const chosen = await chooseModelsFor(v, which, true);
   const out = v.out ?? defaultOutDir("eval");
   const r = await runEval({
     models: chosen,

@@ -193,6 +193,55 @@ Deno.test("eval writes the HTML report: paired tests from the results, effective
   }
 });
 
+Deno.test("eval with two CLIP models and a ResNet scores each like it is alone, under its own name", async () => {
+  const out = outDir("three");
+  const solo = outDir("solo");
+  made.push(out, solo);
+  const ds = ["--dataset", `photo=${DS2}/photo`, "--dataset", `sketch=${DS2}/sketch`, "--subset", "none"];
+  const run = await runTaskCli("eval", [
+    ...ds,
+    "--clip",
+    "models/fixtures/clip-tiny-dyn",
+    "--clip",
+    "models/fixtures/clip-tiny",
+    "--resnet",
+    "models/fixtures/resnet-tiny-dyn",
+    "--device",
+    "wasm",
+    "--out",
+    out,
+  ]);
+  assertEquals(run.code, 0, run.stderr);
+  const alone = await runTaskCli("eval", [
+    ...ds,
+    "--clip",
+    "models/fixtures/clip-tiny",
+    "--device",
+    "wasm",
+    "--out",
+    solo,
+  ]);
+  assertEquals(alone.code, 0, alone.stderr);
+  const header = JSON.parse(Deno.readTextFileSync(`${ROOT}/${out}/run.json`));
+  assertEquals(header.models.more.map((m: { key: string }) => m.key), ["clip_2"]);
+  const byKey = (o: string, model: string) =>
+    metrics(o).filter((m: { model: string }) => m.model === model).map((
+      m: { dataset: string; metrics: unknown },
+    ) => [m.dataset, m.metrics]);
+  assertEquals(byKey(out, "clip_2"), byKey(solo, "clip"));
+  // Per image too: the second CLIP's top-5 are the lone run's.
+  const top = (o: string, model: string) =>
+    Object.fromEntries(lines(o).map((l) => [`${l.dataset}/${l.path}`, l.top5[model]]));
+  assertEquals(top(out, "clip_2"), top(solo, "clip"));
+  const md = Deno.readTextFileSync(`${ROOT}/${out}/report.md`);
+  for (const n of ["clip-tiny-dyn zero-shot", "clip-tiny zero-shot", "resnet-tiny-dyn"]) {
+    for (const h of ["## Accuracy per dataset", "## Paired comparison", "## Effective robustness", "## Per class"]) {
+      const sec = md.slice(md.indexOf(h), md.indexOf("\n## ", md.indexOf(h) + 3));
+      assert(sec.includes(n), `${h} lacks ${n}`);
+    }
+  }
+});
+
 Deno.test("eval usage errors are one line with exit 2", async () => {
   for (
     const [args, pattern] of [

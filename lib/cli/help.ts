@@ -96,6 +96,8 @@ Options:
 ${MODEL_HELP}
   -h, --help                  this help
 
+Several models of a kind: repeat --clip / --resnet or give a list; each is scored on the same images and
+classes under its own key (clip_2, resnet_2, ...) and name in the report.
 Outputs in DIR: run.json, results.jsonl, metrics.json (CLIP_benchmark-like: acc1, acc5, mean_per_class_recall as
 fractions), metrics.csv (timm-like, in %), report.md and report.html (self-contained: intervals, paired tests,
 effective robustness, confusions, per-class ranking).`;

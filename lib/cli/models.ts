@@ -156,11 +156,16 @@ export async function chooseModels(
  *
  * @param v Parsed flag values.
  * @param which `--model`.
+ * @param several Whether the task scores several models of a kind.
  * @returns The models.
  */
-export function chooseModelsFor(v: Record<string, unknown>, which: "clip" | "resnet" | "both"): Promise<ChosenModels> {
+export function chooseModelsFor(
+  v: Record<string, unknown>,
+  which: "clip" | "resnet" | "both",
+  several = false,
+): Promise<ChosenModels> {
   const flags: Record<string, unknown> = { ...v };
   if (which === "resnet") delete flags.clip;
   if (which === "clip") delete flags.resnet;
-  return chooseModels(flags, { clip: which !== "resnet", resnet: which !== "clip" });
+  return chooseModels(flags, { clip: which !== "resnet", resnet: which !== "clip" }, several);
 }

@@ -110,7 +110,7 @@ async function writeMetrics(
     results: metrics.map((m) => ({
       dataset: m.dataset,
       model: m.model,
-      task: m.model === "clip" ? "zeroshot_classification" : "classification",
+      task: m.model.startsWith("clip") ? "zeroshot_classification" : "classification",
       n: m.n,
       metrics: { acc1: m.acc1, acc5: m.acc5, mean_per_class_recall: m.mean_per_class_recall },
     })),
@@ -210,6 +210,8 @@ export async function runEval(
   log(device.reason);
   let clip: ClipModel | undefined;
   let resnet: ResnetModel | undefined;
+  const moreClip: { key: string; model: ClipModel; name: string }[] = [];
+  const moreResnet: { key: string; model: ResnetModel; name: string }[] = [];
   const pool = new DecodePool();
   try {
     if (opts.dtype === "fp16") {
@@ -222,6 +224,16 @@ export async function runEval(
     clip = chosen.clip ? await ClipModel.load(chosen.clip.dir, { ...device, log }) : undefined;
     resnet = chosen.resnet ? await ResnetModel.load(chosen.resnet.source, { ...device, log }) : undefined;
     checkAgainstManifest(chosen, clip, resnet);
+    for (const [i, c] of (chosen.more?.clip ?? []).entries()) {
+      const model = await ClipModel.load(c.dir, { ...device, log });
+      moreClip.push({ key: `clip_${i + 2}`, model, name: c.name });
+      checkAgainstManifest({ clip: c }, model);
+    }
+    for (const [i, r] of (chosen.more?.resnet ?? []).entries()) {
+      const model = await ResnetModel.load(r.source, { ...device, log });
+      moreResnet.push({ key: `resnet_${i + 2}`, model, name: r.name });
+      checkAgainstManifest({ resnet: r }, undefined, model);
+    }
     // A resume continues only the same run: same models (by hash), templates, subset, recipes, datasets and shard.
     const header: RunHeader = {
       tool: "clipcmp",
@@ -229,6 +241,19 @@ export async function runEval(
       models: {
         clip: clip ? { visual: clip.visual.session.sha256, textual: clip.textual.sha256 } : null,
         resnet: resnet ? resnet.graph.session.sha256 : null,
+        // Only when there are further models, so that earlier runs' run.json still match.
+        ...(moreClip.length || moreResnet.length
+          ? {
+            more: [
+              ...moreClip.map((c) => ({
+                key: c.key,
+                visual: c.model.visual.session.sha256,
+                textual: c.model.textual.sha256,
+              })),
+              ...moreResnet.map((r) => ({ key: r.key, sha256: r.model.graph.session.sha256 })),
+            ],
+          }
+          : {}),
       },
       dtype: opts.dtype,
       templates: clip ? [...templates] : [],
@@ -265,6 +290,14 @@ export async function runEval(
             log,
           })
           : null;
+        const moreHeads = [];
+        for (const c of moreClip) {
+          const h = await buildHead(c.model, cols.map((i) => classes[i]!.clip), templates, headProgress(log), {
+            dir: opts.cacheDir,
+            log,
+          });
+          moreHeads.push({ key: c.key, clip: { model: c.model, head: h.rows } });
+        }
         const t0 = performance.now();
         let written = 0;
         const k = Math.min(5, cols.length);
@@ -273,6 +306,7 @@ export async function runEval(
             clip: clip && head ? { model: clip, head: head.rows } : undefined,
             resnet,
             columns,
+            more: [...moreHeads, ...moreResnet.map((r) => ({ key: r.key, resnet: r.model }))],
           }, {
             batch: opts.batch,
             k,
@@ -290,6 +324,7 @@ export async function runEval(
           });
         } finally {
           if (head) releaseRows(head.rows);
+          for (const h of moreHeads) releaseRows(h.clip.head);
         }
       }
     } catch (err) {
@@ -311,12 +346,15 @@ export async function runEval(
       {
         ...(chosen.clip ? { clip: `${chosen.clip.name} zero-shot` } : {}),
         ...(chosen.resnet ? { resnet: chosen.resnet.name } : {}),
+        ...Object.fromEntries(moreClip.map((c) => [c.key, `${c.name} zero-shot`])),
+        ...Object.fromEntries(moreResnet.map((r) => [r.key, r.name])),
       },
     );
   } finally {
     pool.close();
     await clip?.release();
     await resnet?.release();
+    for (const m of [...moreClip, ...moreResnet]) await m.model.release();
     device.gpu?.destroy();
   }
 }
