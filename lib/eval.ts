@@ -31,20 +31,112 @@ export interface EvalItem {
   index: number;
 }
 
+/** Class ids from 1000 up name classes outside ImageNet (class-name folders that map to no ImageNet class). */
+export const FIRST_NAMED_ID = 1000;
+
 /**
- * Lists an ImageFolder (`DIR/<wnid>/*.jpg|png`), sorted, then applies `--shard i/n` and `--limit`.
+ * The classes of class-name folders across a run's datasets: ImageNet ids for folders that map (by wnid or the
+ * `--class-map`), and ids from {@linkcode FIRST_NAMED_ID} up, in first-seen order, for the rest. The same datasets
+ * give the same ids, so resumes and shards agree.
+ */
+export class NamedClasses {
+  readonly #ids = new Map<string, number>();
+  /** Prompt names of the classes outside ImageNet, by id. */
+  readonly names = new Map<number, string>();
+  /**
+   * @param map Folder name to ImageNet index (from `--class-map`).
+   */
+  constructor(readonly map: ReadonlyMap<string, number> = new Map()) {}
+  /** The id of a class folder. */
+  idOf(folder: string): number {
+    const known = classByWnid(folder)?.index ?? this.map.get(folder);
+    if (known !== undefined) return known;
+    let id = this.#ids.get(folder);
+    if (id === undefined) {
+      id = FIRST_NAMED_ID + this.#ids.size;
+      this.#ids.set(folder, id);
+      this.names.set(id, promptName(folder));
+    }
+    return id;
+  }
+}
+
+/** A class folder's name as CLIP_benchmark prompts it: underscores become spaces. */
+export function promptName(folder: string): string {
+  return folder.replace(/_/g, " ").trim();
+}
+
+/**
+ * Reads a `--class-map` file: one `folder name<TAB or comma>wnid or ImageNet index` per line (`#` comments), or a
+ * JSON object `{ "folder name": "n01440764" | 0 }`.
+ *
+ * @param file The file.
+ * @returns Folder name to ImageNet index.
+ */
+export async function readClassMap(file: string): Promise<Map<string, number>> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(file);
+  } catch (err) {
+    throw new ClipcmpError(
+      `--class-map "${file}": ${err instanceof Deno.errors.NotFound ? "no such file" : firstLine(err)}`,
+    );
+  }
+  const entries: [string, unknown, string][] = [];
+  if (text.trimStart().startsWith("{")) {
+    let obj: unknown;
+    try {
+      obj = JSON.parse(text);
+    } catch (err) {
+      throw new ClipcmpError(`--class-map "${file}": not valid JSON (${firstLine(err)})`);
+    }
+    if (!obj || typeof obj !== "object" || Array.isArray(obj)) {
+      throw new ClipcmpError(`--class-map "${file}": expected an object of folder name to wnid or index`);
+    }
+    for (const [k, v] of Object.entries(obj)) entries.push([k, v, `"${k}"`]);
+  } else {
+    text.split("\n").forEach((line, i) => {
+      const l = line.trim();
+      if (!l || l.startsWith("#")) return;
+      const m = l.match(/^(.*?)\s*[\t,]\s*([^\t,]+)$/);
+      if (!m) throw new ClipcmpError(`--class-map "${file}" line ${i + 1}: expected "folder name, wnid or index"`);
+      entries.push([m[1]!.trim(), m[2]!.trim(), `line ${i + 1}`]);
+    });
+  }
+  const out = new Map<string, number>();
+  for (const [name, target, where] of entries) {
+    const t = String(target);
+    const index = /^\d+$/.test(t) ? Number(t) : classByWnid(t)?.index;
+    if (index === undefined || !(index >= 0 && index < 1000)) {
+      throw new ClipcmpError(`--class-map "${file}" ${where}: "${t}" is neither an ImageNet wnid nor an index 0-999`);
+    }
+    out.set(name, index);
+  }
+  return out;
+}
+
+/**
+ * Lists an ImageFolder, sorted, then applies `--shard i/n` and `--limit`. Folders named by wnid are ImageNet
+ * classes; a folder set with no wnid folder (or any folder set, given a `--class-map`) is a class-name
+ * ImageFolder, as CLIP_benchmark reads them: each folder is a class, prompted by its name.
  *
  * @param dir The dataset root.
- * @param opts Shard and limit.
- * @returns The items and the wnid folders found.
+ * @param opts Shard, limit, and the run's class-name registry.
+ * @returns The items, the class ids found, and for class-name folders each class's prompt name.
  */
 export async function listImageFolder(
   dir: string,
-  opts: { shard?: [number, number]; limit?: number; onSkip?: (path: string, reason: string) => void } = {},
-): Promise<{ items: EvalItem[]; classes: number[] }> {
+  opts: {
+    shard?: [number, number];
+    limit?: number;
+    onSkip?: (path: string, reason: string) => void;
+    named?: NamedClasses;
+  } = {},
+): Promise<{ items: EvalItem[]; classes: number[]; prompts?: Map<number, string> }> {
   const entries: string[] = [];
   try {
     for await (const e of Deno.readDir(dir)) {
+      if (e.name.startsWith(".")) continue;
       // Class folders are often symlinks into a shared store: follow them.
       const isDir = e.isDirectory ||
         (e.isSymlink && (await Deno.stat(`${dir}/${e.name}`).catch(() => null))?.isDirectory);
@@ -56,20 +148,31 @@ export async function listImageFolder(
     );
   }
   entries.sort();
+  const named = opts.named && (opts.named.map.size > 0 || !entries.some((n) => classByWnid(n)))
+    ? opts.named
+    : undefined;
   const items: EvalItem[] = [];
   const classes: number[] = [];
+  const prompts = new Map<number, string>();
   for (const name of entries) {
-    const cls = classByWnid(name);
-    if (!cls) continue;
-    classes.push(cls.index);
+    const id = named ? named.idOf(name) : classByWnid(name)?.index;
+    if (id === undefined) continue;
+    classes.push(id);
+    // A wnid folder is prompted with CLIP's curated name; any other folder with its own name.
+    if (named) prompts.set(id, classByWnid(name)?.clip ?? promptName(name));
     const files = await listImages([`${dir.replace(/\/$/, "")}/${name}`], opts.onSkip);
-    for (const path of files) items.push({ path, index: cls.index });
+    for (const path of files) items.push({ path, index: id });
   }
-  if (classes.length === 0) throw new ClipcmpError(`--dataset "${dir}": no class folders named by ImageNet WordNet id`);
+  if (classes.length === 0) {
+    throw new ClipcmpError(`--dataset "${dir}": no class folders (name them by ImageNet WordNet id, or by class name)`);
+  }
+  if (new Set(classes).size !== classes.length) {
+    throw new ClipcmpError(`--dataset "${dir}": two class folders map to the same ImageNet class`);
+  }
   let out = items;
   if (opts.shard) out = out.filter((_, i) => i % opts.shard![1] === opts.shard![0]);
   if (opts.limit !== undefined) out = out.slice(0, opts.limit);
-  return { items: out, classes };
+  return named ? { items: out, classes, prompts } : { items: out, classes };
 }
 
 /**
@@ -125,6 +228,8 @@ export interface RunHeader {
   datasets: Record<string, string>;
   /** `i/n`, or null. */
   shard: string | null;
+  /** Class-name datasets: per dataset, class id to prompt name (present only when there are any). */
+  classes?: Record<string, Record<string, string>>;
 }
 
 /** The first difference between two run headers, as `field: was A, now B`; null when they agree. */

@@ -45,8 +45,10 @@ export interface PipelineModels {
   clip?: { model: ImageEncoder; head: Rows };
   /** The ResNet. */
   resnet?: Classifier;
-  /** Scored ImageNet indices (a 200-class subset), or null for all 1000. */
+  /** Scored class ids (a 200-class subset, a class-name dataset's classes), or null for all 1000. */
   columns: readonly number[] | null;
+  /** The ResNets' columns when they differ from CLIP's (a class-name dataset: only the classes in ImageNet). */
+  resnetColumns?: readonly number[] | null;
   /** Further models, each under its own key (`clip_2`, `resnet_2`, ...), on the same images and columns. */
   more?: ({ key: string; clip: { model: ImageEncoder; head: Rows } } | { key: string; resnet: Classifier })[];
 }
@@ -117,7 +119,13 @@ export async function classifyFiles(
     while (next < batches.length && ahead.length <= prefetch) ahead.push(decodeBatch(batches[next++]!));
   };
   const columns = models.columns ?? undefined;
-  const toIndex = (j: number) => (columns ? columns[j]! : j);
+  const resnetColumns = models.resnetColumns === undefined ? columns : models.resnetColumns ?? undefined;
+  /** Each model's k (a ResNet may score fewer classes than k) and how its column j maps to a class id. */
+  const kOf = (key: string) => Math.min(k, (key.startsWith("resnet") ? resnetColumns : columns)?.length ?? 1000);
+  const toIndexOf = (key: string) => {
+    const cols = key.startsWith("resnet") ? resnetColumns : columns;
+    return (j: number) => (cols ? cols[j]! : j);
+  };
   let pending: Promise<Classified[]> | null = null;
   const flush = async () => {
     if (!pending) return;
@@ -154,11 +162,11 @@ export async function classifyFiles(
         const paths = ok.map((o) => o.item.path);
         if ("clip" in m) {
           const e = await m.clip.model.encodeImages(images, { maxBatch: batch, clock });
-          const top = finiteOrThrow(m.key, paths, zeroShotTopK(e, m.clip.head, CLIP_LOGIT_SCALE, k));
+          const top = finiteOrThrow(m.key, paths, zeroShotTopK(e, m.clip.head, CLIP_LOGIT_SCALE, kOf(m.key)));
           extra.push([m.key, top.then((t) => t.indices).finally(() => releaseRows(e))]);
         } else {
           const l = await m.resnet.logits(images, { maxBatch: batch, clock });
-          const top = finiteOrThrow(m.key, paths, classTopK(l, columns, k));
+          const top = finiteOrThrow(m.key, paths, classTopK(l, resnetColumns, kOf(m.key)));
           extra.push([m.key, top.then((t) => t.indices).finally(() => releaseRows(l))]);
         }
       }
@@ -173,7 +181,9 @@ export async function classifyFiles(
         ok.map(({ item }, j) => ({
           ...item,
           top: Object.fromEntries(
-            Object.entries(byModel).map(([m, idx]) => [m, Array.from(idx.subarray(j * k, (j + 1) * k), toIndex)]),
+            Object.entries(byModel).map((
+              [m, idx],
+            ) => [m, Array.from(idx.subarray(j * kOf(m), (j + 1) * kOf(m)), toIndexOf(m))]),
           ),
         }))
       );
@@ -201,11 +211,11 @@ export async function classifyFiles(
   ): Promise<Record<string, Uint32Array>> {
     const jobs: [string, ReturnType<typeof classTopK>][] = [];
     if (emb && models.clip) {
-      const top = zeroShotTopK(emb, models.clip.head, CLIP_LOGIT_SCALE, k);
+      const top = zeroShotTopK(emb, models.clip.head, CLIP_LOGIT_SCALE, kOf("clip"));
       jobs.push(["clip", finiteOrThrow("CLIP", paths, top)]);
     }
     if (logits && models.resnet) {
-      jobs.push(["resnet", finiteOrThrow("ResNet", paths, classTopK(logits, columns, k))]);
+      jobs.push(["resnet", finiteOrThrow("ResNet", paths, classTopK(logits, resnetColumns, kOf("resnet")))]);
     }
     try {
       const done = await Promise.all(jobs.map(([, p]) => p));

@@ -8,7 +8,7 @@ import { EXIT_INTERRUPTED, info, oneOf, parseFlags, positiveInt, runTask } from 
 import { ClipcmpError, UsageError } from "../lib/errors.ts";
 import { cacheDirFlag, chooseModelsFor, SEVERAL_MODEL_FLAGS } from "../lib/cli/models.ts";
 import { resolveTemplates } from "../lib/cli/templates.ts";
-import { listImageFolder } from "../lib/eval.ts";
+import { listImageFolder, NamedClasses, readClassMap } from "../lib/eval.ts";
 import { mergeEval, runEval } from "../lib/tasks/eval.ts";
 import { parseDatasets, parseShard } from "../lib/cli/datasets.ts";
 import { defaultOutDir } from "../lib/output.ts";
@@ -23,6 +23,7 @@ runTask("eval", async (args, signal) => {
       dataset: { type: "string", multiple: true },
       subset: { type: "string", default: "auto" },
       reference: { type: "string" },
+      "class-map": { type: "string" },
       out: { type: "string" },
       limit: { type: "string" },
       shard: { type: "string" },
@@ -63,7 +64,11 @@ runTask("eval", async (args, signal) => {
   const templates = await resolveTemplates(v.template, v.templates);
   const lists = [];
   const onSkip = (p: string, why: string) => info(`skipped ${p}: ${why}`);
-  for (const [name, dir] of datasets) lists.push({ name, ...(await listImageFolder(dir, { shard, limit, onSkip })) });
+  // Class-name ImageFolders share one registry, so a class has one id in every dataset of the run.
+  const named = new NamedClasses(v["class-map"] === undefined ? undefined : await readClassMap(v["class-map"]));
+  for (const [name, dir] of datasets) {
+    lists.push({ name, ...(await listImageFolder(dir, { shard, limit, onSkip, named })) });
+  }
   if (lists.every((l) => l.items.length === 0)) {
     throw new ClipcmpError(
       `Nothing to evaluate: ${datasets.map(([n, d]) => `${n} (${d})`).join(", ")} ${

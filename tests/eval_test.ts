@@ -242,6 +242,80 @@ Deno.test("eval with two CLIP models and a ResNet scores each like it is alone, 
   }
 });
 
+Deno.test("eval over a class-name ImageFolder: CLIP on every class by name, the ResNet on the classes that map", async () => {
+  // Folders named by class, as CLIP_benchmark reads them: one a wnid, one mapped by --class-map, one outside ImageNet.
+  const root = await tempDir();
+  const photos = [...Deno.readDirSync(`${ROOT}/data/samples/photo`)].map((e) => e.name).sort();
+  const folders: Record<string, string[]> = {
+    n01614925: photos.slice(0, 2),
+    "common_iguana": photos.slice(2, 5),
+    "my_red_thing": photos.slice(5, 9),
+  };
+  for (const [f, names] of Object.entries(folders)) {
+    Deno.mkdirSync(`${root}/ds/${f}`, { recursive: true });
+    for (const n of names) Deno.copyFileSync(`${ROOT}/data/samples/photo/${n}`, `${root}/ds/${f}/${n}`);
+  }
+  Deno.writeTextFileSync(`${root}/map.csv`, "# folder, wnid\ncommon_iguana, n01677366\n");
+  const out = outDir("named");
+  made.push(out);
+  try {
+    const run = await runTaskCli("eval", [
+      "--dataset",
+      `things=${root}/ds`,
+      "--class-map",
+      `${root}/map.csv`,
+      ...MODELS,
+      "--out",
+      out,
+    ]);
+    assertEquals(run.code, 0, run.stderr);
+    const ls = lines(out);
+    assertEquals(ls.length, 9);
+    const eagle = 22, iguana = 39, other = 1000; // other: the first class outside ImageNet
+    assertEquals([...new Set(ls.map((l) => l.true))].sort((a, b) => a - b), [eagle, iguana, other]);
+    for (const l of ls) {
+      // CLIP ranks the dataset's three classes; the ResNet the two in ImageNet, and only on their images.
+      assert(l.top5.clip!.every((i) => [eagle, iguana, other].includes(i)) && l.top5.clip!.length === 3);
+      if (l.true === other) assertEquals(l.top5.resnet, undefined);
+      else {assert(
+          l.top5.resnet!.length === 2 && l.top5.resnet!.every((i) => [eagle, iguana].includes(i)),
+          `${l.top5.resnet}`,
+        );}
+    }
+    const header = JSON.parse(Deno.readTextFileSync(`${ROOT}/${out}/run.json`));
+    assertEquals(header.classes.things, { "22": "bald eagle", "39": "common iguana", "1000": "my red thing" });
+    const m = metrics(out);
+    assertEquals(m.map((x: { model: string; n: number }) => [x.model, x.n]), [["clip", 9], ["resnet", 5]]);
+    const want = independent(ls.filter((l) => l.top5.resnet), "resnet");
+    const got = m.find((x: { model: string }) => x.model === "resnet").metrics;
+    assert(
+      Math.abs(got.acc1 - want.acc1) < 1e-12 &&
+        Math.abs(got.mean_per_class_recall - want.mean_per_class_recall) < 1e-12,
+    );
+    const md = Deno.readTextFileSync(`${ROOT}/${out}/report.md`);
+    assert(md.includes("## Classes the ResNet could score"), md);
+    assert(/\*\*things\*\*: 2 of 3 classes scored \(.*\); not in ImageNet: my red thing\./.test(md), md);
+    assert(/\| things \| [^|]+ \| 5 \| /.test(md), "paired on the 5 images both scored");
+    // A bad map is one line naming the file.
+    Deno.writeTextFileSync(`${root}/bad.csv`, "common_iguana, n99999999\n");
+    const bad = await runTaskCli("eval", [
+      "--dataset",
+      `things=${root}/ds`,
+      "--class-map",
+      `${root}/bad.csv`,
+      ...MODELS,
+    ]);
+    assertEquals(bad.code, 1, bad.stderr);
+    assert(
+      /--class-map ".*bad\.csv" line 1: "n99999999" is neither an ImageNet wnid nor an index 0-999/.test(bad.stderr),
+      bad.stderr,
+    );
+    assert(!/\n\s+at /.test(bad.stderr), bad.stderr);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
 Deno.test("eval usage errors are one line with exit 2", async () => {
   for (
     const [args, pattern] of [

@@ -79,6 +79,8 @@ other settings is refused, naming the difference. Only images in the current lis
 
 Options:
   --model clip|resnet|both    (default both)
+  --class-map FILE            class-name ImageFolders: map folder names to ImageNet (lines "name,wnid" or
+                              "name,index", or a JSON object); the ResNet scores only classes that map
   --subset imagenet-r|imagenet-a|auto|none   200-way scoring for ImageNet-R/-A; auto detects a 200-class folder
                               set (default auto)
   --reference NAME            the in-distribution dataset: metrics.csv's top1_diff/top5_diff and the report's
@@ -96,6 +98,9 @@ Options:
 ${MODEL_HELP}
   -h, --help                  this help
 
+Folders named by wnid are ImageNet classes. A dataset with no wnid folder (or any, with --class-map) is a
+class-name ImageFolder, as in CLIP_benchmark: each folder is a class, CLIP is prompted with its name (underscores
+as spaces) over the dataset's classes, and a ResNet scores only the classes that map to ImageNet.
 Several models of a kind: repeat --clip / --resnet or give a list; each is scored on the same images and
 classes under its own key (clip_2, resnet_2, ...) and name in the report.
 Outputs in DIR: run.json, results.jsonl, metrics.json (CLIP_benchmark-like: acc1, acc5, mean_per_class_recall as

@@ -94,16 +94,19 @@ export function analyze(
   const pairs: Pair[] = [];
   for (const d of domains) {
     const ims = images.filter((im) => im.domain === d.domain);
-    const right = (m: string) => ims.map((im) => im.preds[m]?.[0]?.index === im.true.index);
     for (const a of clips) {
       for (const b of resnets) {
-        if (!d.models[a] || !d.models[b] || ims.length === 0) continue;
+        if (!d.models[a] || !d.models[b]) continue;
+        // Only the images both scored (a ResNet skips classes that map to no ImageNet class).
+        const both = ims.filter((im) => im.preds[a] && im.preds[b]);
+        if (both.length === 0) continue;
+        const right = (m: string) => both.map((im) => im.preds[m]?.[0]?.index === im.true.index);
         const [ra, rb] = [right(a), right(b)];
         pairs.push({
           domain: d.domain,
           a,
           b,
-          n: ims.length,
+          n: both.length,
           mcnemar: mcnemarOf(ra, rb),
           bootstrap: pairedBootstrap(ra, rb, { seed: BOOTSTRAP_SEED }),
         });

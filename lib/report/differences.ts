@@ -111,15 +111,15 @@ export interface ClassDifference {
   index: number;
   label: string;
   n: number;
-  /** Top-1 by model key, 0..1. */
+  /** Top-1 by model key, 0..1, over the images that model scored (absent: it scored none of this class). */
   top1: Record<string, number>;
-  /** top1[a] - top1[b]. */
-  difference: number;
+  /** top1[a] - top1[b], or null when either scored none of this class. */
+  difference: number | null;
 }
 
 /**
  * Every class that has images, with top-1 pooled over the domains, sorted by the difference between models `a`
- * and `b` (largest first; ties by index).
+ * and `b` (largest first; classes without a difference last; ties by index).
  *
  * @param images The images.
  * @param models The model keys to report.
@@ -133,15 +133,29 @@ export function classDifferences(
   a: string,
   b: string,
 ): ClassDifference[] {
-  const rows = new Map<number, { label: string; n: number; hits: Record<string, number> }>();
+  const rows = new Map<
+    number,
+    { label: string; n: number; hits: Record<string, number>; scored: Record<string, number> }
+  >();
   for (const im of images) {
-    const r = rows.get(im.true.index) ?? { label: im.true.label, n: 0, hits: {} };
+    const r = rows.get(im.true.index) ?? { label: im.true.label, n: 0, hits: {}, scored: {} };
     r.n++;
-    for (const m of models) if (im.preds[m]?.[0]?.index === im.true.index) r.hits[m] = (r.hits[m] ?? 0) + 1;
+    for (const m of models) {
+      const top = im.preds[m];
+      if (!top) continue;
+      r.scored[m] = (r.scored[m] ?? 0) + 1;
+      if (top[0]?.index === im.true.index) r.hits[m] = (r.hits[m] ?? 0) + 1;
+    }
     rows.set(im.true.index, r);
   }
   return [...rows.entries()].map(([index, r]) => {
-    const top1 = Object.fromEntries(models.map((m) => [m, (r.hits[m] ?? 0) / r.n]));
-    return { index, label: r.label, n: r.n, top1, difference: (top1[a] ?? 0) - (top1[b] ?? 0) };
-  }).sort((x, y) => y.difference - x.difference || x.index - y.index);
+    const top1 = Object.fromEntries(
+      models.filter((m) => r.scored[m]).map((m) => [m, (r.hits[m] ?? 0) / r.scored[m]!]),
+    );
+    const difference = top1[a] !== undefined && top1[b] !== undefined ? top1[a]! - top1[b]! : null;
+    return { index, label: r.label, n: r.n, top1, difference };
+  }).sort((x, y) =>
+    (x.difference === null ? 1 : 0) - (y.difference === null ? 1 : 0) ||
+    (y.difference ?? 0) - (x.difference ?? 0) || x.index - y.index
+  );
 }

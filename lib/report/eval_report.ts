@@ -45,6 +45,8 @@ export interface EvalReportOptions {
   names?: Readonly<Record<string, string>>;
   /** Lines for the provenance list (models, run settings). */
   meta: readonly string[];
+  /** Names of the classes outside ImageNet (ids from 1000 up, from class-name folders). */
+  classNames?: ReadonlyMap<number, string>;
 }
 
 /** The rendered report and what it was computed from. */
@@ -67,32 +69,49 @@ const GALLERY_MAX = 40;
  * @returns Markdown, HTML and the figures behind them.
  */
 export function evalReport(lines: readonly EvalLine[], opts: EvalReportOptions): EvalReport {
-  const classes = imagenetClasses();
+  const imagenet = imagenetClasses();
+  const labelOf = (id: number) => imagenet[id]?.clip ?? opts.classNames?.get(id) ?? `class ${id}`;
+  const wnidOf = (id: number) => imagenet[id]?.wnid ?? "";
   const names = { ...DEFAULT_NAMES, ...opts.names };
   const models = [...new Set(lines.flatMap((l) => Object.keys(l.top5)))].sort();
   const records: EvalRecord[] = lines.map((l) => ({
     domain: l.dataset,
-    true: { index: l.true, wnid: classes[l.true]!.wnid },
+    true: { index: l.true, wnid: wnidOf(l.true) },
     preds: Object.fromEntries(Object.entries(l.top5).map(([m, t]) => [m, t.map((index) => ({ index }))])),
   }));
   const images: Judged[] = lines.map((l) => ({
     domain: l.dataset,
-    true: { index: l.true, label: classes[l.true]!.clip, wnid: classes[l.true]!.wnid },
+    true: { index: l.true, label: labelOf(l.true), wnid: wnidOf(l.true) },
     preds: Object.fromEntries(
       Object.entries(l.top5).map((
         [m, t],
-      ) => [m, t.map((index) => ({ index, label: classes[index]!.clip, score: NaN }))]),
+      ) => [m, t.map((index) => ({ index, label: labelOf(index), score: NaN }))]),
     ),
   }));
-  const domains = summarizeDomains(records, models, (i) => classes[i]!.wnid);
+  const domains = summarizeDomains(records, models, wnidOf);
   const reference = opts.reference ?? domains.find((d) => baselineFor(d.domain) === null)?.domain ??
     domains[0]?.domain;
   const analysis = analyze(images, domains, reference, names);
   const rows = perClass(records, models);
   const labelSet = [...new Set(lines.map((l) => l.true))].sort((a, b) => a - b).map((index) => ({
     index,
-    label: classes[index]!.clip,
+    label: labelOf(index),
   }));
+  // Which classes the ResNets could score, per dataset, where that is not all of them (class-name folders).
+  const coverage = domains.flatMap((d) => {
+    if (!models.some((m) => m.startsWith("resnet"))) return [];
+    const ls = lines.filter((l) => l.dataset === d.domain);
+    const all = [...new Set(ls.map((l) => l.true))].sort((a, b) => a - b);
+    const scored = new Set(
+      ls.filter((l) => Object.keys(l.top5).some((m) => m.startsWith("resnet"))).map((l) => l.true),
+    );
+    if (scored.size === all.length) return [];
+    return [{
+      dataset: d.domain,
+      scored: all.filter((c) => scored.has(c)).map(labelOf),
+      unscored: all.filter((c) => !scored.has(c)).map(labelOf),
+    }];
+  });
 
   const md: string[] = [`# clipcmp eval: ${domains.map((d) => mdText(d.domain)).join(", ")}`, ""];
   md.push(
@@ -114,6 +133,21 @@ export function evalReport(lines: readonly EvalLine[], opts: EvalReportOptions):
   md.push("");
   for (const d of domains) if (d.clip_minus_resnet) md.push(`- **${mdText(d.domain)}**: ${conclusion(d)}`);
   md.push("");
+  if (coverage.length) {
+    md.push("## Classes the ResNet could score", "");
+    md.push(
+      "Class-name folders: CLIP scores every class zero-shot on its name; a ResNet only the classes that map to ImageNet (by wnid or `--class-map`), and its figures are over those images only.",
+      "",
+    );
+    for (const c of coverage) {
+      md.push(
+        `- **${mdText(c.dataset)}**: ${c.scored.length} of ${c.scored.length + c.unscored.length} classes scored (${
+          c.scored.map(mdText).join(", ") || "none"
+        }); not in ImageNet: ${c.unscored.map(mdText).join(", ")}.`,
+      );
+    }
+    md.push("");
+  }
   md.push(...pairedSection(analysis, names));
   md.push(...robustnessSection(analysis, names));
   md.push(...confusionSection(domains, names, analysis, false));
@@ -157,6 +191,17 @@ ${table("Accuracy per dataset")}<ul>${
       `<li><b>${esc(d.domain)}</b>: ${esc(conclusion(d)).replace(/`(.*?)`/g, "<code>$1</code>")}</li>`
     ).join("")
   }</ul></section>
+${
+    coverage.length
+      ? `<section id="resnet-coverage"><h2>Classes the ResNet could score</h2><p>Class-name folders: CLIP scores every class zero-shot on its name; a ResNet only the classes that map to ImageNet (by wnid or <code>--class-map</code>), and its figures are over those images only.</p><ul>${
+        coverage.map((c) =>
+          `<li><b>${esc(c.dataset)}</b>: ${c.scored.length} of ${c.scored.length + c.unscored.length} classes scored (${
+            esc(c.scored.join(", ") || "none")
+          }); not in ImageNet: ${esc(c.unscored.join(", "))}.</li>`
+        ).join("")
+      }</ul></section>`
+      : ""
+  }
 ${pairedHtml(table("Paired comparison"))}
 ${robustnessHtml(analysis, names)}
 <section id="confusions"><h2>Most frequent confusions</h2><p>Wrong top-1 predictions per model and dataset; distance: WordNet hypernym edges from the true class up to the nearest ancestor it shares with the prediction.</p>${

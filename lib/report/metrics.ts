@@ -86,8 +86,12 @@ export function accuracy(records: readonly EvalRecord[], model: string, wnidOf: 
     const hit1 = p[0]?.index === r.true.index;
     if (hit1) k1++;
     else if (p[0]) {
-      sev += mistakeSeverity(r.true.wnid, wnidOf(p[0].index));
-      mistakes++;
+      // Classes outside ImageNet (a class-name folder no wnid maps to) have no place in WordNet: no severity.
+      const pw = wnidOf(p[0].index);
+      if (r.true.wnid && pw) {
+        sev += mistakeSeverity(r.true.wnid, pw);
+        mistakes++;
+      }
     }
     if (p.slice(0, 5).some((q) => q.index === r.true.index)) k5++;
     const c = perClass.get(r.true.index) ?? [0, 0];
@@ -146,11 +150,14 @@ export function summarizeDomains(
   const domains = [...new Set(records.map((r) => r.domain))];
   return domains.map((domain) => {
     const rs = records.filter((r) => r.domain === domain);
-    const acc = Object.fromEntries(models.map((m) => [m, accuracy(rs, m, wnidOf)]));
+    // Each model over the images it scored (a ResNet skips classes that map to no ImageNet class).
+    const of = (m: string) => rs.filter((x) => x.preds[m]);
+    const acc = Object.fromEntries(models.flatMap((m) => of(m).length ? [[m, accuracy(of(m), m, wnidOf)]] : []));
     const c = acc.clip, r = acc.resnet;
     let paired: DomainSummary["paired"] = null;
     if (c && r) {
-      const right = (m: string) => rs.map((x) => x.preds[m]![0]?.index === x.true.index);
+      const both = rs.filter((x) => x.preds.clip && x.preds.resnet);
+      const right = (m: string) => both.map((x) => x.preds[m]![0]?.index === x.true.index);
       const [a, b] = [right("clip"), right("resnet")];
       paired = { mcnemar: mcnemarOf(a, b), bootstrap: pairedBootstrap(a, b, { seed: BOOTSTRAP_SEED }) };
     }
@@ -201,9 +208,11 @@ export function likeForLike(records: readonly EvalRecord[], models: readonly str
       const accuracyByDomain: LikeForLike["accuracy"] = {};
       for (const d of [a, b]) {
         const rs = records.filter((r) => r.domain === d && keep.has(r.true.index));
-        accuracyByDomain[d] = Object.fromEntries(models.map((m) => {
-          const x = accuracy(rs, m, wnidOf);
-          return [m, { n: x.n, top1: x.top1, top5: x.top5 }];
+        accuracyByDomain[d] = Object.fromEntries(models.flatMap((m) => {
+          const scored = rs.filter((r) => r.preds[m]);
+          if (!scored.length) return [];
+          const x = accuracy(scored, m, wnidOf);
+          return [[m, { n: x.n, top1: x.top1, top5: x.top5 }]];
         }));
       }
       out.push({ domains: [a, b], classes: shared, accuracy: accuracyByDomain });

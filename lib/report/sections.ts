@@ -166,7 +166,7 @@ export function perClassSection(
   const out = ["## Per class", ""];
   const domains = domainList.map((d) => d.domain);
   const hits = new Map(perClassRows.map((r) => [r.index, r]));
-  const models = Object.keys(a.per_class[0]?.top1 ?? {});
+  const models = [...new Set(a.per_class.flatMap((r) => Object.keys(r.top1)))];
   const cell = (index: number) =>
     domains.map((d) => {
       const r = hits.get(index)?.domains[d];
@@ -185,9 +185,9 @@ export function perClassSection(
     );
     for (const r of a.per_class) {
       out.push(
-        `| ${mdText(r.label)} (#${r.index}) | ${r.n} | ${models.map((m) => pct(r.top1[m]!)).join(" | ")} | ${
-          signedPct(r.difference)
-        } | ${cell(r.index)} |`,
+        `| ${mdText(r.label)} (#${r.index}) | ${r.n} | ${
+          models.map((m) => r.top1[m] === undefined ? "–" : pct(r.top1[m]!)).join(" | ")
+        } | ${r.difference === null ? "–" : signedPct(r.difference)} | ${cell(r.index)} |`,
       );
     }
   } else {
@@ -303,9 +303,9 @@ export function perClassHtml(
   if (!a.per_class.length) return `<section id="per-class"><h2>Per class</h2>${fallback}</section>`;
   const domains = domainList.map((d) => d.domain);
   const hits = new Map(perClassRows.map((r) => [r.index, r]));
-  const models = Object.keys(a.per_class[0]?.top1 ?? {});
+  const models = [...new Set(a.per_class.flatMap((r) => Object.keys(r.top1)))];
   const rows = a.per_class.map((r) => {
-    const d = r.difference;
+    const d = r.difference ?? 0;
     const tint = d > 0
       ? `rgba(0,114,178,${(0.12 + 0.5 * d).toFixed(2)})`
       : d < 0
@@ -319,8 +319,10 @@ export function perClassHtml(
       return c ? `${esc(dm)} ${models.map((m) => c.hits[m] ?? 0).join("/")} of ${c.n}` : "";
     }).filter(Boolean).join("; ");
     return `<tr><td>${esc(r.label)} (#${r.index})</td><td class="num">${r.n}</td>${
-      models.map((m) => `<td class="num">${pct(r.top1[m]!)}</td>`).join("")
-    }<td class="num" style="background:${tint}">${signedPct(d)}</td><td>${bar}</td><td><small>${per}</small></td></tr>`;
+      models.map((m) => `<td class="num">${r.top1[m] === undefined ? "–" : pct(r.top1[m]!)}</td>`).join("")
+    }<td class="num" style="background:${r.difference === null ? "transparent" : tint}">${
+      r.difference === null ? "–" : signedPct(d)
+    }</td><td>${r.difference === null ? "" : bar}</td><td><small>${per}</small></td></tr>`;
   }).join("");
   return `<section id="per-class"><h2>Per class</h2><p>Top-1 over all domains, sorted by CLIP − ResNet (${
     esc(names.clip ?? "clip")

@@ -22,6 +22,7 @@ import {
   type EvalLine,
   type EvalMetrics,
   evalMetrics,
+  FIRST_NAMED_ID,
   headerDifference,
   readResults,
   readRunHeader,
@@ -71,6 +72,13 @@ export interface EvalDataset {
   name: string;
   items: EvalItem[];
   classes: number[];
+  /** For a class-name ImageFolder: each class id's prompt name (ids from 1000 up are outside ImageNet). */
+  prompts?: Map<number, string>;
+}
+
+/** The text CLIP is prompted with for a class: the folder's name in a class-name dataset, else CLIP's name. */
+function promptOf(ds: EvalDataset, id: number): string {
+  return ds.prompts?.get(id) ?? imagenetClasses()[id]!.clip;
 }
 
 /** What to evaluate, with what. */
@@ -125,7 +133,10 @@ async function writeMetrics(
     `dtype ${run.dtype}; subset ${run.subset}; ${run.templates.length} prompt template(s)`,
     ...Object.entries(run.datasets).map(([name, dir]) => `dataset ${name}: ${dir}`),
   ];
-  const report = evalReport(lines, { reference, names, meta });
+  const classNames = new Map(
+    Object.values(run.classes ?? {}).flatMap((c) => Object.entries(c)).map(([id, name]) => [Number(id), name]),
+  );
+  const report = evalReport(lines, { reference, names, meta, classNames });
   // One set: a kill leaves the previous four files or the new four, never metrics of one run beside another's report.
   await writeFilesAtomic([
     [`${out}/metrics.json`, JSON.stringify(doc, null, 2) + "\n"],
@@ -216,9 +227,7 @@ export async function runEval(
   try {
     if (opts.dtype === "fp16") {
       const first = lists.flatMap((l) => l.items.slice(0, 4).map((it) => it.path));
-      const labels = [...new Set(lists.flatMap((l) => l.items.map((it) => it.index)))].map((i) =>
-        imagenetClasses()[i]!.clip
-      );
+      const labels = [...new Set(lists.flatMap((l) => l.items.map((it) => promptOf(l, it.index))))];
       await switchToFp16(chosen, first, labels, { cacheDir: opts.cacheDir, device, log });
     }
     clip = chosen.clip ? await ClipModel.load(chosen.clip.dir, { ...device, log }) : undefined;
@@ -260,6 +269,14 @@ export async function runEval(
       subset,
       recipes: { ...(clip ? { clip: "clip" } : {}), ...(resnet ? { resnet: resnet.source.recipe.name } : {}) },
       datasets: Object.fromEntries(opts.dirs),
+      // Class-name datasets: each class id's prompt name (only when there are any, so earlier runs still match).
+      ...(lists.some((l) => l.prompts)
+        ? {
+          classes: Object.fromEntries(
+            lists.filter((l) => l.prompts).map((l) => [l.name, Object.fromEntries(l.prompts!)]),
+          ),
+        }
+        : {}),
       shard: opts.shard ? `${opts.shard[0]}/${opts.shard[1]}` : null,
     };
     const previous = await readRunHeader(out);
@@ -275,8 +292,20 @@ export async function runEval(
     log(`decoding on ${pool.size} worker thread${pool.size === 1 ? "" : "s"}`);
     try {
       for (const ds of lists) {
-        const columns = scoringColumns(subset, ds.classes);
+        // A class-name dataset is scored over its own classes; a wnid one 1000-way or over a 200-class subset.
+        const columns = ds.prompts ? [...ds.classes].sort((a, b) => a - b) : scoringColumns(subset, ds.classes);
         const cols = columns ?? classes.map((c) => c.index);
+        // ResNets score only the classes that are ImageNet classes (all of them, for a wnid dataset).
+        const resnetCols = ds.prompts ? cols.filter((id) => id < FIRST_NAMED_ID) : columns;
+        const runResnets = (resnet || moreResnet.length) && (resnetCols === null || resnetCols.length > 0);
+        if (ds.prompts && (resnet || moreResnet.length)) {
+          const off = cols.filter((id) => id >= FIRST_NAMED_ID).map((id) => ds.prompts!.get(id)!);
+          log(
+            `${ds.name}: class names; ResNet scores ${resnetCols!.length} of ${cols.length} classes${
+              off.length ? ` (no ImageNet class for: ${off.join(", ")})` : ""
+            }`,
+          );
+        }
         const inSet = new Set(cols);
         const outside = ds.items.filter((it) => !inSet.has(it.index));
         if (outside.length) {
@@ -285,14 +314,14 @@ export async function runEval(
         const todo = ds.items.filter((it) => inSet.has(it.index) && !done.has(`${ds.name}\u0000${it.path}`));
         log(`${ds.name}: ${ds.items.length} images, ${cols.length}-way, ${ds.items.length - todo.length} already done`);
         const head = clip
-          ? await buildHead(clip, cols.map((i) => classes[i]!.clip), templates, headProgress(log), {
+          ? await buildHead(clip, cols.map((i) => promptOf(ds, i)), templates, headProgress(log), {
             dir: opts.cacheDir,
             log,
           })
           : null;
         const moreHeads = [];
         for (const c of moreClip) {
-          const h = await buildHead(c.model, cols.map((i) => classes[i]!.clip), templates, headProgress(log), {
+          const h = await buildHead(c.model, cols.map((i) => promptOf(ds, i)), templates, headProgress(log), {
             dir: opts.cacheDir,
             log,
           });
@@ -304,18 +333,23 @@ export async function runEval(
         try {
           await classifyFiles(todo, {
             clip: clip && head ? { model: clip, head: head.rows } : undefined,
-            resnet,
+            resnet: runResnets ? resnet : undefined,
             columns,
-            more: [...moreHeads, ...moreResnet.map((r) => ({ key: r.key, resnet: r.model }))],
+            resnetColumns: resnetCols,
+            more: [...moreHeads, ...(runResnets ? moreResnet.map((r) => ({ key: r.key, resnet: r.model })) : [])],
           }, {
             batch: opts.batch,
             k,
             pool,
             onSkip: (path, message) => log(`skipped ${path}: ${message}`),
             onBatch: async (results) => {
-              const lines = results.map((r) =>
-                JSON.stringify({ dataset: ds.name, path: r.path, true: r.index, top5: r.top } satisfies EvalLine)
-              );
+              const lines = results.map((r) => {
+                // An image of a class outside ImageNet is not scored by the ResNets.
+                const top5 = r.index >= FIRST_NAMED_ID
+                  ? Object.fromEntries(Object.entries(r.top).filter(([m]) => !m.startsWith("resnet")))
+                  : r.top;
+                return JSON.stringify({ dataset: ds.name, path: r.path, true: r.index, top5 } satisfies EvalLine);
+              });
               await Deno.writeTextFile(jsonl, lines.join("\n") + "\n", { append: true });
               written += results.length;
               log(progressLine(`${ds.name}:`, written, todo.length, "images", (performance.now() - t0) / 1000));
