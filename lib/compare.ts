@@ -35,6 +35,11 @@ export interface DomainInput {
   name: string;
   /** Image paths. */
   paths: string[];
+  /**
+   * For a class-name ImageFolder: each path's class id (an ImageNet index, or from 1000 up for a class outside
+   * ImageNet, named in {@linkcode CompareOptions.classNames}). Without it, classes come from wnids in the paths.
+   */
+  classes?: ReadonlyMap<string, number>;
 }
 
 /** Why a run stopped when it was interrupted (Ctrl-C). */
@@ -68,6 +73,8 @@ export interface CompareOptions {
   thumbnails?: number;
   /** Progress messages (stderr). */
   log?: (line: string) => void;
+  /** Prompt names of the classes outside ImageNet (ids from 1000 up) that class-name domains use. */
+  classNames?: ReadonlyMap<number, string>;
 }
 
 /** Images decoded and scored per chunk. */
@@ -114,9 +121,15 @@ export async function compareModels(
   const log = opts.log ?? (() => {});
   const skipped: CompareDocument["skipped"] = [];
   const items: { path: string; domain: string; cls: ImagenetClass }[] = [];
+  const classes = imagenetClasses();
+  /** A class by id: an ImageNet class, or one outside ImageNet by its name (no wnid). */
+  const classById = (id: number): ImagenetClass | undefined =>
+    classes[id] ??
+      (opts.classNames?.has(id) ? { index: id, wnid: "", keras: "", clip: opts.classNames.get(id)! } : undefined);
   for (const d of opts.domains) {
     for (const path of d.paths) {
-      const cls = classOfPath(path);
+      const given = d.classes?.get(path);
+      const cls = given === undefined ? classOfPath(path) : classById(given);
       if (cls) {
         try {
           // Unreadable and non-image files are dropped before the label set is made from the rest.
@@ -134,11 +147,16 @@ export async function compareModels(
       }
     }
   }
-  const classes = imagenetClasses();
   const setIdx = [...new Set(items.map((u) => u.cls.index))].sort((a, b) => a - b);
-  const labelSet = setIdx.map((i) => ({ label: classes[i]!.clip, index: i, wnid: classes[i]!.wnid }));
+  const labelSet = setIdx.map((i) => ({ label: classById(i)!.clip, index: i, wnid: classById(i)!.wnid }));
   const m = setIdx.length;
   const k = Math.min(5, m);
+  // ResNets score only the label set's ImageNet classes, and only images of those classes.
+  const resIdx = setIdx.filter((i) => i < 1000);
+  const kRes = Math.min(5, resIdx.length);
+  if (resIdx.length < m && (opts.resnet || opts.more?.resnet.length)) {
+    log(`ResNet: scores ${resIdx.length} of the ${m} classes (the rest are not ImageNet classes)`);
+  }
 
   let head: Awaited<ReturnType<typeof buildHead>> | null = null;
   if (opts.clip && m > 0) {
@@ -170,7 +188,7 @@ export async function compareModels(
   }
   const toScores = (top: TopKRows, row: number, indexOf: (j: number) => number): Score[] =>
     Array.from(top.indices.subarray(row * top.k, (row + 1) * top.k), (j, s) => ({
-      label: classes[indexOf(j)]!.clip,
+      label: classById(indexOf(j))!.clip,
       index: indexOf(j),
       score: top.values[row * top.k + s]!,
     }));
@@ -220,12 +238,12 @@ export async function compareModels(
         }
         let resSet: TopKRows | null = null;
         let resAll: TopKRows | null = null;
-        if (opts.resnet) {
+        if (opts.resnet && resIdx.length) {
           const logits = await opts.resnet.logits(images);
           try {
             const model = opts.resnet.graph.session.path;
             const paths = chunk.map((c) => c.path);
-            resSet = await finiteOrThrow(model, paths, classTopK(logits, setIdx, k));
+            resSet = await finiteOrThrow(model, paths, classTopK(logits, resIdx, kRes));
             resAll = await finiteOrThrow(model, paths, classTopK(logits, undefined, 5));
           } finally {
             releaseRows(logits);
@@ -244,13 +262,13 @@ export async function compareModels(
             releaseRows(emb);
           }
         }
-        for (const r of moreResnets) {
+        for (const r of resIdx.length ? moreResnets : []) {
           const logits = await r.model.logits(images);
           try {
             more[r.key] = await finiteOrThrow(
               r.model.graph.session.path,
               chunk.map((x) => x.path),
-              classTopK(logits, setIdx, k),
+              classTopK(logits, resIdx, kRes),
             );
           } finally {
             releaseRows(logits);
@@ -262,13 +280,18 @@ export async function compareModels(
             domain: c.domain,
             true: { label: c.cls.clip, index: c.cls.index, wnid: c.cls.wnid },
             clip: clipTop ? { top5: toScores(clipTop, i, (j) => setIdx[j]!) } : null,
-            resnet: resSet && resAll
-              ? { top5: toScores(resSet, i, (j) => setIdx[j]!), top5_1000: toScores(resAll, i, (j) => j) }
+            // An image of a class outside ImageNet is not scored by the ResNets.
+            resnet: resSet && resAll && c.cls.index < 1000
+              ? { top5: toScores(resSet, i, (j) => resIdx[j]!), top5_1000: toScores(resAll, i, (j) => j) }
               : null,
             ...(Object.keys(more).length
               ? {
                 more: Object.fromEntries(
-                  Object.entries(more).map(([key, top]) => [key, { top5: toScores(top, i, (j) => setIdx[j]!) }]),
+                  Object.entries(more).flatMap(([key, top]) =>
+                    key.startsWith("resnet") && c.cls.index >= 1000
+                      ? []
+                      : [[key, { top5: toScores(top, i, (j) => (key.startsWith("resnet") ? resIdx : setIdx)[j]!) }]]
+                  ),
                 ),
               }
               : {}),
@@ -321,8 +344,11 @@ export async function compareModels(
       ...Object.fromEntries(Object.entries(r.more ?? {}).map(([key, v]) => [key, v.top5])),
     },
   }));
-  const wnidOf = (i: number) => classes[i]!.wnid;
-  const overall = (key: string) => models.includes(key) && records.length ? accuracy(records, key, wnidOf) : null;
+  const wnidOf = (i: number) => classes[i]?.wnid ?? "";
+  // Each model over the images it scored (the ResNets skip classes outside ImageNet).
+  const scoredBy = (key: string) => records.filter((r) => r.preds[key]);
+  const overall = (key: string) =>
+    models.includes(key) && scoredBy(key).length ? accuracy(scoredBy(key), key, wnidOf) : null;
   const clip = opts.clip;
   const resnet = opts.resnet;
   const doc: CompareDocument = {
@@ -383,7 +409,7 @@ export async function compareModels(
       resnet: overall("resnet"),
       resnet_1000: overall("resnet_1000"),
       more: Object.fromEntries(
-        moreKeys.flatMap((key) => records.length ? [[key, accuracy(records, key, wnidOf)]] : []),
+        moreKeys.flatMap((key) => scoredBy(key).length ? [[key, accuracy(scoredBy(key), key, wnidOf)]] : []),
       ),
     },
     incomplete,

@@ -10,6 +10,7 @@ import { UsageError } from "../lib/errors.ts";
 import { defaultOutDir, prepareOutDir } from "../lib/output.ts";
 import { repoPath } from "../lib/data/paths.ts";
 import { cacheDirFlag, chooseModels, SEVERAL_MODEL_FLAGS } from "../lib/cli/models.ts";
+import { listImageFolder, NamedClasses, readClassMap } from "../lib/eval.ts";
 import type { DomainInput } from "../lib/compare.ts";
 import { resolveTemplates } from "../lib/cli/templates.ts";
 import { listImages } from "../lib/image/list.ts";
@@ -38,6 +39,7 @@ runTask("compare", async (args, signal) => {
       out: { type: "string" },
       "no-report": { type: "boolean", default: false },
       "per-image": { type: "boolean", default: false },
+      "class-map": { type: "string" },
       json: { type: "boolean", default: false },
     },
     true,
@@ -67,11 +69,21 @@ runTask("compare", async (args, signal) => {
     sources.push([name, [dir]]);
   }
   const domains: DomainInput[] = [];
+  const onSkip = (p: string, why: string) => info(`skipped ${p}: ${why}`);
+  // A --dataset whose folders are class names (or any, with --class-map) is a class-name ImageFolder.
+  const named = new NamedClasses(v["class-map"] === undefined ? undefined : await readClassMap(v["class-map"]));
+  const byName = new Map(datasets);
   for (const [name, paths] of sources) {
-    domains.push({
-      name,
-      paths: await listImages(paths, (p, why) => info(`skipped ${p}: ${why}`)),
-    });
+    const dir = byName.get(name);
+    // A flat folder of files named by wnid has no class folders: it is read as before.
+    const folder = dir === undefined ? null : await listImageFolder(dir, { onSkip, named }).catch(() => null);
+    if (folder?.prompts) {
+      domains.push({
+        name,
+        paths: folder.items.map((it) => it.path),
+        classes: new Map(folder.items.map((it) => [it.path, it.index])),
+      });
+    } else domains.push({ name, paths: await listImages(paths, onSkip) });
   }
 
   const doc = await runCompare({
@@ -85,6 +97,7 @@ runTask("compare", async (args, signal) => {
     cacheDir: cacheDirFlag(v),
     signal,
     log: info,
+    classNames: named.names,
   });
   return finishCompare(doc, reportDir, { json: v.json, perImage: v["per-image"] });
 }, { interruptible: true });

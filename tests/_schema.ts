@@ -13,9 +13,8 @@ ajv.addFormat("date-time", (s: string) => !Number.isNaN(Date.parse(s)));
 /** A validator for one task's schema; `errors` explains the last failure. */
 export async function schemaValidator(task: string): Promise<{ (doc: unknown): boolean; errors: string }> {
   const compiled = ajv.compile(JSON.parse(await Deno.readTextFile(`${ROOT}/docs/schemas/${task}.schema.json`)));
-  return Object.assign((doc: unknown): boolean => compiled(doc) as boolean, {
-    get errors() {
-      return JSON.stringify(compiled.errors);
-    },
-  });
+  // A getter defined on the function itself (Object.assign would copy its value once, at creation: null).
+  const validate = (doc: unknown): boolean => compiled(doc) as boolean;
+  Object.defineProperty(validate, "errors", { get: () => JSON.stringify(compiled.errors) });
+  return validate as typeof validate & { errors: string };
 }

@@ -289,3 +289,62 @@ Deno.test("compare with three models (two CLIP fixtures, one ResNet) puts all th
     await Deno.remove(`${ROOT}/${out}`, { recursive: true }).catch(() => {});
   }
 });
+
+Deno.test("compare takes a class-name ImageFolder: CLIP scores every class, the ResNet only those that map", async () => {
+  const root = await Deno.makeTempDir({ dir: `${ROOT}/tests/.tmp` });
+  const out = `${OUT}-named`;
+  try {
+    const photos = [...Deno.readDirSync(`${ROOT}/data/samples/photo`)].map((e) => e.name).sort();
+    for (
+      const [f, names] of [["bald_eagle_folder", photos.slice(0, 1)], ["mystery_thing", photos.slice(1, 3)]] as const
+    ) {
+      Deno.mkdirSync(`${root}/ds/${f}`, { recursive: true });
+      for (const n of names) Deno.copyFileSync(`${ROOT}/data/samples/photo/${n}`, `${root}/ds/${f}/${n}`);
+    }
+    Deno.writeTextFileSync(`${root}/map.json`, JSON.stringify({ bald_eagle_folder: "n01614925" }));
+    const run = await runTaskCli("compare", [
+      "--clip",
+      "models/fixtures/clip-tiny",
+      "--resnet",
+      "models/fixtures/resnet-tiny",
+      "--device",
+      "wasm",
+      "--dataset",
+      `things=${root}/ds`,
+      "--class-map",
+      `${root}/map.json`,
+      "--out",
+      out,
+      "--json",
+    ]);
+    assertEquals(run.code, 0, run.stderr);
+    const d = JSON.parse(run.stdout) as CompareDocument;
+    const valid = validate(d);
+    assert(valid, JSON.stringify(validate.errors));
+    const things = d.results.filter((r) => r.domain === "things");
+    assertEquals(things.length, 3);
+    const mystery = d.label_set.find((l) => l.label === "mystery thing")!;
+    assertEquals([mystery.index >= 1000, mystery.wnid], [true, ""]);
+    for (const r of things) {
+      assert(r.clip!.top5.length === 5, "CLIP ranks the whole label set, the class outside ImageNet included");
+      if (r.true.index === mystery.index) assertEquals(r.resnet, null);
+      else assert(r.resnet!.top5.every((s) => s.index < 1000));
+    }
+    const dom = d.domains.find((x) => x.domain === "things")!;
+    assertEquals([dom.models.clip!.n, dom.models.resnet!.n], [3, 1]);
+    // One label set for all domains: the 109 embedded classes (the eagle among them) and the class outside ImageNet.
+    assertEquals(d.label_set.length, 110);
+    const md = await Deno.readTextFile(`${ROOT}/${out}/report.md`);
+    assert(
+      /## Classes the ResNet could score\n\n.*the 109 that are ImageNet classes.*Not in ImageNet: mystery thing\./.test(
+        md,
+      ),
+      md,
+    );
+    const ids = new Set(d.label_set.map((l) => l.index));
+    assert(d.results.every((r) => r.clip!.top5.every((s) => ids.has(s.index))));
+  } finally {
+    await Deno.remove(root, { recursive: true });
+    await Deno.remove(`${ROOT}/${out}`, { recursive: true }).catch(() => {});
+  }
+});

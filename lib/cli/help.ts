@@ -21,7 +21,10 @@ Both models are scored on the label set made of all classes present; ResNet's 10
 it, and its unrestricted 1000-way top-5 is kept too.
 
 Options:
-  --dataset NAME=DIR      add a domain from an ImageFolder named by wnid (repeatable), e.g. sketch=~/imagenet-sketch
+  --dataset NAME=DIR      add a domain from an ImageFolder named by wnid (repeatable), e.g. sketch=~/imagenet-sketch;
+                          folders named by class instead (no wnid folder) are scored by CLIP on their names and
+                          by the ResNet only on the classes that map to ImageNet
+  --class-map FILE        map class-name folders to ImageNet: lines "name,wnid" or "name,index", or a JSON object
 ${MODEL_HELP}
   --template TEXT         prompt template with {} (default "${DEFAULT_TEMPLATE}")
   --templates SET         clip80 (CLIP's 80 ImageNet templates), simple7, or a file with one per line;

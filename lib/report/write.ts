@@ -208,6 +208,19 @@ export function renderMarkdown(doc: CompareDocument, analysis: Analysis = report
     }
     out.push("");
   }
+  const outside = doc.label_set.filter((l) => l.index >= 1000);
+  if (outside.length && (p.models.resnet || p.models.more.some((m) => m.kind === "resnet"))) {
+    out.push(
+      "## Classes the ResNet could score",
+      "",
+      `Class-name folders: CLIP scores all ${doc.label_set.length} classes zero-shot; the ResNets score the ${
+        doc.label_set.length - outside.length
+      } that are ImageNet classes, over their images only. Not in ImageNet: ${
+        outside.map((l) => mdText(l.label)).join(", ")
+      }.`,
+      "",
+    );
+  }
   out.push(...pairedSection(analysis, modelLabels(doc)));
   out.push(...robustnessSection(analysis, modelLabels(doc)));
   out.push(...confusionSection(doc.domains, modelLabels(doc), analysis, true));
@@ -345,6 +358,13 @@ ${REPORT_CSS}</style></head><body>
     Object.keys(doc.domains[0]?.models ?? {}).map((k, i) => legendItem(i, modelLabels(doc)[k] ?? k)).join(" ")
   } · lines: 95 % Wilson intervals</p>${accuracyChart(doc.domains, modelLabels(doc))}
 ${tableFromMd("Accuracy per domain")}<ul>${notes}</ul></section>
+${
+    doc.label_set.some((l) => l.index >= 1000)
+      ? `<section id="resnet-coverage"><h2>Classes the ResNet could score</h2><p>${
+        esc(md.split("## Classes the ResNet could score\n\n")[1]?.split("\n")[0] ?? "")
+      }</p></section>`
+      : ""
+  }
 ${pairedHtml(tableFromMd("Paired comparison"))}
 ${robustnessHtml(analysis, modelLabels(doc))}
 <section id="confusions"><h2>Most frequent confusions</h2><p>Wrong top-1 predictions per model and domain; distance: WordNet hypernym edges from the true class up to the nearest ancestor it shares with the prediction.</p>${

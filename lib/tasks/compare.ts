@@ -29,6 +29,8 @@ export interface CompareTaskOptions {
   cacheDir: string;
   /** Stops after the current chunk; what finished is kept and reported. */
   signal?: AbortSignal;
+  /** Names of the classes outside ImageNet that class-name domains use (ids from 1000 up). */
+  classNames?: ReadonlyMap<number, string>;
   log: (line: string) => void;
 }
 
@@ -50,8 +52,16 @@ export async function runCompare(opts: CompareTaskOptions): Promise<CompareDocum
   try {
     if (dtype === "fp16") {
       // Convert, then trust fp16 only after it agrees with fp32 on the first images of the run.
-      const paths = domains.flatMap((d) => d.paths).filter((p) => classOfPath(p));
-      const labels = [...new Set(paths.map((p) => classOfPath(p)!.index))].map((i) => imagenetClasses()[i]!.clip);
+      const classed = domains.flatMap((d) =>
+        d.paths.flatMap((p) => {
+          const id = d.classes?.get(p) ?? classOfPath(p)?.index;
+          return id === undefined ? [] : [{ p, id }];
+        })
+      );
+      const paths = classed.map((x) => x.p);
+      const labels = [...new Set(classed.map((x) => x.id))].map((i) =>
+        imagenetClasses()[i]?.clip ?? opts.classNames?.get(i) ?? `class ${i}`
+      );
       await switchToFp16(chosen, paths, labels, { cacheDir: opts.cacheDir, device, log }, opts.decode);
     }
     clip = chosen.clip ? await ClipModel.load(chosen.clip.dir, { ...device, log }) : undefined;
@@ -73,6 +83,7 @@ export async function runCompare(opts: CompareTaskOptions): Promise<CompareDocum
       resnet,
       names: { clip: chosen.clip?.name, resnet: chosen.resnet?.name },
       more: { clip: moreClip, resnet: moreResnet },
+      classNames: opts.classNames,
       signal: opts.signal,
       device,
       templates: opts.templates,
