@@ -1,6 +1,7 @@
 /**
  * The WGSL kernels and their drivers: preprocessing (PIL/torchvision-exact resize, crop, normalise), cosine
- * similarity, softmax over selected columns, and top-k with non-finite flagging. Each takes a `GPUDevice`; f16
+ * similarity, softmax over selected columns, top-k with non-finite flagging, and the engine's tiled GEMM with a
+ * fused bias/residual/activation epilogue. Each takes a `GPUDevice`; f16
  * variants need `shader-f16`.
  *
  * @example Softmax of logits on the GPU, read back (skipped when there is no adapter)
@@ -25,3 +26,4 @@ export { GpuCosine } from "./cosine.ts";
 export { GpuSoftmax } from "./softmax.ts";
 export { GpuTopK, MAX_TOP_K } from "./topk.ts";
 export { GpuShift } from "./shift.ts";
+export { DEFAULT_GEMM_TILES, type GemmActivation, type GemmTiles, GpuGemm } from "./gemm.ts";

@@ -180,7 +180,13 @@ export async function runTaskCli(name: string, args: string[], env: Record<strin
 }
 
 /** How long {@linkcode runTaskCli} lets a task run before killing it (a hang, not a slow run: tasks here take seconds). */
-export const CHILD_TIMEOUT_S = Number(Deno.env.get("CLIPCMP_TEST_CHILD_TIMEOUT_S") ?? 600);
+export const CHILD_TIMEOUT_S = (() => {
+  try {
+    return Number(Deno.env.get("CLIPCMP_TEST_CHILD_TIMEOUT_S") ?? 600);
+  } catch {
+    return 600; // no --allow-env: the default
+  }
+})();
 
 /**
  * Runs `deno task -q NAME ARGS` as a user would, from `cwd` (a folder of the repository), with a private HOME.

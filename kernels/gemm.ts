@@ -1,0 +1,130 @@
+/**
+ * GPU GEMM with a fused bias / residual / activation epilogue (see `gemm.wgsl`): the first kernel of the WGSL
+ * engine (issue 18), shared by Gemm/MatMul and 1x1 convolutions.
+ *
+ * @module
+ */
+import shaderSrc from "./gemm.wgsl" with { type: "text" };
+import { elemBytes, type ElemType } from "./_specialize.ts";
+import { createKernel, submitDispatch } from "./_dispatch.ts";
+import { createBufferWith } from "../lib/gpu/readback.ts";
+
+/** The epilogue's activation. */
+export type GemmActivation = "none" | "relu" | "quickgelu" | "gelu";
+const ACT: Record<GemmActivation, number> = { none: 0, relu: 1, quickgelu: 2, gelu: 3 };
+
+/** Tile sizes (override constants). */
+export interface GemmTiles {
+  /** Rows of C per workgroup, a multiple of 4. */
+  m: number;
+  /** Columns of C per workgroup, a multiple of 4. */
+  n: number;
+  /** K-slice staged in workgroup memory per step. */
+  k: number;
+}
+
+/** The safe default for adapters with no measured entry. */
+export const DEFAULT_GEMM_TILES: GemmTiles = { m: 64, n: 64, k: 16 };
+
+/** Runs `gemm.wgsl`. */
+export class GpuGemm {
+  private readonly pipeline: GPUComputePipeline;
+  private readonly dummy: GPUBuffer;
+
+  /**
+   * @example C = relu(A B + bias) on buffers already on the GPU
+   * ```ts ignore
+   * const gemm = new GpuGemm(device, "f32");
+   * const c = gemm.run(a, b, { m: 49, n: 2048, k: 512 }, { bias, activation: "relu" });
+   * ```
+   * @param device The device.
+   * @param elem Element type of the tensors; f16 needs `shader-f16`. Accumulation is f32 either way.
+   * @param tiles Tile sizes; validated against the device's workgroup limits before the pipeline is built.
+   */
+  constructor(readonly device: GPUDevice, readonly elem: ElemType, readonly tiles: GemmTiles = DEFAULT_GEMM_TILES) {
+    const { m, n, k } = tiles;
+    if (![m, n, k].every((v) => Number.isInteger(v) && v > 0) || m % 4 || n % 4) {
+      throw new RangeError(`GEMM tiles must be positive integers with m and n multiples of 4, got ${m}x${n}x${k}`);
+    }
+    const lim = device.limits;
+    const invocations = (m / 4) * (n / 4);
+    const shared = 4 * k * (m + n);
+    if (
+      invocations > lim.maxComputeInvocationsPerWorkgroup || n / 4 > lim.maxComputeWorkgroupSizeX ||
+      m / 4 > lim.maxComputeWorkgroupSizeY || shared > lim.maxComputeWorkgroupStorageSize
+    ) {
+      throw new RangeError(
+        `GEMM tiles ${m}x${n}x${k} need ${invocations} invocations and ${shared} bytes of workgroup memory, beyond this device's limits`,
+      );
+    }
+    this.pipeline = createKernel(device, `gemm ${m}x${n}x${k} (${elem})`, shaderSrc, "main", {
+      tile_m: m,
+      tile_n: n,
+      tile_k: k,
+    }, elem);
+    this.dummy = device.createBuffer({ label: "gemm unused operand", size: 16, usage: GPUBufferUsage.STORAGE });
+  }
+
+  /**
+   * Computes C into a new buffer and submits the work.
+   *
+   * @param a A, [m, k] row-major.
+   * @param b B, [k, n] row-major.
+   * @param shape The sizes.
+   * @param opts Bias [n], residual [m, n], activation.
+   * @returns A STORAGE | COPY_SRC buffer of m * n elements.
+   */
+  run(
+    a: GPUBuffer,
+    b: GPUBuffer,
+    shape: { m: number; n: number; k: number },
+    opts: { bias?: GPUBuffer; residual?: GPUBuffer; activation?: GemmActivation } = {},
+  ): GPUBuffer {
+    const { m, n, k } = shape;
+    for (const [key, v] of Object.entries(shape)) {
+      if (!Number.isInteger(v) || v < 1) throw new RangeError(`GEMM ${key} must be a positive integer, got ${v}`);
+    }
+    const eb = elemBytes(this.elem);
+    const need: [string, GPUBuffer | undefined, number][] = [
+      ["A", a, m * k],
+      ["B", b, k * n],
+      ["bias", opts.bias, n],
+      ["residual", opts.residual, m * n],
+    ];
+    for (const [what, buf, elems] of need) {
+      if (buf && buf.size < elems * eb) {
+        throw new RangeError(`GEMM ${what} "${buf.label}" holds ${buf.size} bytes, needs ${elems * eb}`);
+      }
+    }
+    const act = ACT[opts.activation ?? "none"];
+    if (act === undefined) {
+      throw new RangeError(`GEMM activation "${opts.activation}" is not one of ${Object.keys(ACT)}`);
+    }
+    const out = this.device.createBuffer({
+      label: `gemm ${m}x${n}x${k}`,
+      size: Math.max(16, Math.ceil((m * n * eb) / 4) * 4),
+      usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC,
+    });
+    const flags = (opts.bias ? 1 : 0) | (opts.residual ? 2 : 0) | (act << 8);
+    const params = createBufferWith(
+      this.device,
+      "gemm params",
+      new Uint32Array([m, n, k, flags]),
+      GPUBufferUsage.UNIFORM,
+    );
+    submitDispatch(
+      this.device,
+      this.pipeline,
+      "gemm",
+      [params, a, b, opts.bias ?? this.dummy, opts.residual ?? this.dummy, out],
+      [Math.ceil(n / this.tiles.n), Math.ceil(m / this.tiles.m)],
+    );
+    params.destroy();
+    return out;
+  }
+
+  /** Frees the pipeline's own buffer. */
+  release(): void {
+    this.dummy.destroy();
+  }
+}
