@@ -5,11 +5,13 @@
  *
  * Shapes (M = images × positions, N = output channels, K = input channels):
  * - rn50-s4-1x1: a stage-4 1×1 conv at batch 8, 8·7·7 × 2048 × 512;
- * - clip-mlp: a ViT-B/32 MLP at batch 1, 50 × 3072 × 768.
+ * - clip-mlp: a ViT-B/32 MLP at batch 1, 50 × 3072 × 768;
+ * - rn50-s3-3x3: a stage-3 3×3 conv as an implicit GEMM at batch 8, 8·14·14 × 256 × 9·256.
  */
 import { requestGpu } from "../lib/gpu/context.ts";
 import { createBufferWith, readBuffer } from "../lib/gpu/readback.ts";
 import { DEFAULT_GEMM_TILES, type GemmTiles, GpuGemm } from "../kernels/gemm.ts";
+import { convOutput, type ConvShape, GpuConv2d } from "../kernels/conv2d.ts";
 
 const gpu = await requestGpu();
 const SHAPES: Record<string, { m: number; n: number; k: number }> = {
@@ -37,6 +39,24 @@ if (gpu) {
         },
       });
     }
+  }
+  const s: ConvShape = { n: 8, h: 14, w: 14, cin: 256, cout: 256, kh: 3, kw: 3, sh: 1, sw: 1, ph: 1, pw: 1 };
+  const { oh, ow } = convOutput(s);
+  const x = createBufferWith(device, "x", new Float32Array(s.n * s.h * s.w * s.cin).fill(0.5), GPUBufferUsage.STORAGE);
+  const w = createBufferWith(device, "w", new Float32Array(9 * s.cin * s.cout).fill(0.01), GPUBufferUsage.STORAGE);
+  const gflop = (2 * s.n * oh * ow * s.cout * 9 * s.cin) / 1e9;
+  for (const [tileName, tiles] of Object.entries(TILES)) {
+    const conv = new GpuConv2d(device, "f32", tiles);
+    Deno.bench({
+      name: `conv rn50-s3-3x3 tiles ${tileName} (${gflop.toFixed(2)} GFLOP per iteration)`,
+      group: "conv rn50-s3-3x3",
+      baseline: tileName === "default",
+      async fn() {
+        const y = conv.run(x, w, s, { activation: "relu" });
+        await readBuffer(device, y, 0, 16);
+        y.destroy();
+      },
+    });
   }
 } else {
   console.warn("gemm bench: no WebGPU adapter; skipped");

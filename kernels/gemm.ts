@@ -26,8 +26,8 @@ export interface GemmTiles {
 /** The safe default for adapters with no measured entry. */
 export const DEFAULT_GEMM_TILES: GemmTiles = { m: 64, n: 64, k: 16 };
 
-/** Runs `gemm.wgsl`. */
-export class GpuGemm {
+/** The pipeline, validation and dispatch `gemm.wgsl`'s two variants share (GEMM and implicit-GEMM convolution). */
+export class GemmKernel {
   private readonly pipeline: GPUComputePipeline;
   private readonly dummy: GPUBuffer;
 
@@ -40,8 +40,14 @@ export class GpuGemm {
    * @param device The device.
    * @param elem Element type of the tensors; f16 needs `shader-f16`. Accumulation is f32 either way.
    * @param tiles Tile sizes; validated against the device's workgroup limits before the pipeline is built.
+   * @param conv Whether A is an NHWC image read as an implicit GEMM (the convolution variant).
    */
-  constructor(readonly device: GPUDevice, readonly elem: ElemType, readonly tiles: GemmTiles = DEFAULT_GEMM_TILES) {
+  constructor(
+    readonly device: GPUDevice,
+    readonly elem: ElemType,
+    readonly tiles: GemmTiles = DEFAULT_GEMM_TILES,
+    conv = false,
+  ) {
     const { m, n, k } = tiles;
     if (![m, n, k].every((v) => Number.isInteger(v) && v > 0) || m % 4 || n % 4) {
       throw new RangeError(`GEMM tiles must be positive integers with m and n multiples of 4, got ${m}x${n}x${k}`);
@@ -57,28 +63,26 @@ export class GpuGemm {
         `GEMM tiles ${m}x${n}x${k} need ${invocations} invocations and ${shared} bytes of workgroup memory, beyond this device's limits`,
       );
     }
-    this.pipeline = createKernel(device, `gemm ${m}x${n}x${k} (${elem})`, shaderSrc, "main", {
+    this.pipeline = createKernel(device, `${conv ? "conv" : "gemm"} ${m}x${n}x${k} (${elem})`, shaderSrc, "main", {
       tile_m: m,
       tile_n: n,
       tile_k: k,
+      conv: conv ? 1 : 0,
     }, elem);
     this.dummy = device.createBuffer({ label: "gemm unused operand", size: 16, usage: GPUBufferUsage.STORAGE });
   }
 
   /**
-   * Computes C into a new buffer and submits the work.
-   *
-   * @param a A, [m, k] row-major.
-   * @param b B, [k, n] row-major.
-   * @param shape The sizes.
-   * @param opts Bias [n], residual [m, n], activation.
-   * @returns A STORAGE | COPY_SRC buffer of m * n elements.
+   * Validates, then encodes and submits one dispatch. `geometry` fills the params after (m, n, k, flags);
+   * `aElems` is how many elements A must hold.
    */
-  run(
+  protected dispatch(
     a: GPUBuffer,
     b: GPUBuffer,
     shape: { m: number; n: number; k: number },
-    opts: { bias?: GPUBuffer; residual?: GPUBuffer; activation?: GemmActivation } = {},
+    geometry: number[],
+    opts: { bias?: GPUBuffer; residual?: GPUBuffer; activation?: GemmActivation },
+    aElems: number,
   ): GPUBuffer {
     const { m, n, k } = shape;
     for (const [key, v] of Object.entries(shape)) {
@@ -86,7 +90,7 @@ export class GpuGemm {
     }
     const eb = elemBytes(this.elem);
     const need: [string, GPUBuffer | undefined, number][] = [
-      ["A", a, m * k],
+      ["A", a, aElems],
       ["B", b, k * n],
       ["bias", opts.bias, n],
       ["residual", opts.residual, m * n],
@@ -109,7 +113,7 @@ export class GpuGemm {
     const params = createBufferWith(
       this.device,
       "gemm params",
-      new Uint32Array([m, n, k, flags]),
+      new Uint32Array([m, n, k, flags, ...geometry]),
       GPUBufferUsage.UNIFORM,
     );
     submitDispatch(
@@ -126,5 +130,35 @@ export class GpuGemm {
   /** Frees the pipeline's own buffer. */
   release(): void {
     this.dummy.destroy();
+  }
+}
+
+/** Runs `gemm.wgsl` as a plain GEMM: Gemm/MatMul and 1x1 convolutions over NHWC rows. */
+export class GpuGemm extends GemmKernel {
+  /**
+   * @param device The device.
+   * @param elem Element type of the tensors; f16 needs `shader-f16`. Accumulation is f32 either way.
+   * @param tiles Tile sizes; validated against the device's limits before the pipeline is built.
+   */
+  constructor(device: GPUDevice, elem: ElemType, tiles: GemmTiles = DEFAULT_GEMM_TILES) {
+    super(device, elem, tiles, false);
+  }
+
+  /**
+   * Computes C into a new buffer and submits the work.
+   *
+   * @param a A, [m, k] row-major.
+   * @param b B, [k, n] row-major.
+   * @param shape The sizes.
+   * @param opts Bias [n], residual [m, n], activation.
+   * @returns A STORAGE | COPY_SRC buffer of m * n elements.
+   */
+  run(
+    a: GPUBuffer,
+    b: GPUBuffer,
+    shape: { m: number; n: number; k: number },
+    opts: { bias?: GPUBuffer; residual?: GPUBuffer; activation?: GemmActivation } = {},
+  ): GPUBuffer {
+    return this.dispatch(a, b, shape, new Array(12).fill(0), opts, shape.m * shape.k);
   }
 }

@@ -1,5 +1,9 @@
-// Tiled GEMM with a fused epilogue, the engine's building block for Gemm/MatMul and 1x1 convolutions:
+// Tiled GEMM with a fused epilogue: the engine's one matrix kernel, for Gemm/MatMul, 1x1 convolutions and, as an
+// implicit GEMM over NHWC activations, every convolution (BatchNorm folded into weights and bias at load):
 //   C[M, N] = act(A[M, K] * B[K, N] + bias[N] + R[M, N])
+// With `conv` set, A is never materialised: row r = (image, oy, ox) and column k = (ky, kx, ci) address
+//   A[r, k] = X[image, oy*sh - ph + ky, ox*sw - pw + kx, ci]   (zero outside the image: padding),
+// so M = N_img * OH * OW, N = C_out, K = KH * KW * C_in, and C is the NHWC output.
 //
 // Algorithm: each workgroup computes a tile_m x tile_n tile of C. For each K-slice of tile_k it stages A's
 // tile_m x tile_k block (transposed, as vec4 of four rows) and B's tile_k x tile_n block (as vec4 of four columns)
@@ -7,24 +11,38 @@
 // k. Global loads are bounds-checked element by element, so any M, N, K works (odd channels, batch 1 or 3).
 // Accumulation is f32 (also for f16 tensors). The epilogue adds the bias, the residual, then applies the
 // activation: 0 none, 1 ReLU, 2 QuickGELU x*sigmoid(1.702x), 3 GELU 0.5x(1+erf(x/sqrt 2)).
-// Layouts: A row-major [M, K] (NHWC activations flattened), B row-major [K, N] (weights repacked once at load),
-// bias [N], R and C row-major [M, N].
+// Layouts: A row-major [M, K] (or X NHWC [N_img, H, W, C_in]), B row-major [K, N] (weights repacked once at load:
+// a conv's to [KH, KW, C_in, C_out]), bias [N], R and C row-major [M, N].
 // Bindings (group 0): 0 params (uniform), 1 a, 2 b, 3 bias, 4 residual, 5 c: array<elem>. Unused bias/residual
 // are bound to a small dummy buffer and switched off in params.
 // Dispatch: (ceil(N / tile_n), ceil(M / tile_m)); workgroup size (tile_n / 4, tile_m / 4).
-// Tunables: tile_m, tile_n (multiples of 4), tile_k, as override constants.
-
+// Tunables: tile_m, tile_n (multiples of 4), tile_k as override constants; `conv` selects the implicit-GEMM
+// loader at pipeline creation (a constant, so the other branch compiles away).
 alias elem = f32;
 
 override tile_m: u32 = 64;
 override tile_n: u32 = 64;
 override tile_k: u32 = 16;
+override conv: bool = false;
 
 struct Params {
   m: u32,
   n: u32,
   k: u32,
   flags: u32, // bit 0: bias, bit 1: residual; bits 8..15: activation
+  // The convolution's geometry (read only when `conv` is set).
+  h: u32,
+  w: u32,
+  cin: u32,
+  oh: u32,
+  ow: u32,
+  kw: u32,
+  sh: u32,
+  sw: u32,
+  ph: u32,
+  pw: u32,
+  _pad0: u32,
+  _pad1: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -37,6 +55,26 @@ struct Params {
 // as_[k * (tile_m / 4) + i]: rows 4i..4i+3 of the A tile at column k; bs[k * (tile_n / 4) + j]: columns 4j..4j+3.
 var<workgroup> as_: array<vec4<f32>, tile_k * tile_m / 4>;
 var<workgroup> bs: array<vec4<f32>, tile_k * tile_n / 4>;
+
+// A[row, col]: row-major, or the input pixel and channel a convolution's output position and tap read.
+fn load_a(row: u32, col: u32) -> f32 {
+  if (!conv) {
+    return f32(a[row * p.k + col]);
+  }
+  let ox = row % p.ow;
+  let oy = (row / p.ow) % p.oh;
+  let img = row / (p.ow * p.oh);
+  let ci = col % p.cin;
+  let kx = (col / p.cin) % p.kw;
+  let ky = col / (p.cin * p.kw);
+  // i32, so that padding (negative coordinates) reads zero.
+  let iy = i32(oy * p.sh + ky) - i32(p.ph);
+  let ix = i32(ox * p.sw + kx) - i32(p.pw);
+  if (iy < 0 || iy >= i32(p.h) || ix < 0 || ix >= i32(p.w)) {
+    return 0.0;
+  }
+  return f32(a[((img * p.h + u32(iy)) * p.w + u32(ix)) * p.cin + ci]);
+}
 
 fn erf_approx(x: f32) -> f32 {
   // Abramowitz & Stegun 7.1.26: |error| < 1.5e-7.
@@ -75,7 +113,7 @@ fn main(
       let gk = k0 + kk;
       var v = 0.0;
       if (gr < p.m && gk < p.k) {
-        v = f32(a[gr * p.k + gk]);
+        v = load_a(gr, gk);
       }
       as_[kk * (tile_m / 4u) + r / 4u][r % 4u] = v;
     }

@@ -4,7 +4,8 @@
  */
 import { ok as assert, throws } from "node:assert/strict";
 import { DEFAULT_GEMM_TILES, type GemmActivation, GpuGemm } from "../kernels/gemm.ts";
-import { erf, gemmCpu } from "../lib/math/cpu.ts";
+import { conv2dNchwCpu, erf, gemmCpu, nchwToNhwc } from "../lib/math/cpu.ts";
+import { convOutput, type ConvShape, foldBatchNorm, GpuConv2d, repackConvWeights } from "../kernels/conv2d.ts";
 import { createBufferWith, readBuffer } from "../lib/gpu/readback.ts";
 import { HAS_F16, HAS_GPU, rng, withDevice } from "./_helpers.ts";
 
@@ -141,4 +142,102 @@ Deno.test({
       }
     });
   },
+});
+
+const CONVS: ConvShape[] = [
+  // ResNet-50's stem (7x7 stride 2 pad 3) on a small image, batch 1.
+  { n: 1, h: 20, w: 18, cin: 3, cout: 8, kh: 7, kw: 7, sh: 2, sw: 2, ph: 3, pw: 3 },
+  // A bottleneck's 3x3, odd channels, batch 3.
+  { n: 3, h: 9, w: 7, cin: 5, cout: 13, kh: 3, kw: 3, sh: 1, sw: 1, ph: 1, pw: 1 },
+  // Its stride-2 variant (the downsampling block).
+  { n: 3, h: 9, w: 9, cin: 6, cout: 10, kh: 3, kw: 3, sh: 2, sw: 2, ph: 1, pw: 1 },
+  // A 1x1 projection with stride 2, no padding.
+  { n: 2, h: 8, w: 8, cin: 7, cout: 9, kh: 1, kw: 1, sh: 2, sw: 2, ph: 0, pw: 0 },
+  // Asymmetric kernel and stride.
+  { n: 1, h: 6, w: 11, cin: 2, cout: 3, kh: 1, kw: 3, sh: 1, sw: 2, ph: 0, pw: 1 },
+];
+
+gpuTest(
+  "conv kernel (implicit GEMM, NHWC) matches a float64 NCHW reference: stride 2, padding, odd channels, batch 1 and 3",
+  async () => {
+    const r = rng(21);
+    await withDevice(async ({ device }) => {
+      const conv = new GpuConv2d(device, "f32");
+      try {
+        for (const [i, s] of CONVS.entries()) {
+          const { oh, ow } = convOutput(s);
+          const xNchw = rand(r, s.n * s.cin * s.h * s.w);
+          const wOnnx = rand(r, s.cout * s.cin * s.kh * s.kw);
+          const bias = rand(r, s.cout);
+          const resNchw = rand(r, s.n * s.cout * oh * ow);
+          const activation = (["relu", "none", "relu", "gelu", "quickgelu"] as GemmActivation[])[i]!;
+          const withRes = i % 2 === 0;
+          const want = nchwToNhwc(
+            conv2dNchwCpu(xNchw, wOnnx, s, { bias, residual: withRes ? resNchw : undefined, activation }),
+            s.n,
+            s.cout,
+            oh,
+            ow,
+          );
+          const up = (x: ArrayLike<number>, label: string) =>
+            createBufferWith(device, label, Float32Array.from(x), GPUBufferUsage.STORAGE);
+          const xb = up(nchwToNhwc(xNchw, s.n, s.cin, s.h, s.w), "x NHWC");
+          const wb = up(repackConvWeights(wOnnx, s.cout, s.cin, s.kh, s.kw), "w KHKWCiCo");
+          const bb = up(bias, "bias");
+          const rb = up(nchwToNhwc(resNchw, s.n, s.cout, oh, ow), "residual NHWC");
+          const y = conv.run(xb, wb, s, { bias: bb, residual: withRes ? rb : undefined, activation });
+          const got = new Float32Array(await readBuffer(device, y, 0, want.length * 4));
+          for (const b of [xb, wb, bb, rb, y]) b.destroy();
+          for (let j = 0; j < want.length; j++) {
+            assert(
+              Math.abs(got[j]! - want[j]!) <= 1e-4 * Math.max(1, Math.abs(want[j]!)),
+              `${JSON.stringify(s)} #${j}: ${got[j]} vs ${want[j]}`,
+            );
+          }
+        }
+      } finally {
+        conv.release();
+      }
+    });
+  },
+);
+
+Deno.test("folding BatchNorm into the conv's weights and bias gives the same outputs as conv then BatchNorm", () => {
+  const r = rng(3);
+  const s = { n: 2, h: 5, w: 4, cin: 3, cout: 4, kh: 3, kw: 3, sh: 1, sw: 1, ph: 1, pw: 1 };
+  const x = rand(r, s.n * s.cin * s.h * s.w), w = rand(r, s.cout * s.cin * 9), b = rand(r, s.cout);
+  const bn = {
+    scale: rand(r, 4),
+    shift: rand(r, 4),
+    mean: rand(r, 4),
+    variance: Float32Array.from(rand(r, 4), (v) => v * v + 0.1),
+    eps: 1e-5,
+  };
+  const plain = conv2dNchwCpu(x, w, s, { bias: b });
+  const { oh, ow } = convOutput(s);
+  const folded = foldBatchNorm(w, b, bn);
+  const got = conv2dNchwCpu(x, folded.w, s, { bias: folded.b });
+  for (let i = 0; i < plain.length; i++) {
+    const c = Math.floor(i / (oh * ow)) % s.cout;
+    const want = (plain[i]! - bn.mean[c]!) / Math.sqrt(bn.variance[c]! + bn.eps) * bn.scale[c]! + bn.shift[c]!;
+    assert(Math.abs(got[i]! - want) < 1e-5, `#${i}: ${got[i]} vs ${want}`);
+  }
+});
+
+gpuTest("conv kernel refuses a kernel that does not fit the image, before dispatching", async () => {
+  await withDevice(({ device }) => {
+    const conv = new GpuConv2d(device, "f32");
+    const b = createBufferWith(device, "x", new Float32Array(64), GPUBufferUsage.STORAGE);
+    throws(
+      () => conv.run(b, b, { n: 1, h: 2, w: 2, cin: 1, cout: 1, kh: 5, kw: 5, sh: 1, sw: 1, ph: 0, pw: 0 }),
+      /Conv 5x5 with padding 0,0 does not fit 2x2/,
+    );
+    throws(
+      () => conv.run(b, b, { n: 1, h: 2, w: 2, cin: 1, cout: 1, kh: 1, kw: 1, sh: 0, sw: 1, ph: 0, pw: 0 }),
+      /Conv sh/,
+    );
+    b.destroy();
+    conv.release();
+    return Promise.resolve();
+  });
 });

@@ -164,3 +164,75 @@ export function gemmCpu(
   }
   return c;
 }
+
+/**
+ * A convolution in float64, the obvious way: NCHW input, ONNX weights [C_out, C_in, KH, KW], zero padding,
+ * dilation 1, one group; then bias, residual (NCHW) and activation. The reference for the engine's implicit GEMM,
+ * written in the other layout on purpose so that a layout slip in the kernel cannot hide.
+ *
+ * @example
+ * ```ts
+ * import { conv2dNchwCpu } from "./cpu.ts";
+ * // 1x1 image, 1 channel, 3x3 kernel of ones with padding 1: only the centre tap sees the pixel.
+ * const y = conv2dNchwCpu([5], new Array(9).fill(1), { n: 1, cin: 1, h: 1, w: 1, cout: 1, kh: 3, kw: 3, sh: 1, sw: 1, ph: 1, pw: 1 });
+ * if (y.join() !== "5") throw new Error(y.join());
+ * ```
+ */
+export function conv2dNchwCpu(
+  x: ArrayLike<number>,
+  w: ArrayLike<number>,
+  s: {
+    n: number;
+    cin: number;
+    h: number;
+    w: number;
+    cout: number;
+    kh: number;
+    kw: number;
+    sh: number;
+    sw: number;
+    ph: number;
+    pw: number;
+  },
+  opts: { bias?: ArrayLike<number>; residual?: ArrayLike<number>; activation?: string } = {},
+): Float64Array {
+  const act = ACTIVATIONS_CPU[opts.activation ?? "none"];
+  if (!act) throw new RangeError(`unknown activation ${opts.activation}`);
+  const oh = Math.floor((s.h + 2 * s.ph - s.kh) / s.sh) + 1, ow = Math.floor((s.w + 2 * s.pw - s.kw) / s.sw) + 1;
+  const y = new Float64Array(s.n * s.cout * oh * ow);
+  for (let b = 0; b < s.n; b++) {
+    for (let co = 0; co < s.cout; co++) {
+      for (let oy = 0; oy < oh; oy++) {
+        for (let ox = 0; ox < ow; ox++) {
+          let sum = opts.bias ? opts.bias[co]! : 0;
+          for (let ci = 0; ci < s.cin; ci++) {
+            for (let ky = 0; ky < s.kh; ky++) {
+              const iy = oy * s.sh - s.ph + ky;
+              if (iy < 0 || iy >= s.h) continue;
+              for (let kx = 0; kx < s.kw; kx++) {
+                const ix = ox * s.sw - s.pw + kx;
+                if (ix < 0 || ix >= s.w) continue;
+                sum += x[((b * s.cin + ci) * s.h + iy) * s.w + ix]! * w[((co * s.cin + ci) * s.kh + ky) * s.kw + kx]!;
+              }
+            }
+          }
+          const o = ((b * s.cout + co) * oh + oy) * ow + ox;
+          if (opts.residual) sum += opts.residual[o]!;
+          y[o] = act(sum);
+        }
+      }
+    }
+  }
+  return y;
+}
+
+/** NCHW to NHWC, for comparing the engine's NHWC tensors with NCHW references. */
+export function nchwToNhwc(x: ArrayLike<number>, n: number, c: number, h: number, w: number): Float64Array {
+  const out = new Float64Array(n * c * h * w);
+  for (let b = 0; b < n; b++) {
+    for (let ch = 0; ch < c; ch++) {
+      for (let i = 0; i < h * w; i++) out[(b * h * w + i) * c + ch] = x[(b * c + ch) * h * w + i]!;
+    }
+  }
+  return out;
+}
