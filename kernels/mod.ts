@@ -1,7 +1,7 @@
 /**
  * The WGSL kernels and their drivers: preprocessing (PIL/torchvision-exact resize, crop, normalise), cosine
  * similarity, softmax over selected columns, top-k with non-finite flagging, and the engine's tiled GEMM with a
- * fused bias/residual/activation epilogue, and convolution as an implicit GEMM over NHWC activations. Each takes a `GPUDevice`; f16
+ * fused bias/residual/activation epilogue, convolution as an implicit GEMM over NHWC activations, and max/average pooling. Each takes a `GPUDevice`; f16
  * variants need `shader-f16`.
  *
  * @example Softmax of logits on the GPU, read back (skipped when there is no adapter)
@@ -28,3 +28,4 @@ export { GpuTopK, MAX_TOP_K } from "./topk.ts";
 export { GpuShift } from "./shift.ts";
 export { DEFAULT_GEMM_TILES, type GemmActivation, type GemmTiles, GpuGemm } from "./gemm.ts";
 export { convOutput, type ConvShape, foldBatchNorm, GpuConv2d, repackConvWeights } from "./conv2d.ts";
+export { GpuPool, poolOutput, type PoolShape } from "./pool.ts";

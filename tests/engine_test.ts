@@ -2,12 +2,17 @@
  * The WGSL engine's kernels (issue 18) against float64 CPU references, at awkward shapes too (odd sizes, one
  * row, sizes that are not tile multiples), on whatever adapter there is: llvmpipe in CI, a GPU where present.
  */
-import { ok as assert, throws } from "node:assert/strict";
+import { deepStrictEqual as assertEquals, ok as assert, throws } from "node:assert/strict";
 import { DEFAULT_GEMM_TILES, type GemmActivation, GpuGemm } from "../kernels/gemm.ts";
-import { conv2dNchwCpu, erf, gemmCpu, nchwToNhwc } from "../lib/math/cpu.ts";
+import { conv2dNchwCpu, erf, gemmCpu, nchwToNhwc, poolNchwCpu } from "../lib/math/cpu.ts";
+import { GpuPool, poolOutput, type PoolShape } from "../kernels/pool.ts";
+import { checkEngineOps, ENGINE_OPS, unsupportedOps } from "../lib/engine/ops.ts";
+import { OnnxGraph } from "../lib/onnx/build.ts";
+import { onnxOpCounts } from "../lib/onnx/proto.ts";
+import { readOnnx } from "../lib/onnx/external.ts";
 import { convOutput, type ConvShape, foldBatchNorm, GpuConv2d, repackConvWeights } from "../kernels/conv2d.ts";
 import { createBufferWith, readBuffer } from "../lib/gpu/readback.ts";
-import { HAS_F16, HAS_GPU, rng, withDevice } from "./_helpers.ts";
+import { HAS_F16, HAS_GPU, rng, ROOT, withDevice } from "./_helpers.ts";
 
 const gpuTest = (name: string, fn: () => Promise<void>) => Deno.test({ name, ignore: !HAS_GPU, fn });
 
@@ -241,3 +246,90 @@ gpuTest("conv kernel refuses a kernel that does not fit the image, before dispat
     return Promise.resolve();
   });
 });
+
+Deno.test("the engine's op set covers every fixture and canonical-builder graph, and refuses others by name", async () => {
+  for (
+    const f of [
+      "models/fixtures/resnet-tiny/model.onnx",
+      "models/fixtures/resnet-tiny-dyn/model.onnx",
+      "models/fixtures/clip-tiny/visual/model.onnx",
+      "models/fixtures/clip-tiny/textual/model.onnx",
+      "models/fixtures/clip-tiny-dyn/visual/model.onnx",
+      "models/fixtures/clip-tiny-dyn/textual/model.onnx",
+    ]
+  ) {
+    const model = await readOnnx(`${ROOT}/${f}`);
+    assertEquals(unsupportedOps(onnxOpCounts(model)), [], f);
+    checkEngineOps(model, f); // does not throw
+  }
+  // Every op the canonical builders emit (lib/models/arch/*.ts) is covered.
+  for (const file of ["clip_rn.ts", "resnet_tv.ts"]) {
+    const src = Deno.readTextFileSync(`${ROOT}/lib/models/arch/${file}`);
+    const ops = [...src.matchAll(/\.(?:op|node|addNode)\("([A-Z][A-Za-z]+)"/g)].map((m) => m[1]!);
+    assert(ops.length > 5, `${file}: found the builder's ops`);
+    assertEquals(ops.filter((op) => !ENGINE_OPS.has(op)), [], file);
+  }
+  // A graph with an op outside the set: two Loop nodes beside a Conv.
+  const g = new OnnxGraph("refused");
+  const x = g.input("x", "float32", [1, 1, 2, 2]);
+  const y = g.op("Loop", [g.op("Loop", [g.op("Conv", [x])])]);
+  g.output(y, "float32", [1, 1, 2, 2]);
+  throws(
+    () => checkEngineOps(g.toBytes(), "x.onnx"),
+    /^ClipcmpError: --engine wgsl: x\.onnx uses Loop \(2 nodes\), which the WGSL engine does not run; use --engine ort/,
+  );
+});
+
+gpuTest(
+  "pool kernel matches float64 NCHW pooling: ResNet's 3x3/2 max-pool, padded averages, global average",
+  async () => {
+    const r = rng(33);
+    await withDevice(async ({ device }) => {
+      const pool = new GpuPool(device, "f32");
+      const cases: [PoolShape, "max" | "average", boolean][] = [
+        [{ n: 1, h: 13, w: 12, c: 5, kh: 3, kw: 3, sh: 2, sw: 2, ph: 1, pw: 1 }, "max", false],
+        [{ n: 3, h: 7, w: 9, c: 3, kh: 3, kw: 3, sh: 1, sw: 1, ph: 1, pw: 1 }, "average", false],
+        [{ n: 3, h: 7, w: 9, c: 3, kh: 3, kw: 3, sh: 1, sw: 1, ph: 1, pw: 1 }, "average", true],
+        [{ n: 2, h: 8, w: 8, c: 7, kh: 2, kw: 2, sh: 2, sw: 2, ph: 0, pw: 0 }, "average", false], // CLIP's AvgPool2d(2)
+      ];
+      for (const [s, mode, cip] of cases) {
+        const xNchw = rand(r, s.n * s.c * s.h * s.w);
+        const { oh, ow } = poolOutput(s);
+        const want = nchwToNhwc(poolNchwCpu(xNchw, s, mode, cip), s.n, s.c, oh, ow);
+        const xb = createBufferWith(
+          device,
+          "x",
+          Float32Array.from(nchwToNhwc(xNchw, s.n, s.c, s.h, s.w)),
+          GPUBufferUsage.STORAGE,
+        );
+        const y = pool.run(xb, s, mode, cip);
+        const got = new Float32Array(await readBuffer(device, y, 0, want.length * 4));
+        xb.destroy();
+        y.destroy();
+        for (let j = 0; j < want.length; j++) {
+          assert(
+            Math.abs(got[j]! - want[j]!) <= 1e-6 * Math.max(1, Math.abs(want[j]!)),
+            `${mode} ${JSON.stringify(s)} #${j}: ${got[j]} vs ${want[j]}`,
+          );
+        }
+      }
+      // GlobalAveragePool over a 7x7 map of 2048 channels at batch 3.
+      const g = { n: 3, h: 7, w: 7, c: 2048 };
+      const x = rand(r, g.n * g.h * g.w * g.c); // already NHWC
+      const xb = createBufferWith(device, "x", x, GPUBufferUsage.STORAGE);
+      const y = pool.global(xb, g);
+      const got = new Float32Array(await readBuffer(device, y, 0, g.n * g.c * 4));
+      xb.destroy();
+      y.destroy();
+      for (const [b, ch] of [[0, 0], [1, 1000], [2, 2047]] as const) {
+        let sum = 0;
+        for (let i = 0; i < 49; i++) sum += x[(b * 49 + i) * g.c + ch]!;
+        assert(Math.abs(got[b * g.c + ch]! - sum / 49) < 1e-6, `global ${b},${ch}`);
+      }
+      throws(
+        () => pool.run(xb, { n: 1, h: 2, w: 2, c: 1, kh: 2, kw: 2, sh: 1, sw: 1, ph: 2, pw: 0 }, "max"),
+        /padding 2,0 must be below/,
+      );
+    });
+  },
+);

@@ -236,3 +236,58 @@ export function nchwToNhwc(x: ArrayLike<number>, n: number, c: number, h: number
   }
   return out;
 }
+
+/**
+ * Max or average pooling in float64 over NCHW input, ONNX semantics: max ignores padding; average divides by the
+ * taps inside the image unless `countIncludePad`. The reference for the engine's NHWC pooling kernel.
+ *
+ * @example
+ * ```ts
+ * import { poolNchwCpu } from "./cpu.ts";
+ * const y = poolNchwCpu([1, 2, 3, 4], { n: 1, c: 1, h: 2, w: 2, kh: 2, kw: 2, sh: 2, sw: 2, ph: 0, pw: 0 }, "average");
+ * if (y.join() !== "2.5") throw new Error(y.join());
+ * ```
+ */
+export function poolNchwCpu(
+  x: ArrayLike<number>,
+  s: {
+    n: number;
+    c: number;
+    h: number;
+    w: number;
+    kh: number;
+    kw: number;
+    sh: number;
+    sw: number;
+    ph: number;
+    pw: number;
+  },
+  mode: "max" | "average",
+  countIncludePad = false,
+): Float64Array {
+  const oh = Math.floor((s.h + 2 * s.ph - s.kh) / s.sh) + 1, ow = Math.floor((s.w + 2 * s.pw - s.kw) / s.sw) + 1;
+  const y = new Float64Array(s.n * s.c * oh * ow);
+  for (let b = 0; b < s.n; b++) {
+    for (let ch = 0; ch < s.c; ch++) {
+      for (let oy = 0; oy < oh; oy++) {
+        for (let ox = 0; ox < ow; ox++) {
+          let best = -Infinity, sum = 0, taps = 0;
+          for (let ky = 0; ky < s.kh; ky++) {
+            for (let kx = 0; kx < s.kw; kx++) {
+              const iy = oy * s.sh - s.ph + ky, ix = ox * s.sw - s.pw + kx;
+              if (iy < 0 || iy >= s.h || ix < 0 || ix >= s.w) continue;
+              const v = x[((b * s.c + ch) * s.h + iy) * s.w + ix]!;
+              best = Math.max(best, v);
+              sum += v;
+              taps++;
+            }
+          }
+          y[((b * s.c + ch) * oh + oy) * ow + ox] = mode === "max"
+            ? best
+            : sum / (countIncludePad ? s.kh * s.kw : taps);
+        }
+      }
+    }
+  }
+  return y;
+}

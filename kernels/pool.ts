@@ -1,0 +1,120 @@
+/**
+ * GPU pooling over NHWC activations (see `pool.wgsl`): MaxPool, AveragePool and GlobalAveragePool for the WGSL
+ * engine (issue 18).
+ *
+ * @module
+ */
+import shaderSrc from "./pool.wgsl" with { type: "text" };
+import { elemBytes, type ElemType } from "./_specialize.ts";
+import { createKernel, submitDispatch } from "./_dispatch.ts";
+import { createBufferWith } from "../lib/gpu/readback.ts";
+
+/** A pooling window (ONNX attributes; symmetric padding). */
+export interface PoolShape {
+  n: number;
+  h: number;
+  w: number;
+  c: number;
+  kh: number;
+  kw: number;
+  sh: number;
+  sw: number;
+  ph: number;
+  pw: number;
+}
+
+/** Output height and width of a pooling (floor mode, as ONNX's default ceil_mode 0). */
+export function poolOutput(s: PoolShape): { oh: number; ow: number } {
+  return { oh: Math.floor((s.h + 2 * s.ph - s.kh) / s.sh) + 1, ow: Math.floor((s.w + 2 * s.pw - s.kw) / s.sw) + 1 };
+}
+
+/** Runs `pool.wgsl`. */
+export class GpuPool {
+  private readonly pipeline: GPUComputePipeline;
+
+  /**
+   * @example ResNet's stem max-pool and its global average pool, on NHWC buffers already on the GPU
+   * ```ts ignore
+   * const pool = new GpuPool(device, "f32");
+   * const y = pool.run(x, { n: 8, h: 112, w: 112, c: 64, kh: 3, kw: 3, sh: 2, sw: 2, ph: 1, pw: 1 }, "max");
+   * const g = pool.global(z, { n: 8, h: 7, w: 7, c: 2048 });
+   * ```
+   * @param device The device.
+   * @param elem Element type; f16 needs `shader-f16`. Accumulation is f32 either way.
+   * @param wg Workgroup size (override constant).
+   */
+  constructor(readonly device: GPUDevice, readonly elem: ElemType, readonly wg = 256) {
+    if (!Number.isInteger(wg) || wg < 1 || wg > device.limits.maxComputeInvocationsPerWorkgroup) {
+      throw new RangeError(
+        `pool workgroup size ${wg} is outside 1..${device.limits.maxComputeInvocationsPerWorkgroup}`,
+      );
+    }
+    this.pipeline = createKernel(device, `pool (${elem})`, shaderSrc, "main", { wg }, elem);
+  }
+
+  /**
+   * Pools into a new buffer and submits the work.
+   *
+   * @param x The input, NHWC.
+   * @param s The window.
+   * @param mode Max or average.
+   * @param countIncludePad For average: divide by the whole window, padding included.
+   * @returns A STORAGE | COPY_SRC buffer of N * OH * OW * C elements.
+   */
+  run(x: GPUBuffer, s: PoolShape, mode: "max" | "average", countIncludePad = false): GPUBuffer {
+    for (const [k, v] of Object.entries(s)) {
+      const min = k === "ph" || k === "pw" ? 0 : 1;
+      if (!Number.isInteger(v) || v < min) throw new RangeError(`Pool ${k} must be an integer >= ${min}, got ${v}`);
+    }
+    if (s.ph >= s.kh || s.pw >= s.kw) {
+      throw new RangeError(`Pool padding ${s.ph},${s.pw} must be below the window ${s.kh}x${s.kw}`);
+    }
+    const { oh, ow } = poolOutput(s);
+    if (oh < 1 || ow < 1) throw new RangeError(`Pool ${s.kh}x${s.kw} does not fit ${s.h}x${s.w}`);
+    const eb = elemBytes(this.elem);
+    if (x.size < s.n * s.h * s.w * s.c * eb) {
+      throw new RangeError(`Pool input "${x.label}" holds ${x.size} bytes, needs ${s.n * s.h * s.w * s.c * eb}`);
+    }
+    const total = s.n * oh * ow * s.c;
+    const out = this.device.createBuffer({
+      label: `${mode} pool ${s.kh}x${s.kw}`,
+      size: Math.max(16, Math.ceil((total * eb) / 4) * 4),
+      usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC,
+    });
+    const params = createBufferWith(
+      this.device,
+      "pool params",
+      new Uint32Array([
+        total,
+        s.h,
+        s.w,
+        s.c,
+        oh,
+        ow,
+        s.kh,
+        s.kw,
+        s.sh,
+        s.sw,
+        s.ph,
+        s.pw,
+        mode === "max" ? 0 : 1,
+        countIncludePad ? 1 : 0,
+        0,
+        0,
+      ]),
+      GPUBufferUsage.UNIFORM,
+    );
+    const groups = Math.ceil(total / this.wg);
+    submitDispatch(this.device, this.pipeline, "pool", [params, x, out], [
+      Math.min(groups, 65535),
+      Math.ceil(groups / 65535),
+    ]);
+    params.destroy();
+    return out;
+  }
+
+  /** GlobalAveragePool: the average over each image's H x W, giving [N, 1, 1, C]. */
+  global(x: GPUBuffer, s: { n: number; h: number; w: number; c: number }): GPUBuffer {
+    return this.run(x, { ...s, kh: s.h, kw: s.w, sh: 1, sw: 1, ph: 0, pw: 0 }, "average");
+  }
+}
