@@ -1,8 +1,9 @@
 /**
  * The WGSL kernels and their drivers: preprocessing (PIL/torchvision-exact resize, crop, normalise), cosine
- * similarity, softmax over selected columns, top-k with non-finite flagging, and the engine's tiled GEMM with a
- * fused bias/residual/activation epilogue, convolution as an implicit GEMM over NHWC activations, and max/average pooling. Each takes a `GPUDevice`; f16
- * variants need `shader-f16`.
+ * similarity, softmax over selected columns, top-k with non-finite flagging; and the engine's kernels: a tiled GEMM
+ * with a fused bias/residual/activation epilogue (also convolution, as an implicit GEMM over NHWC activations),
+ * max/average pooling, and row-wise softmax and LayerNorm. Each takes a `GPUDevice`; f16 variants need
+ * `shader-f16`.
  *
  * @example Softmax of logits on the GPU, read back (skipped when there is no adapter)
  * ```ts
@@ -29,3 +30,4 @@ export { GpuShift } from "./shift.ts";
 export { DEFAULT_GEMM_TILES, type GemmActivation, type GemmTiles, GpuGemm } from "./gemm.ts";
 export { convOutput, type ConvShape, foldBatchNorm, GpuConv2d, repackConvWeights } from "./conv2d.ts";
 export { GpuPool, poolOutput, type PoolShape } from "./pool.ts";
+export { GpuRowNorm } from "./rownorm.ts";

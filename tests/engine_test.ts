@@ -6,6 +6,7 @@ import { deepStrictEqual as assertEquals, ok as assert, throws } from "node:asse
 import { DEFAULT_GEMM_TILES, type GemmActivation, GpuGemm } from "../kernels/gemm.ts";
 import { conv2dNchwCpu, erf, gemmCpu, nchwToNhwc, poolNchwCpu } from "../lib/math/cpu.ts";
 import { GpuPool, poolOutput, type PoolShape } from "../kernels/pool.ts";
+import { GpuRowNorm } from "../kernels/rownorm.ts";
 import { checkEngineOps, ENGINE_OPS, unsupportedOps } from "../lib/engine/ops.ts";
 import { OnnxGraph } from "../lib/onnx/build.ts";
 import { onnxOpCounts } from "../lib/onnx/proto.ts";
@@ -330,6 +331,48 @@ gpuTest(
         () => pool.run(xb, { n: 1, h: 2, w: 2, c: 1, kh: 2, kw: 2, sh: 1, sw: 1, ph: 2, pw: 0 }, "max"),
         /padding 2,0 must be below/,
       );
+    });
+  },
+);
+
+gpuTest(
+  "row softmax and LayerNorm match float64 on rows shorter and longer than a workgroup, batch 1 and 3",
+  async () => {
+    const r = rng(44);
+    await withDevice(async ({ device }) => {
+      const rn = new GpuRowNorm(device, "f32");
+      try {
+        for (const [rows, d] of [[1, 1], [3, 7], [3 * 50, 50], [2, 1000], [77, 512], [1, 2049]] as const) {
+          const x = Float32Array.from(rand(r, rows * d), (v) => 6 * v); // spread, so softmax's max shift matters
+          const gamma = rand(r, d), beta = rand(r, d);
+          const up = (a: Float32Array, label: string) => createBufferWith(device, label, a, GPUBufferUsage.STORAGE);
+          const [xb, gb, bb] = [up(x, "x"), up(gamma, "gamma"), up(beta, "beta")];
+          const sm = rn.softmax(xb, { rows, d });
+          const ln = rn.layerNorm(xb, gb, bb, { rows, d, eps: 1e-5 });
+          const gotS = new Float32Array(await readBuffer(device, sm, 0, rows * d * 4));
+          const gotL = new Float32Array(await readBuffer(device, ln, 0, rows * d * 4));
+          for (const b of [xb, gb, bb, sm, ln]) b.destroy();
+          for (let i = 0; i < rows; i++) {
+            const row = Array.from(x.subarray(i * d, (i + 1) * d));
+            const m = Math.max(...row);
+            const z = row.reduce((s, v) => s + Math.exp(v - m), 0);
+            const mean = row.reduce((s, v) => s + v, 0) / d;
+            const variance = row.reduce((s, v) => s + (v - mean) ** 2, 0) / d;
+            for (let j = 0; j < d; j++) {
+              const ws = Math.exp(row[j]! - m) / z;
+              const wl = (row[j]! - mean) / Math.sqrt(variance + 1e-5) * gamma[j]! + beta[j]!;
+              assert(Math.abs(gotS[i * d + j]! - ws) <= 1e-6 + 1e-5 * ws, `softmax [${rows},${d}] ${i},${j}`);
+              assert(
+                Math.abs(gotL[i * d + j]! - wl) <= 1e-4 * Math.max(1, Math.abs(wl)),
+                `layernorm [${rows},${d}] ${i},${j}`,
+              );
+            }
+          }
+        }
+        throws(() => new GpuRowNorm(device, "f32", 96), /power of two/);
+      } finally {
+        rn.release();
+      }
     });
   },
 );

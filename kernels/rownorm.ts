@@ -1,0 +1,99 @@
+/**
+ * Row-wise softmax and LayerNorm on the GPU (see `rownorm.wgsl`): the WGSL engine's Softmax and
+ * LayerNormalization over the last axis (issue 18).
+ *
+ * @module
+ */
+import shaderSrc from "./rownorm.wgsl" with { type: "text" };
+import { elemBytes, type ElemType } from "./_specialize.ts";
+import { createKernel, submitDispatch } from "./_dispatch.ts";
+import { createBufferWith } from "../lib/gpu/readback.ts";
+
+/** Runs `rownorm.wgsl`. */
+export class GpuRowNorm {
+  private readonly pipeline: GPUComputePipeline;
+  private readonly dummy: GPUBuffer;
+
+  /**
+   * @example Softmax over attention scores, then a LayerNorm, on buffers already on the GPU
+   * ```ts ignore
+   * const rn = new GpuRowNorm(device, "f32");
+   * const probs = rn.softmax(scores, { rows: 8 * 50, d: 50 });
+   * const h = rn.layerNorm(x, gamma, beta, { rows: 77, d: 512, eps: 1e-5 });
+   * ```
+   * @param device The device.
+   * @param elem Element type; f16 needs `shader-f16`. Accumulation is f32 either way.
+   * @param wg Workgroup size, a power of two within the device's limit.
+   */
+  constructor(readonly device: GPUDevice, readonly elem: ElemType, readonly wg = 256) {
+    if (
+      !Number.isInteger(wg) || wg < 1 || (wg & (wg - 1)) !== 0 || wg > device.limits.maxComputeInvocationsPerWorkgroup
+    ) {
+      throw new RangeError(`row-norm workgroup size must be a power of two within the device limit, got ${wg}`);
+    }
+    this.pipeline = createKernel(device, `rownorm (${elem})`, shaderSrc, "main", { wg }, elem);
+    this.dummy = device.createBuffer({ label: "rownorm unused operand", size: 16, usage: GPUBufferUsage.STORAGE });
+  }
+
+  /** Softmax of each row of x [rows, d] into a new buffer. */
+  softmax(x: GPUBuffer, shape: { rows: number; d: number }): GPUBuffer {
+    return this.dispatch(x, this.dummy, this.dummy, shape, 0, 0);
+  }
+
+  /** LayerNorm of each row of x [rows, d] with gamma and beta [d], into a new buffer. */
+  layerNorm(
+    x: GPUBuffer,
+    gamma: GPUBuffer,
+    beta: GPUBuffer,
+    shape: { rows: number; d: number; eps: number },
+  ): GPUBuffer {
+    const eb = elemBytes(this.elem);
+    for (const [what, b] of [["gamma", gamma], ["beta", beta]] as const) {
+      if (b.size < shape.d * eb) {
+        throw new RangeError(`LayerNorm ${what} "${b.label}" holds ${b.size} bytes, needs ${shape.d * eb}`);
+      }
+    }
+    if (!(shape.eps >= 0) || !Number.isFinite(shape.eps)) {
+      throw new RangeError(`LayerNorm eps must be finite and >= 0, got ${shape.eps}`);
+    }
+    return this.dispatch(x, gamma, beta, shape, 1, shape.eps);
+  }
+
+  private dispatch(
+    x: GPUBuffer,
+    gamma: GPUBuffer,
+    beta: GPUBuffer,
+    shape: { rows: number; d: number },
+    mode: number,
+    eps: number,
+  ): GPUBuffer {
+    const { rows, d } = shape;
+    for (const [k, v] of Object.entries({ rows, d })) {
+      if (!Number.isInteger(v) || v < 1) throw new RangeError(`row-norm ${k} must be a positive integer, got ${v}`);
+    }
+    const eb = elemBytes(this.elem);
+    if (x.size < rows * d * eb) {
+      throw new RangeError(`row-norm input "${x.label}" holds ${x.size} bytes, needs ${rows * d * eb}`);
+    }
+    const out = this.device.createBuffer({
+      label: `${mode ? "layernorm" : "softmax"} ${rows}x${d}`,
+      size: Math.max(16, Math.ceil((rows * d * eb) / 4) * 4),
+      usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC,
+    });
+    const raw = new ArrayBuffer(16);
+    new Uint32Array(raw, 0, 3).set([rows, d, mode]);
+    new Float32Array(raw, 12, 1)[0] = eps;
+    const params = createBufferWith(this.device, "rownorm params", new Uint8Array(raw), GPUBufferUsage.UNIFORM);
+    submitDispatch(this.device, this.pipeline, "rownorm", [params, x, gamma, beta, out], [
+      Math.min(rows, 65535),
+      Math.ceil(rows / 65535),
+    ]);
+    params.destroy();
+    return out;
+  }
+
+  /** Frees the kernel's own buffer. */
+  release(): void {
+    this.dummy.destroy();
+  }
+}
