@@ -120,12 +120,16 @@ export async function classifyFiles(
   };
   const columns = models.columns ?? undefined;
   const resnetColumns = models.resnetColumns === undefined ? columns : models.resnetColumns ?? undefined;
-  /** Each model's k (a ResNet may score fewer classes than k) and how its column j maps to a class id. */
-  const kOf = (key: string) => Math.min(k, (key.startsWith("resnet") ? resnetColumns : columns)?.length ?? 1000);
-  const toIndexOf = (key: string) => {
-    const cols = key.startsWith("resnet") ? resnetColumns : columns;
-    return (j: number) => (cols ? cols[j]! : j);
-  };
+  // Every model once, with its key, the name its non-finite errors give, its columns and its k (a ResNet may score
+  // fewer classes than k).
+  const scorers = [
+    ...(models.clip ? [{ key: "clip", label: "CLIP", clip: models.clip }] : []),
+    ...(models.resnet ? [{ key: "resnet", label: "ResNet", resnet: models.resnet }] : []),
+    ...(models.more ?? []).map((m) => ({ label: m.key, ...m })),
+  ].map((sc) => {
+    const cols = "clip" in sc ? columns : resnetColumns;
+    return { ...sc, cols, k: Math.min(k, cols?.length ?? 1000) };
+  });
   let pending: Promise<Classified[]> | null = null;
   const flush = async () => {
     if (!pending) return;
@@ -155,36 +159,31 @@ export async function classifyFiles(
       if (ok.length === 0) continue;
       const images = ok.map((o) => o.image);
       const clock = { upload: 0, model: 0 };
-      const emb = models.clip ? await models.clip.model.encodeImages(images, { maxBatch: batch, clock }) : undefined;
-      const logits = models.resnet ? await models.resnet.logits(images, { maxBatch: batch, clock }) : undefined;
-      const extra: [string, Promise<Uint32Array>][] = [];
-      for (const m of models.more ?? []) {
-        const paths = ok.map((o) => o.item.path);
-        if ("clip" in m) {
-          const e = await m.clip.model.encodeImages(images, { maxBatch: batch, clock });
-          const top = finiteOrThrow(m.key, paths, zeroShotTopK(e, m.clip.head, CLIP_LOGIT_SCALE, kOf(m.key)));
-          extra.push([m.key, top.then((t) => t.indices).finally(() => releaseRows(e))]);
-        } else {
-          const l = await m.resnet.logits(images, { maxBatch: batch, clock });
-          const top = finiteOrThrow(m.key, paths, classTopK(l, resnetColumns, kOf(m.key)));
-          extra.push([m.key, top.then((t) => t.indices).finally(() => releaseRows(l))]);
-        }
+      const paths = ok.map((o) => o.item.path);
+      // Each model's top-k kernel is submitted as soon as its outputs exist, nothing is awaited but the models;
+      // the readbacks are awaited one batch later, and each frees its model's rows.
+      const jobs = [];
+      for (const sc of scorers) {
+        const opts = { maxBatch: batch, clock };
+        const rows: Rows = "clip" in sc
+          ? await sc.clip.model.encodeImages(images, opts)
+          : await sc.resnet.logits(images, opts);
+        const top = "clip" in sc
+          ? zeroShotTopK(rows, sc.clip.head, CLIP_LOGIT_SCALE, sc.k)
+          : classTopK(rows, sc.cols, sc.k);
+        const job = finiteOrThrow(sc.label, paths, top).then((t) => t.indices).finally(() => releaseRows(rows));
+        job.catch(() => {}); // awaited below; no unhandled rejection meanwhile
+        jobs.push(job);
       }
-      for (const [, p] of extra) p.catch(() => {});
       times.upload += clock.upload;
       times.model += clock.model;
-      // Both top-k kernels are submitted before anything is awaited; the readback is awaited one batch later.
-      const launched = Promise.all([
-        topKs(emb, logits, ok.map((o) => o.item.path)),
-        Promise.all(extra.map(async ([key, p]) => [key, await p] as const)),
-      ]).then(([first, more]) => ({ ...first, ...Object.fromEntries(more) })).then((byModel) =>
+      const launched = Promise.all(jobs).then((indices) =>
         ok.map(({ item }, j) => ({
           ...item,
-          top: Object.fromEntries(
-            Object.entries(byModel).map((
-              [m, idx],
-            ) => [m, Array.from(idx.subarray(j * kOf(m), (j + 1) * kOf(m)), toIndexOf(m))]),
-          ),
+          top: Object.fromEntries(scorers.map((sc, i) => {
+            const cols = sc.cols;
+            return [sc.key, Array.from(indices[i]!.subarray(j * sc.k, (j + 1) * sc.k), (c) => (cols ? cols[c]! : c))];
+          })),
         }))
       );
       launched.catch(() => {}); // awaited in flush(); avoid an unhandled rejection while the next batch runs
@@ -202,27 +201,4 @@ export async function classifyFiles(
   }
   times.wall = performance.now() - start;
   return times;
-
-  /** Submits the top-k kernels of both models at once, then awaits their readbacks and frees the rows. */
-  async function topKs(
-    emb: Rows | undefined,
-    logits: Rows | undefined,
-    paths: readonly string[],
-  ): Promise<Record<string, Uint32Array>> {
-    const jobs: [string, ReturnType<typeof classTopK>][] = [];
-    if (emb && models.clip) {
-      const top = zeroShotTopK(emb, models.clip.head, CLIP_LOGIT_SCALE, kOf("clip"));
-      jobs.push(["clip", finiteOrThrow("CLIP", paths, top)]);
-    }
-    if (logits && models.resnet) {
-      jobs.push(["resnet", finiteOrThrow("ResNet", paths, classTopK(logits, resnetColumns, kOf("resnet")))]);
-    }
-    try {
-      const done = await Promise.all(jobs.map(([, p]) => p));
-      return Object.fromEntries(done.map((d, i) => [jobs[i]![0], d.indices]));
-    } finally {
-      if (emb) releaseRows(emb);
-      if (logits) releaseRows(logits);
-    }
-  }
 }
