@@ -7,29 +7,48 @@
 import type { ElemType } from "./_specialize.ts";
 import { DEFAULT_GEMM_TILES, type GemmActivation, GemmKernel, type GemmTiles } from "./gemm.ts";
 
-/** A convolution's geometry (NCHW-style attributes as ONNX gives them; dilation 1, one group). */
-export interface ConvShape {
+/** A convolution's geometry (ONNX attributes; symmetric padding, dilation 1, one group). */
+export interface ConvShape extends Window {
   /** Images. */
   n: number;
-  /** Input height and width. */
-  h: number;
-  w: number;
   /** Input and output channels. */
   cin: number;
   cout: number;
-  /** Kernel height and width. */
+}
+
+/** A sliding window over an image: what convolution and pooling share. */
+export interface Window {
+  h: number;
+  w: number;
   kh: number;
   kw: number;
-  /** Strides and (top/left = bottom/right) paddings. */
   sh: number;
   sw: number;
   ph: number;
   pw: number;
 }
 
-/** Output height and width of a convolution. */
-export function convOutput(s: ConvShape): { oh: number; ow: number } {
+/** Output height and width of a sliding window (floor mode, ONNX's default), for convolution and pooling alike. */
+export function convOutput(s: Window): { oh: number; ow: number } {
   return { oh: Math.floor((s.h + 2 * s.ph - s.kh) / s.sh) + 1, ow: Math.floor((s.w + 2 * s.pw - s.kw) / s.sw) + 1 };
+}
+
+/**
+ * Checks a window's sizes (every field an integer, paddings >= 0, the rest >= 1) and that it fits its image,
+ * naming `what`.
+ *
+ * @returns The output height and width.
+ */
+export function checkWindow(what: string, s: Window): { oh: number; ow: number } {
+  for (const [k, v] of Object.entries(s)) {
+    const min = k === "ph" || k === "pw" ? 0 : 1;
+    if (!Number.isInteger(v) || v < min) throw new RangeError(`${what} ${k} must be an integer >= ${min}, got ${v}`);
+  }
+  const out = convOutput(s);
+  if (out.oh < 1 || out.ow < 1) {
+    throw new RangeError(`${what} ${s.kh}x${s.kw} with padding ${s.ph},${s.pw} does not fit ${s.h}x${s.w}`);
+  }
+  return out;
 }
 
 /**
@@ -129,14 +148,7 @@ export class GpuConv2d extends GemmKernel {
     s: ConvShape,
     opts: { bias?: GPUBuffer; residual?: GPUBuffer; activation?: GemmActivation } = {},
   ): GPUBuffer {
-    for (const [k, v] of Object.entries(s)) {
-      const min = k === "ph" || k === "pw" ? 0 : 1;
-      if (!Number.isInteger(v) || v < min) throw new RangeError(`Conv ${k} must be an integer >= ${min}, got ${v}`);
-    }
-    const { oh, ow } = convOutput(s);
-    if (oh < 1 || ow < 1) {
-      throw new RangeError(`Conv ${s.kh}x${s.kw} with padding ${s.ph},${s.pw} does not fit ${s.h}x${s.w}`);
-    }
+    const { oh, ow } = checkWindow("Conv", s);
     const shape = { m: s.n * oh * ow, n: s.cout, k: s.kh * s.kw * s.cin };
     const geometry = [s.h, s.w, s.cin, oh, ow, s.kw, s.sh, s.sw, s.ph, s.pw, 0, 0];
     return this.dispatch(x, w, shape, geometry, opts, s.n * s.h * s.w * s.cin);

@@ -8,25 +8,17 @@ import shaderSrc from "./pool.wgsl" with { type: "text" };
 import { elemBytes, type ElemType } from "./_specialize.ts";
 import { createKernel, submitDispatch } from "./_dispatch.ts";
 import { createBufferWith } from "../lib/gpu/readback.ts";
+import { checkWindow, type Window } from "./conv2d.ts";
 
 /** A pooling window (ONNX attributes; symmetric padding). */
-export interface PoolShape {
+export interface PoolShape extends Window {
+  /** Images and channels. */
   n: number;
-  h: number;
-  w: number;
   c: number;
-  kh: number;
-  kw: number;
-  sh: number;
-  sw: number;
-  ph: number;
-  pw: number;
 }
 
-/** Output height and width of a pooling (floor mode, as ONNX's default ceil_mode 0). */
-export function poolOutput(s: PoolShape): { oh: number; ow: number } {
-  return { oh: Math.floor((s.h + 2 * s.ph - s.kh) / s.sh) + 1, ow: Math.floor((s.w + 2 * s.pw - s.kw) / s.sw) + 1 };
-}
+/** Output height and width of a pooling: the same sliding window as a convolution's. */
+export { convOutput as poolOutput } from "./conv2d.ts";
 
 /** Runs `pool.wgsl`. */
 export class GpuPool {
@@ -62,15 +54,10 @@ export class GpuPool {
    * @returns A STORAGE | COPY_SRC buffer of N * OH * OW * C elements.
    */
   run(x: GPUBuffer, s: PoolShape, mode: "max" | "average", countIncludePad = false): GPUBuffer {
-    for (const [k, v] of Object.entries(s)) {
-      const min = k === "ph" || k === "pw" ? 0 : 1;
-      if (!Number.isInteger(v) || v < min) throw new RangeError(`Pool ${k} must be an integer >= ${min}, got ${v}`);
-    }
+    const { oh, ow } = checkWindow("Pool", s);
     if (s.ph >= s.kh || s.pw >= s.kw) {
       throw new RangeError(`Pool padding ${s.ph},${s.pw} must be below the window ${s.kh}x${s.kw}`);
     }
-    const { oh, ow } = poolOutput(s);
-    if (oh < 1 || ow < 1) throw new RangeError(`Pool ${s.kh}x${s.kw} does not fit ${s.h}x${s.w}`);
     const eb = elemBytes(this.elem);
     if (x.size < s.n * s.h * s.w * s.c * eb) {
       throw new RangeError(`Pool input "${x.label}" holds ${x.size} bytes, needs ${s.n * s.h * s.w * s.c * eb}`);
