@@ -27,6 +27,7 @@ import {
   accuracyChart,
   conclusion,
   confusionSection,
+  GALLERY_MAX,
   pairedHtml,
   pairedSection,
   perClassHtml,
@@ -59,7 +60,6 @@ export interface EvalReport {
 }
 
 const DEFAULT_NAMES = { clip: "CLIP zero-shot", resnet: "ResNet" };
-const GALLERY_MAX = 40;
 
 /**
  * Builds the eval report from result lines.

@@ -25,7 +25,7 @@ import {
   baselinePoints,
   type BaselineSet,
 } from "./baselines.ts";
-import { effectiveRobustness, expit, logit, logitFit, type LogitLine } from "./stats.ts";
+import { effectiveRobustness, logit, logitFit, type LogitLine } from "./stats.ts";
 import { esc, marker, seriesStyle, svgOpen } from "./svg.ts";
 
 /** The part of an accuracy this analysis reads. */
@@ -232,15 +232,4 @@ export function robustnessSvg(panel: RobustnessPanel): string {
   });
   out.push("</svg>");
   return out.join("");
-}
-
-/**
- * The baseline's prediction for an in-distribution accuracy.
- *
- * @param line The fit.
- * @param x In-distribution top-1.
- * @returns Predicted shifted top-1.
- */
-export function baselinePrediction(line: LogitLine, x: number): number {
-  return expit(line.slope * logit(x) + line.intercept);
 }

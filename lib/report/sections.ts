@@ -51,6 +51,9 @@ export function conclusion(d: DomainSummary): string {
     : `${diff}. ${tests}: the models differ at the 5 % level.`;
 }
 
+/** How many images a gallery of disagreements shows (the rest are counted). */
+export const GALLERY_MAX = 40;
+
 export const SMALL_N =
   "Small samples: below 30 images per domain these points carry wide intervals; the embedded sets show the method, and `deno task eval` on full datasets gives the real figures.";
 

@@ -16,6 +16,7 @@ import {
   accuracyChart,
   conclusion,
   confusionSection,
+  GALLERY_MAX,
   pairedHtml,
   pairedSection,
   pct,
@@ -160,6 +161,19 @@ export function reportAnalysis(doc: CompareDocument): Analysis {
 }
 
 /**
+ * Which classes the ResNets could not score (class-name folders outside ImageNet), as plain text, or null when
+ * they scored all of them or no ResNet ran.
+ */
+function resnetCoverage(doc: CompareDocument): string | null {
+  const m = doc.provenance.models;
+  const outside = doc.label_set.filter((l) => l.index >= 1000);
+  if (!outside.length || !(m.resnet || m.more.some((x) => x.kind === "resnet"))) return null;
+  return `Class-name folders: CLIP scores all ${doc.label_set.length} classes zero-shot; the ResNets score the ${
+    doc.label_set.length - outside.length
+  } that are ImageNet classes, over their images only. Not in ImageNet: ${outside.map((l) => l.label).join(", ")}.`;
+}
+
+/**
  * The Markdown report.
  *
  * @param doc The comparison.
@@ -208,19 +222,8 @@ export function renderMarkdown(doc: CompareDocument, analysis: Analysis = report
     }
     out.push("");
   }
-  const outside = doc.label_set.filter((l) => l.index >= 1000);
-  if (outside.length && (p.models.resnet || p.models.more.some((m) => m.kind === "resnet"))) {
-    out.push(
-      "## Classes the ResNet could score",
-      "",
-      `Class-name folders: CLIP scores all ${doc.label_set.length} classes zero-shot; the ResNets score the ${
-        doc.label_set.length - outside.length
-      } that are ImageNet classes, over their images only. Not in ImageNet: ${
-        outside.map((l) => mdText(l.label)).join(", ")
-      }.`,
-      "",
-    );
-  }
+  const coverage = resnetCoverage(doc);
+  if (coverage) out.push("## Classes the ResNet could score", "", mdText(coverage), "");
   out.push(...pairedSection(analysis, modelLabels(doc)));
   out.push(...robustnessSection(analysis, modelLabels(doc)));
   out.push(...confusionSection(doc.domains, modelLabels(doc), analysis, true));
@@ -296,8 +299,6 @@ function imageCard(r: CompareResult, thumb: string | undefined, names: { clip: s
   }</small></div><div class="cols">${cols}</div></article>`;
 }
 
-const GALLERY_MAX = 40;
-
 function galleriesHtml(doc: CompareDocument, a: Analysis, thumbs: Map<string, string>): string {
   if (!doc.domains.some((d) => d.models.clip && d.models.resnet)) return "";
   const names = {
@@ -330,6 +331,7 @@ export function renderHtml(
   analysis: Analysis = reportAnalysis(doc),
 ): string {
   const md = renderMarkdown(doc, analysis);
+  const coverage = resnetCoverage(doc);
   const tableFromMd = (section: string) => tableFromMarkdown(md, section);
   const p = doc.provenance;
   const models = [
@@ -359,10 +361,8 @@ ${REPORT_CSS}</style></head><body>
   } · lines: 95 % Wilson intervals</p>${accuracyChart(doc.domains, modelLabels(doc))}
 ${tableFromMd("Accuracy per domain")}<ul>${notes}</ul></section>
 ${
-    doc.label_set.some((l) => l.index >= 1000)
-      ? `<section id="resnet-coverage"><h2>Classes the ResNet could score</h2><p>${
-        esc(md.split("## Classes the ResNet could score\n\n")[1]?.split("\n")[0] ?? "")
-      }</p></section>`
+    coverage
+      ? `<section id="resnet-coverage"><h2>Classes the ResNet could score</h2><p>${esc(coverage)}</p></section>`
       : ""
   }
 ${pairedHtml(tableFromMd("Paired comparison"))}
