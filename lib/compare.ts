@@ -20,11 +20,12 @@ import { headProgress, progressLine } from "./progress_line.ts";
 import { fault } from "./faults.ts";
 import type { ResolvedDevice } from "./device.ts";
 import { docHeader, runPlace } from "./envelope.ts";
-import { accuracy, type EvalRecord, likeForLike, perClass, summarizeDomains } from "./report/metrics.ts";
+import { type EvalRecord, likeForLike, perClass, scoredAccuracy, summarizeDomains } from "./report/metrics.ts";
 import { onnxInitializers } from "./onnx/proto.ts";
 import { encodePng, thumbnail } from "./image/png.ts";
 import { encodeBase64 } from "./base64.ts";
-import { modelNameOfPath } from "./models/resolve.ts";
+import { modelNameOfPath, moreModelKey } from "./models/resolve.ts";
+import { resultPreds } from "./report/analysis.ts";
 import type { CompareDocument, CompareResult, ModelFile, Score } from "./documents.ts";
 
 export type { CompareDocument, CompareResult, ModelFile, Score } from "./documents.ts";
@@ -172,7 +173,7 @@ export async function compareModels(
   }
   // The further models, each with its key; CLIPs with their own zero-shot heads over the same label set.
   const moreClips: { key: string; name: string; model: ClipModel; head: Awaited<ReturnType<typeof buildHead>> }[] = [];
-  const moreResnets = (opts.more?.resnet ?? []).map((r, i) => ({ key: `resnet_${i + 2}`, ...r }));
+  const moreResnets = (opts.more?.resnet ?? []).map((r, i) => ({ key: moreModelKey("resnet", i), ...r }));
   if (m > 0) {
     for (const [i, c] of (opts.more?.clip ?? []).entries()) {
       log(`${c.name}: building the zero-shot head, ${m} labels x ${opts.templates.length} template(s)`);
@@ -183,7 +184,7 @@ export async function compareModels(
         headProgress(log),
         opts.headCache,
       );
-      moreClips.push({ key: `clip_${i + 2}`, name: c.name, model: c.model, head: h });
+      moreClips.push({ key: moreModelKey("clip", i), name: c.name, model: c.model, head: h });
     }
   }
   const toScores = (top: TopKRows, row: number, indexOf: (j: number) => number): Score[] =>
@@ -338,17 +339,10 @@ export async function compareModels(
   const records: EvalRecord[] = results.map((r) => ({
     domain: r.domain,
     true: { index: r.true.index, wnid: r.true.wnid },
-    preds: {
-      ...(r.clip ? { clip: r.clip.top5 } : {}),
-      ...(r.resnet ? { resnet: r.resnet.top5, resnet_1000: r.resnet.top5_1000 } : {}),
-      ...Object.fromEntries(Object.entries(r.more ?? {}).map(([key, v]) => [key, v.top5])),
-    },
+    preds: resultPreds(r),
   }));
   const wnidOf = (i: number) => classes[i]?.wnid ?? "";
-  // Each model over the images it scored (the ResNets skip classes outside ImageNet).
-  const scoredBy = (key: string) => records.filter((r) => r.preds[key]);
-  const overall = (key: string) =>
-    models.includes(key) && scoredBy(key).length ? accuracy(scoredBy(key), key, wnidOf) : null;
+  const overall = (key: string) => models.includes(key) ? scoredAccuracy(records, key, wnidOf) : null;
   const clip = opts.clip;
   const resnet = opts.resnet;
   const doc: CompareDocument = {
@@ -409,7 +403,10 @@ export async function compareModels(
       resnet: overall("resnet"),
       resnet_1000: overall("resnet_1000"),
       more: Object.fromEntries(
-        moreKeys.flatMap((key) => scoredBy(key).length ? [[key, accuracy(scoredBy(key), key, wnidOf)]] : []),
+        moreKeys.flatMap((key) => {
+          const a = scoredAccuracy(records, key, wnidOf);
+          return a ? [[key, a]] : [];
+        }),
       ),
     },
     incomplete,

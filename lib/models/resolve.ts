@@ -108,6 +108,19 @@ export interface ChosenModels {
 }
 
 /**
+ * The document key of the i-th further model of a kind (`more.clip[0]` is `clip_2`: the first model is `clip`).
+ *
+ * @example
+ * ```ts
+ * import { moreModelKey } from "./resolve.ts";
+ * if (moreModelKey("resnet", 0) !== "resnet_2") throw new Error();
+ * ```
+ */
+export function moreModelKey(kind: "clip" | "resnet", i: number): string {
+  return `${kind}_${i + 2}`;
+}
+
+/**
  * Validates loaded models against their manifest entries (local models are validated by shape only).
  *
  * @param chosen The chosen models.

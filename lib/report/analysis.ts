@@ -6,7 +6,7 @@
  *
  * @module
  */
-import type { CompareDocument } from "../documents.ts";
+import type { CompareDocument, CompareResult, Score } from "../documents.ts";
 import { BASELINE_SOURCE } from "./baselines.ts";
 import { BOOTSTRAP_SEED } from "./metrics.ts";
 import { type McNemar, mcnemarOf, type PairedBootstrap, pairedBootstrap } from "./stats.ts";
@@ -59,18 +59,21 @@ export interface Analysis {
   per_class: ClassDifference[];
 }
 
+/**
+ * A compare result's ranked predictions by document key (`clip`, `resnet`, `resnet_1000`, `clip_2`, ...); a model
+ * that did not score the image has no key.
+ */
+export function resultPreds(r: CompareResult): Record<string, Score[]> {
+  return {
+    ...(r.clip ? { clip: r.clip.top5 } : {}),
+    ...(r.resnet ? { resnet: r.resnet.top5, resnet_1000: r.resnet.top5_1000 } : {}),
+    ...Object.fromEntries(Object.entries(r.more ?? {}).map(([key, v]) => [key, v.top5])),
+  };
+}
+
 /** Each image with its models' ranked predictions, keyed like the document's accuracies. */
 export function judged(doc: CompareDocument): Judged[] {
-  return doc.results.map((r) => ({
-    domain: r.domain,
-    true: r.true,
-    preds: {
-      clip: r.clip?.top5,
-      resnet: r.resnet?.top5,
-      resnet_1000: r.resnet?.top5_1000,
-      ...Object.fromEntries(Object.entries(r.more ?? {}).map(([k, v]) => [k, v.top5])),
-    },
-  }));
+  return doc.results.map((r) => ({ domain: r.domain, true: r.true, preds: resultPreds(r) }));
 }
 
 /**
@@ -84,7 +87,12 @@ export function judged(doc: CompareDocument): Judged[] {
  */
 export function analyze(
   images: readonly Judged[],
-  domains: readonly { domain: string; models: Readonly<Record<string, TopOne>> }[],
+  domains: readonly {
+    domain: string;
+    models: Readonly<Record<string, TopOne>>;
+    /** The first CLIP against the first ResNet, when already computed (a domain summary's). */
+    paired?: { mcnemar: McNemar; bootstrap: PairedBootstrap } | null;
+  }[],
   reference: string | undefined,
   names: Readonly<Record<string, string>>,
 ): Analysis {
@@ -100,6 +108,11 @@ export function analyze(
         // Only the images both scored (a ResNet skips classes that map to no ImageNet class).
         const both = ims.filter((im) => im.preds[a] && im.preds[b]);
         if (both.length === 0) continue;
+        // The first CLIP against the first ResNet is the domain summary's own paired comparison: not made twice.
+        if (a === "clip" && b === "resnet" && d.paired) {
+          pairs.push({ domain: d.domain, a, b, n: both.length, ...d.paired });
+          continue;
+        }
         const right = (m: string) => both.map((im) => im.preds[m]?.[0]?.index === im.true.index);
         const [ra, rb] = [right(a), right(b)];
         pairs.push({

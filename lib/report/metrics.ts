@@ -109,6 +109,20 @@ export function accuracy(records: readonly EvalRecord[], model: string, wnidOf: 
   };
 }
 
+/**
+ * Accuracy of `model` over the records it scored (a ResNet skips classes outside ImageNet), or null when it scored
+ * none of them.
+ *
+ * @param records The images.
+ * @param model The model key in `preds`.
+ * @param wnidOf Class index to wnid.
+ * @returns The accuracy, or null.
+ */
+export function scoredAccuracy(records: readonly EvalRecord[], model: string, wnidOf: WnidOf): Accuracy | null {
+  const scored = records.filter((r) => r.preds[model]);
+  return scored.length ? accuracy(scored, model, wnidOf) : null;
+}
+
 /** The paired bootstrap's seed: the same images give the same interval on every run. */
 export const BOOTSTRAP_SEED = 0;
 
@@ -150,9 +164,10 @@ export function summarizeDomains(
   const domains = [...new Set(records.map((r) => r.domain))];
   return domains.map((domain) => {
     const rs = records.filter((r) => r.domain === domain);
-    // Each model over the images it scored (a ResNet skips classes that map to no ImageNet class).
-    const of = (m: string) => rs.filter((x) => x.preds[m]);
-    const acc = Object.fromEntries(models.flatMap((m) => of(m).length ? [[m, accuracy(of(m), m, wnidOf)]] : []));
+    const acc = Object.fromEntries(models.flatMap((m) => {
+      const a = scoredAccuracy(rs, m, wnidOf);
+      return a ? [[m, a]] : [];
+    }));
     const c = acc.clip, r = acc.resnet;
     let paired: DomainSummary["paired"] = null;
     if (c && r) {
@@ -209,10 +224,8 @@ export function likeForLike(records: readonly EvalRecord[], models: readonly str
       for (const d of [a, b]) {
         const rs = records.filter((r) => r.domain === d && keep.has(r.true.index));
         accuracyByDomain[d] = Object.fromEntries(models.flatMap((m) => {
-          const scored = rs.filter((r) => r.preds[m]);
-          if (!scored.length) return [];
-          const x = accuracy(scored, m, wnidOf);
-          return [[m, { n: x.n, top1: x.top1, top5: x.top5 }]];
+          const x = scoredAccuracy(rs, m, wnidOf);
+          return x ? [[m, { n: x.n, top1: x.top1, top5: x.top5 }]] : [];
         }));
       }
       out.push({ domains: [a, b], classes: shared, accuracy: accuracyByDomain });

@@ -9,6 +9,7 @@ import { ClipcmpError } from "../errors.ts";
 import { type DeviceChoice, resolveDevice } from "../device.ts";
 import { ClipModel } from "../models/clip.ts";
 import { ResnetModel } from "../models/resnet.ts";
+import { type LoadedMore, loadMoreModels } from "../models/more.ts";
 import { checkAgainstManifest, type ChosenModels, switchToFp16 } from "../models/resolve.ts";
 import { classOfPath, type CompareDocument, compareModels, type DomainInput } from "../compare.ts";
 import { imagenetClasses } from "../data/imagenet.ts";
@@ -47,8 +48,7 @@ export async function runCompare(opts: CompareTaskOptions): Promise<CompareDocum
   log(device.reason);
   let clip: ClipModel | undefined;
   let resnet: ResnetModel | undefined;
-  const moreClip: { model: ClipModel; name: string }[] = [];
-  const moreResnet: { model: ResnetModel; name: string }[] = [];
+  const more = { clip: [] as LoadedMore<ClipModel>[], resnet: [] as LoadedMore<ResnetModel>[] };
   try {
     if (dtype === "fp16") {
       // Convert, then trust fp16 only after it agrees with fp32 on the first images of the run.
@@ -67,22 +67,13 @@ export async function runCompare(opts: CompareTaskOptions): Promise<CompareDocum
     clip = chosen.clip ? await ClipModel.load(chosen.clip.dir, { ...device, log }) : undefined;
     resnet = chosen.resnet ? await ResnetModel.load(chosen.resnet.source, { ...device, log }) : undefined;
     checkAgainstManifest(chosen, clip, resnet);
-    for (const c of chosen.more?.clip ?? []) {
-      const model = await ClipModel.load(c.dir, { ...device, log });
-      moreClip.push({ model, name: c.name });
-      checkAgainstManifest({ clip: c }, model);
-    }
-    for (const r of chosen.more?.resnet ?? []) {
-      const model = await ResnetModel.load(r.source, { ...device, log });
-      moreResnet.push({ model, name: r.name });
-      checkAgainstManifest({ resnet: r }, undefined, model);
-    }
+    await loadMoreModels(chosen, { ...device, log }, more);
     const { doc, thumbnails } = await compareModels({
       domains,
       clip,
       resnet,
       names: { clip: chosen.clip?.name, resnet: chosen.resnet?.name },
-      more: { clip: moreClip, resnet: moreResnet },
+      more,
       classNames: opts.classNames,
       signal: opts.signal,
       device,
@@ -105,7 +96,7 @@ export async function runCompare(opts: CompareTaskOptions): Promise<CompareDocum
   } finally {
     await clip?.release();
     await resnet?.release();
-    for (const m of [...moreClip, ...moreResnet]) await m.model.release();
+    for (const m of [...more.clip, ...more.resnet]) await m.model.release();
     device.gpu?.destroy();
   }
 }

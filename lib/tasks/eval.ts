@@ -10,6 +10,7 @@ import { type DeviceChoice, resolveDevice } from "../device.ts";
 import { ClipcmpError } from "../errors.ts";
 import { ClipModel } from "../models/clip.ts";
 import { ResnetModel } from "../models/resnet.ts";
+import { type LoadedMore, loadMoreModels } from "../models/more.ts";
 import { checkAgainstManifest, type ChosenModels, switchToFp16 } from "../models/resolve.ts";
 import { DecodePool } from "../image/pool.ts";
 import { classifyFiles } from "../pipeline.ts";
@@ -221,8 +222,8 @@ export async function runEval(
   log(device.reason);
   let clip: ClipModel | undefined;
   let resnet: ResnetModel | undefined;
-  const moreClip: { key: string; model: ClipModel; name: string }[] = [];
-  const moreResnet: { key: string; model: ResnetModel; name: string }[] = [];
+  const more = { clip: [] as LoadedMore<ClipModel>[], resnet: [] as LoadedMore<ResnetModel>[] };
+  const { clip: moreClip, resnet: moreResnet } = more;
   const pool = new DecodePool();
   try {
     if (opts.dtype === "fp16") {
@@ -233,16 +234,7 @@ export async function runEval(
     clip = chosen.clip ? await ClipModel.load(chosen.clip.dir, { ...device, log }) : undefined;
     resnet = chosen.resnet ? await ResnetModel.load(chosen.resnet.source, { ...device, log }) : undefined;
     checkAgainstManifest(chosen, clip, resnet);
-    for (const [i, c] of (chosen.more?.clip ?? []).entries()) {
-      const model = await ClipModel.load(c.dir, { ...device, log });
-      moreClip.push({ key: `clip_${i + 2}`, model, name: c.name });
-      checkAgainstManifest({ clip: c }, model);
-    }
-    for (const [i, r] of (chosen.more?.resnet ?? []).entries()) {
-      const model = await ResnetModel.load(r.source, { ...device, log });
-      moreResnet.push({ key: `resnet_${i + 2}`, model, name: r.name });
-      checkAgainstManifest({ resnet: r }, undefined, model);
-    }
+    await loadMoreModels(chosen, { ...device, log }, more);
     // A resume continues only the same run: same models (by hash), templates, subset, recipes, datasets and shard.
     const header: RunHeader = {
       tool: "clipcmp",
