@@ -342,7 +342,10 @@ Deno.test("compare takes a class-name ImageFolder: CLIP scores every class, the 
       md,
     );
     const html = await Deno.readTextFile(`${ROOT}/${out}/report.html`);
-    assert(/<section id="resnet-coverage">.*Not in ImageNet: mystery thing\./.test(html), "the HTML report says so too");
+    assert(
+      /<section id="resnet-coverage">.*Not in ImageNet: mystery thing\./.test(html),
+      "the HTML report says so too",
+    );
     const ids = new Set(d.label_set.map((l) => l.index));
     assert(d.results.every((r) => r.clip!.top5.every((s) => ids.has(s.index))));
   } finally {
