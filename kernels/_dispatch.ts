@@ -4,7 +4,8 @@
  *
  * @module
  */
-import { type ElemType, specialize } from "./_specialize.ts";
+import { type GpuType, specializeAliases } from "./_specialize.ts";
+import { createBufferWith } from "../lib/gpu/readback.ts";
 
 /**
  * Creates a labelled compute pipeline with an auto layout.
@@ -14,7 +15,7 @@ import { type ElemType, specialize } from "./_specialize.ts";
  * @param src WGSL source; specialised to `elem` when given.
  * @param entryPoint The entry point.
  * @param constants Override constants.
- * @param elem Element type to specialise `alias elem` to.
+ * @param elem Element type to specialise `alias elem` to, or several aliases by name.
  * @returns The pipeline.
  */
 export function createKernel(
@@ -23,12 +24,13 @@ export function createKernel(
   src: string,
   entryPoint: string,
   constants: Record<string, number>,
-  elem?: ElemType,
+  elem?: GpuType | Readonly<Record<string, GpuType>>,
 ): GPUComputePipeline {
-  if (elem === "f16" && !device.features.has("shader-f16")) {
+  const types = typeof elem === "string" ? { elem } : elem;
+  if (types && Object.values(types).includes("f16") && !device.features.has("shader-f16")) {
     throw new TypeError(`${label} in f16 needs the shader-f16 feature, which this device lacks`);
   }
-  const code = elem ? specialize(src, elem) : src;
+  const code = types ? specializeAliases(src, types) : src;
   return device.createComputePipeline({
     label,
     layout: "auto",
@@ -91,4 +93,38 @@ export function submitDispatch(
   encodeDispatch(device, pass, pipeline, label, buffers, groups);
   pass.end();
   device.queue.submit([enc.finish()]);
+}
+
+/**
+ * One validated dispatch of a kernel, not yet bound to buffers: its pipeline, uniform parameters and workgroup
+ * counts. A driver's `run()` binds it to fresh buffers and submits it at once; the engine binds it to its arena
+ * once per plan and records it into the batch's single command encoder.
+ */
+export interface KernelCall {
+  /** The pipeline. */
+  pipeline: GPUComputePipeline;
+  /** A label for the bind group and params buffer. */
+  label: string;
+  /** The uniform parameters (binding 0). */
+  params: Uint8Array<ArrayBuffer>;
+  /** Workgroup counts. */
+  groups: [number, number, number];
+}
+
+/** Workgroup counts for `n` one-dimensional workgroups, split over x and y within the 65535 per-axis limit. */
+export function groups1d(n: number): [number, number, number] {
+  return [Math.min(Math.max(n, 1), 65535), Math.ceil(Math.max(n, 1) / 65535), 1];
+}
+
+/**
+ * Submits `call` with `buffers` bound after its params (binding 1 on), in its own command buffer.
+ *
+ * @param device The device.
+ * @param call The call.
+ * @param buffers The buffers for bindings 1..n.
+ */
+export function submitCall(device: GPUDevice, call: KernelCall, buffers: GPUBuffer[]): void {
+  const params = createBufferWith(device, `${call.label} params`, call.params, GPUBufferUsage.UNIFORM);
+  submitDispatch(device, call.pipeline, call.label, [params, ...buffers], call.groups);
+  params.destroy();
 }

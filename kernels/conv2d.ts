@@ -5,7 +5,8 @@
  * @module
  */
 import type { ElemType } from "./_specialize.ts";
-import { DEFAULT_GEMM_TILES, type GemmActivation, GemmKernel, type GemmTiles } from "./gemm.ts";
+import { DEFAULT_GEMM_TILES, type GemmActivation, type GemmEpilogue, GemmKernel, type GemmTiles } from "./gemm.ts";
+import type { KernelCall } from "./_dispatch.ts";
 
 /** A convolution's geometry (ONNX attributes; symmetric padding, dilation 1, one group). */
 export interface ConvShape extends Window {
@@ -116,6 +117,15 @@ export function foldBatchNorm(
   return { w: ow, b: ob };
 }
 
+/** A convolution as its implicit GEMM's sizes and the kernel's geometry params. */
+function convGemm(s: ConvShape): { shape: { m: number; n: number; k: number }; geometry: number[] } {
+  const { oh, ow } = checkWindow("Conv", s);
+  return {
+    shape: { m: s.n * oh * ow, n: s.cout, k: s.kh * s.kw * s.cin },
+    geometry: [s.h, s.w, s.cin, oh, ow, s.kw, s.sh, s.sw, s.ph, s.pw],
+  };
+}
+
 /** Runs convolutions on the GPU. */
 export class GpuConv2d extends GemmKernel {
   /**
@@ -142,15 +152,20 @@ export class GpuConv2d extends GemmKernel {
    * @param opts Bias [C_out], residual (NHWC, the output's shape), activation.
    * @returns A STORAGE | COPY_SRC buffer of N * OH * OW * C_out elements.
    */
-  run(
-    x: GPUBuffer,
-    w: GPUBuffer,
-    s: ConvShape,
-    opts: { bias?: GPUBuffer; residual?: GPUBuffer; activation?: GemmActivation } = {},
-  ): GPUBuffer {
-    const { oh, ow } = checkWindow("Conv", s);
-    const shape = { m: s.n * oh * ow, n: s.cout, k: s.kh * s.kw * s.cin };
-    const geometry = [s.h, s.w, s.cin, oh, ow, s.kw, s.sh, s.sw, s.ph, s.pw, 0, 0];
+  run(x: GPUBuffer, w: GPUBuffer, s: ConvShape, opts: GemmEpilogue = {}): GPUBuffer {
+    const { shape, geometry } = convGemm(s);
     return this.dispatch(x, w, shape, geometry, opts, s.n * s.h * s.w * s.cin);
+  }
+
+  /**
+   * Validates a convolution and returns its dispatch, unbound (bindings 1..5: X, W, bias, residual, Y).
+   *
+   * @param s The geometry.
+   * @param opts Which epilogue parts are present, and the activation.
+   * @returns The call.
+   */
+  prepareConv(s: ConvShape, opts: { bias?: boolean; residual?: boolean; activation?: GemmActivation }): KernelCall {
+    const { shape, geometry } = convGemm(s);
+    return this.prepare(shape, geometry, opts);
   }
 }

@@ -4,14 +4,36 @@
  *
  * @module
  */
-import shaderSrc from "./gemm.wgsl" with { type: "text" };
+import gemmSrc from "./gemm.wgsl" with { type: "text" };
+import mathSrc from "./_math.wgsl" with { type: "text" };
 import { elemBytes, type ElemType } from "./_specialize.ts";
-import { createKernel, submitDispatch } from "./_dispatch.ts";
-import { createBufferWith } from "../lib/gpu/readback.ts";
+import { createKernel, type KernelCall, submitCall } from "./_dispatch.ts";
+
+const shaderSrc = `${gemmSrc}\n${mathSrc}`;
 
 /** The epilogue's activation. */
 export type GemmActivation = "none" | "relu" | "quickgelu" | "gelu";
 const ACT: Record<GemmActivation, number> = { none: 0, relu: 1, quickgelu: 2, gelu: 3 };
+
+/** The epilogue of one GEMM or convolution. */
+export interface GemmEpilogue {
+  /** Bias [n]. */
+  bias?: GPUBuffer;
+  /** Residual, the output's shape. */
+  residual?: GPUBuffer;
+  /** Activation, after bias and residual. */
+  activation?: GemmActivation;
+}
+
+/** A batch of independent products (MatMul over leading dims): how many, and element strides between them. */
+export interface GemmBatch {
+  /** Products. */
+  count: number;
+  /** Element strides of A, B and C (and the residual) between products; 0 broadcasts A or B. */
+  a: number;
+  b: number;
+  c: number;
+}
 
 /** Tile sizes (override constants). */
 export interface GemmTiles {
@@ -46,7 +68,7 @@ export class GemmKernel {
     readonly device: GPUDevice,
     readonly elem: ElemType,
     readonly tiles: GemmTiles = DEFAULT_GEMM_TILES,
-    conv = false,
+    readonly conv = false,
   ) {
     const { m, n, k } = tiles;
     if (![m, n, k].every((v) => Number.isInteger(v) && v > 0) || m % 4 || n % 4) {
@@ -73,57 +95,84 @@ export class GemmKernel {
   }
 
   /**
-   * Validates, then encodes and submits one dispatch. `geometry` fills the params after (m, n, k, flags);
-   * `aElems` is how many elements A must hold.
+   * Validates a product and returns its dispatch, unbound: bindings 1..5 are A, B, bias, residual and C (an
+   * unused bias or residual is bound to {@linkcode GemmKernel.unused}). `geometry` fills the params after
+   * (m, n, k, flags); `aElems` is how many elements A must hold.
+   */
+  prepare(
+    shape: { m: number; n: number; k: number },
+    geometry: number[],
+    opts: { bias?: boolean; residual?: boolean; activation?: GemmActivation },
+    batch: GemmBatch = { count: 1, a: 0, b: 0, c: 0 },
+  ): KernelCall {
+    const { m, n, k } = shape;
+    for (const [key, v] of Object.entries(shape)) {
+      if (!Number.isInteger(v) || v < 1) throw new RangeError(`GEMM ${key} must be a positive integer, got ${v}`);
+    }
+    if (
+      !Number.isInteger(batch.count) || batch.count < 1 ||
+      batch.count > this.device.limits.maxComputeWorkgroupsPerDimension
+    ) {
+      throw new RangeError(`GEMM batch must be a positive integer within the device limit, got ${batch.count}`);
+    }
+    const act = ACT[opts.activation ?? "none"];
+    if (act === undefined) {
+      throw new RangeError(`GEMM activation "${opts.activation}" is not one of ${Object.keys(ACT)}`);
+    }
+    const flags = (opts.bias ? 1 : 0) | (opts.residual ? 2 : 0) | (act << 8);
+    const g = [...geometry, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0].slice(0, 10);
+    return {
+      pipeline: this.pipeline,
+      label: `${this.conv ? "conv" : "gemm"} ${m}x${n}x${k}${batch.count > 1 ? ` x${batch.count}` : ""}`,
+      params: new Uint8Array(new Uint32Array([m, n, k, flags, ...g, batch.a, batch.b, batch.c, 0, 0, 0]).buffer),
+      groups: [Math.ceil(n / this.tiles.n), Math.ceil(m / this.tiles.m), batch.count],
+    };
+  }
+
+  /** The buffer bound to an unused bias or residual. */
+  get unused(): GPUBuffer {
+    return this.dummy;
+  }
+
+  /**
+   * Validates, then encodes and submits one dispatch into a new output buffer. `geometry` fills the params after
+   * (m, n, k, flags); `aElems` is how many elements A must hold.
    */
   protected dispatch(
     a: GPUBuffer,
     b: GPUBuffer,
     shape: { m: number; n: number; k: number },
     geometry: number[],
-    opts: { bias?: GPUBuffer; residual?: GPUBuffer; activation?: GemmActivation },
+    opts: GemmEpilogue,
     aElems: number,
+    batch?: GemmBatch,
   ): GPUBuffer {
+    const call = this.prepare(shape, geometry, {
+      bias: !!opts.bias,
+      residual: !!opts.residual,
+      activation: opts.activation,
+    }, batch);
     const { m, n, k } = shape;
-    for (const [key, v] of Object.entries(shape)) {
-      if (!Number.isInteger(v) || v < 1) throw new RangeError(`GEMM ${key} must be a positive integer, got ${v}`);
-    }
+    const count = batch?.count ?? 1;
+    const last = (stride: number, elems: number) => (count - 1) * stride + elems;
     const eb = elemBytes(this.elem);
     const need: [string, GPUBuffer | undefined, number][] = [
-      ["A", a, aElems],
-      ["B", b, k * n],
+      ["A", a, last(batch?.a ?? 0, aElems)],
+      ["B", b, last(batch?.b ?? 0, k * n)],
       ["bias", opts.bias, n],
-      ["residual", opts.residual, m * n],
+      ["residual", opts.residual, last(batch?.c ?? 0, m * n)],
     ];
     for (const [what, buf, elems] of need) {
       if (buf && buf.size < elems * eb) {
         throw new RangeError(`GEMM ${what} "${buf.label}" holds ${buf.size} bytes, needs ${elems * eb}`);
       }
     }
-    const act = ACT[opts.activation ?? "none"];
-    if (act === undefined) {
-      throw new RangeError(`GEMM activation "${opts.activation}" is not one of ${Object.keys(ACT)}`);
-    }
     const out = this.device.createBuffer({
-      label: `gemm ${m}x${n}x${k}`,
-      size: Math.max(16, Math.ceil((m * n * eb) / 4) * 4),
+      label: call.label,
+      size: Math.max(16, Math.ceil((last(batch?.c ?? 0, m * n) * eb) / 4) * 4),
       usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC,
     });
-    const flags = (opts.bias ? 1 : 0) | (opts.residual ? 2 : 0) | (act << 8);
-    const params = createBufferWith(
-      this.device,
-      "gemm params",
-      new Uint32Array([m, n, k, flags, ...geometry]),
-      GPUBufferUsage.UNIFORM,
-    );
-    submitDispatch(
-      this.device,
-      this.pipeline,
-      "gemm",
-      [params, a, b, opts.bias ?? this.dummy, opts.residual ?? this.dummy, out],
-      [Math.ceil(n / this.tiles.n), Math.ceil(m / this.tiles.m)],
-    );
-    params.destroy();
+    submitCall(this.device, call, [a, b, opts.bias ?? this.dummy, opts.residual ?? this.dummy, out]);
     return out;
   }
 
@@ -151,14 +200,16 @@ export class GpuGemm extends GemmKernel {
    * @param b B, [k, n] row-major.
    * @param shape The sizes.
    * @param opts Bias [n], residual [m, n], activation.
-   * @returns A STORAGE | COPY_SRC buffer of m * n elements.
+   * @param batch Several products at once (MatMul's leading dims), with their strides.
+   * @returns A STORAGE | COPY_SRC buffer of m * n elements (per product).
    */
   run(
     a: GPUBuffer,
     b: GPUBuffer,
     shape: { m: number; n: number; k: number },
-    opts: { bias?: GPUBuffer; residual?: GPUBuffer; activation?: GemmActivation } = {},
+    opts: GemmEpilogue = {},
+    batch?: GemmBatch,
   ): GPUBuffer {
-    return this.dispatch(a, b, shape, new Array(12).fill(0), opts, shape.m * shape.k);
+    return this.dispatch(a, b, shape, [], opts, shape.m * shape.k, batch);
   }
 }

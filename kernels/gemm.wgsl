@@ -15,7 +15,9 @@
 // a conv's to [KH, KW, C_in, C_out]), bias [N], R and C row-major [M, N].
 // Bindings (group 0): 0 params (uniform), 1 a, 2 b, 3 bias, 4 residual, 5 c: array<elem>. Unused bias/residual
 // are bound to a small dummy buffer and switched off in params.
-// Dispatch: (ceil(N / tile_n), ceil(M / tile_m)); workgroup size (tile_n / 4, tile_m / 4).
+// Batched: workgroup z picks one of `batch` independent products, offset by the strides sa, sb, sc (bias shared).
+// Dispatch: (ceil(N / tile_n), ceil(M / tile_m), batch); workgroup size (tile_n / 4, tile_m / 4).
+// erf_approx and activate() come from _math.wgsl, appended by the driver.
 // Tunables: tile_m, tile_n (multiples of 4), tile_k as override constants; `conv` selects the implicit-GEMM
 // loader at pipeline creation (a constant, so the other branch compiles away).
 alias elem = f32;
@@ -41,8 +43,14 @@ struct Params {
   sw: u32,
   ph: u32,
   pw: u32,
+  // Batched GEMM (MatMul over leading dims, workgroup z): element strides between the batch's matrices; 0
+  // broadcasts an operand. R shares C's stride.
+  sa: u32,
+  sb: u32,
+  sc: u32,
   _pad0: u32,
   _pad1: u32,
+  _pad2: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -57,9 +65,9 @@ var<workgroup> as_: array<vec4<f32>, tile_k * tile_m / 4>;
 var<workgroup> bs: array<vec4<f32>, tile_k * tile_n / 4>;
 
 // A[row, col]: row-major, or the input pixel and channel a convolution's output position and tap read.
-fn load_a(row: u32, col: u32) -> f32 {
+fn load_a(base: u32, row: u32, col: u32) -> f32 {
   if (!conv) {
-    return f32(a[row * p.k + col]);
+    return f32(a[base + row * p.k + col]);
   }
   let ox = row % p.ow;
   let oy = (row / p.ow) % p.oh;
@@ -76,24 +84,6 @@ fn load_a(row: u32, col: u32) -> f32 {
   return f32(a[((img * p.h + u32(iy)) * p.w + u32(ix)) * p.cin + ci]);
 }
 
-fn erf_approx(x: f32) -> f32 {
-  // Abramowitz & Stegun 7.1.26: |error| < 1.5e-7.
-  let s = sign(x);
-  let t = 1.0 / (1.0 + 0.3275911 * abs(x));
-  let y = 1.0 - (((((1.061405429 * t - 1.453152027) * t) + 1.421413741) * t - 0.284496736) * t + 0.254829592) * t *
-    exp(-x * x);
-  return s * y;
-}
-
-fn activate(x: f32, act: u32) -> f32 {
-  switch act {
-    case 1u: { return max(x, 0.0); }
-    case 2u: { return x / (1.0 + exp(-1.702 * x)); }
-    case 3u: { return 0.5 * x * (1.0 + erf_approx(x * 0.7071067811865476)); }
-    default: { return x; }
-  }
-}
-
 @compute @workgroup_size(tile_n / 4, tile_m / 4)
 fn main(
   @builtin(workgroup_id) wid: vec3<u32>,
@@ -101,6 +91,9 @@ fn main(
   @builtin(local_invocation_index) li: u32,
 ) {
   let row0 = wid.y * tile_m;
+  let abase = wid.z * p.sa;
+  let bbase = wid.z * p.sb;
+  let cbase = wid.z * p.sc;
   let col0 = wid.x * tile_n;
   let threads = (tile_m / 4u) * (tile_n / 4u);
   var acc: array<vec4<f32>, 4>;
@@ -113,7 +106,7 @@ fn main(
       let gk = k0 + kk;
       var v = 0.0;
       if (gr < p.m && gk < p.k) {
-        v = load_a(gr, gk);
+        v = load_a(abase, gr, gk);
       }
       as_[kk * (tile_m / 4u) + r / 4u][r % 4u] = v;
     }
@@ -125,7 +118,7 @@ fn main(
       let gc = col0 + cc;
       var v = 0.0;
       if (gk < p.k && gc < p.n) {
-        v = f32(b[gk * p.n + gc]);
+        v = f32(b[bbase + gk * p.n + gc]);
       }
       bs[kk * (tile_n / 4u) + cc / 4u][cc % 4u] = v;
     }
@@ -156,9 +149,9 @@ fn main(
         v += f32(bias[gc]);
       }
       if ((p.flags & 2u) != 0u) {
-        v += f32(res[gr * p.n + gc]);
+        v += f32(res[cbase + gr * p.n + gc]);
       }
-      c[gr * p.n + gc] = elem(activate(v, act));
+      c[cbase + gr * p.n + gc] = elem(activate(v, act));
     }
   }
 }

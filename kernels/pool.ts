@@ -6,9 +6,8 @@
  */
 import shaderSrc from "./pool.wgsl" with { type: "text" };
 import { elemBytes, type ElemType } from "./_specialize.ts";
-import { createKernel, submitDispatch } from "./_dispatch.ts";
-import { createBufferWith } from "../lib/gpu/readback.ts";
-import { checkWindow, type Window } from "./conv2d.ts";
+import { createKernel, groups1d, type KernelCall, submitCall } from "./_dispatch.ts";
+import { checkWindow, convOutput, type Window } from "./conv2d.ts";
 
 /** A pooling window (ONNX attributes; symmetric padding). */
 export interface PoolShape extends Window {
@@ -54,50 +53,59 @@ export class GpuPool {
    * @returns A STORAGE | COPY_SRC buffer of N * OH * OW * C elements.
    */
   run(x: GPUBuffer, s: PoolShape, mode: "max" | "average", countIncludePad = false): GPUBuffer {
-    const { oh, ow } = checkWindow("Pool", s);
-    if (s.ph >= s.kh || s.pw >= s.kw) {
-      throw new RangeError(`Pool padding ${s.ph},${s.pw} must be below the window ${s.kh}x${s.kw}`);
-    }
+    const call = this.prepare(s, mode, countIncludePad);
     const eb = elemBytes(this.elem);
     if (x.size < s.n * s.h * s.w * s.c * eb) {
       throw new RangeError(`Pool input "${x.label}" holds ${x.size} bytes, needs ${s.n * s.h * s.w * s.c * eb}`);
     }
-    const total = s.n * oh * ow * s.c;
+    const { oh, ow } = convOutput(s);
     const out = this.device.createBuffer({
-      label: `${mode} pool ${s.kh}x${s.kw}`,
-      size: Math.max(16, Math.ceil((total * eb) / 4) * 4),
+      label: call.label,
+      size: Math.max(16, Math.ceil((s.n * oh * ow * s.c * eb) / 4) * 4),
       usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC,
     });
-    const params = createBufferWith(
-      this.device,
-      "pool params",
-      new Uint32Array([
-        total,
-        s.h,
-        s.w,
-        s.c,
-        oh,
-        ow,
-        s.kh,
-        s.kw,
-        s.sh,
-        s.sw,
-        s.ph,
-        s.pw,
-        mode === "max" ? 0 : 1,
-        countIncludePad ? 1 : 0,
-        0,
-        0,
-      ]),
-      GPUBufferUsage.UNIFORM,
-    );
-    const groups = Math.ceil(total / this.wg);
-    submitDispatch(this.device, this.pipeline, "pool", [params, x, out], [
-      Math.min(groups, 65535),
-      Math.ceil(groups / 65535),
-    ]);
-    params.destroy();
+    submitCall(this.device, call, [x, out]);
     return out;
+  }
+
+  /**
+   * Validates a pooling and returns its dispatch, unbound (bindings 1, 2: X, Y, both NHWC).
+   *
+   * @param s The window.
+   * @param mode Max or average.
+   * @param countIncludePad For average: divide by the whole window, padding included.
+   * @returns The call.
+   */
+  prepare(s: PoolShape, mode: "max" | "average", countIncludePad = false): KernelCall {
+    const { oh, ow } = checkWindow("Pool", s);
+    if (s.ph >= s.kh || s.pw >= s.kw) {
+      throw new RangeError(`Pool padding ${s.ph},${s.pw} must be below the window ${s.kh}x${s.kw}`);
+    }
+    const total = s.n * oh * ow * s.c;
+    const params = new Uint32Array([
+      total,
+      s.h,
+      s.w,
+      s.c,
+      oh,
+      ow,
+      s.kh,
+      s.kw,
+      s.sh,
+      s.sw,
+      s.ph,
+      s.pw,
+      mode === "max" ? 0 : 1,
+      countIncludePad ? 1 : 0,
+      0,
+      0,
+    ]);
+    return {
+      pipeline: this.pipeline,
+      label: `${mode} pool ${s.kh}x${s.kw}`,
+      params: new Uint8Array(params.buffer),
+      groups: groups1d(Math.ceil(total / this.wg)),
+    };
   }
 
   /** GlobalAveragePool: the average over each image's H x W, giving [N, 1, 1, C]. */

@@ -6,8 +6,7 @@
  */
 import shaderSrc from "./rownorm.wgsl" with { type: "text" };
 import { elemBytes, type ElemType } from "./_specialize.ts";
-import { createKernel, submitDispatch } from "./_dispatch.ts";
-import { createBufferWith } from "../lib/gpu/readback.ts";
+import { createKernel, groups1d, type KernelCall, submitCall } from "./_dispatch.ts";
 
 /** Runs `rownorm.wgsl`. */
 export class GpuRowNorm {
@@ -53,9 +52,6 @@ export class GpuRowNorm {
         throw new RangeError(`LayerNorm ${what} "${b.label}" holds ${b.size} bytes, needs ${shape.d * eb}`);
       }
     }
-    if (!(shape.eps >= 0) || !Number.isFinite(shape.eps)) {
-      throw new RangeError(`LayerNorm eps must be finite and >= 0, got ${shape.eps}`);
-    }
     return this.dispatch(x, gamma, beta, shape, 1, shape.eps);
   }
 
@@ -67,29 +63,50 @@ export class GpuRowNorm {
     mode: number,
     eps: number,
   ): GPUBuffer {
+    const call = this.prepare(shape, mode ? "layernorm" : "softmax", eps);
     const { rows, d } = shape;
-    for (const [k, v] of Object.entries({ rows, d })) {
-      if (!Number.isInteger(v) || v < 1) throw new RangeError(`row-norm ${k} must be a positive integer, got ${v}`);
-    }
     const eb = elemBytes(this.elem);
     if (x.size < rows * d * eb) {
       throw new RangeError(`row-norm input "${x.label}" holds ${x.size} bytes, needs ${rows * d * eb}`);
     }
     const out = this.device.createBuffer({
-      label: `${mode ? "layernorm" : "softmax"} ${rows}x${d}`,
+      label: call.label,
       size: Math.max(16, Math.ceil((rows * d * eb) / 4) * 4),
       usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC,
     });
-    const raw = new ArrayBuffer(16);
-    new Uint32Array(raw, 0, 3).set([rows, d, mode]);
-    new Float32Array(raw, 12, 1)[0] = eps;
-    const params = createBufferWith(this.device, "rownorm params", new Uint8Array(raw), GPUBufferUsage.UNIFORM);
-    submitDispatch(this.device, this.pipeline, "rownorm", [params, x, gamma, beta, out], [
-      Math.min(rows, 65535),
-      Math.ceil(rows / 65535),
-    ]);
-    params.destroy();
+    submitCall(this.device, call, [x, gamma, beta, out]);
     return out;
+  }
+
+  /**
+   * Validates a softmax or LayerNorm over rows and returns its dispatch, unbound (bindings 1..4: X, gamma, beta,
+   * Y; softmax binds {@linkcode GpuRowNorm.unused} for gamma and beta).
+   *
+   * @param shape Rows and row length.
+   * @param mode Softmax or LayerNorm.
+   * @param eps LayerNorm's epsilon.
+   * @returns The call.
+   */
+  prepare(shape: { rows: number; d: number }, mode: "softmax" | "layernorm", eps = 0): KernelCall {
+    const { rows, d } = shape;
+    for (const [k, v] of Object.entries({ rows, d })) {
+      if (!Number.isInteger(v) || v < 1) throw new RangeError(`row-norm ${k} must be a positive integer, got ${v}`);
+    }
+    if (!(eps >= 0) || !Number.isFinite(eps)) throw new RangeError(`LayerNorm eps must be finite and >= 0, got ${eps}`);
+    const raw = new ArrayBuffer(16);
+    new Uint32Array(raw, 0, 3).set([rows, d, mode === "softmax" ? 0 : 1]);
+    new Float32Array(raw, 12, 1)[0] = eps;
+    return {
+      pipeline: this.pipeline,
+      label: `${mode} ${rows}x${d}`,
+      params: new Uint8Array(raw),
+      groups: groups1d(rows),
+    };
+  }
+
+  /** The buffer bound to softmax's unused gamma and beta. */
+  get unused(): GPUBuffer {
+    return this.dummy;
   }
 
   /** Frees the kernel's own buffer. */
