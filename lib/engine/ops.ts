@@ -1,7 +1,7 @@
 /**
- * The WGSL engine's op coverage (issue 18): exactly the ONNX ops the two architectures' graphs use (the graphs
- * built from the canonical weights, the published exports' op set, and the test fixtures). A graph with any other
- * op is refused, with the op named, before anything is uploaded or run.
+ * The WGSL engine's op coverage (issue 18): the ONNX ops of the two architectures' graphs (the graphs built from
+ * the canonical weights, the published exports' op set, and the test fixtures) and the shape arithmetic exporters
+ * write. A graph with any other op is refused, with the op named, before anything is uploaded or run.
  *
  * @example
  * ```ts
@@ -12,49 +12,15 @@
  * @module
  */
 import { onnxOpCounts } from "../onnx/proto.ts";
+import { GPU_OPS, SHAPE_OPS } from "./plan.ts";
+import { FOLDABLE_OPS } from "./fold.ts";
 import { ClipcmpError } from "../errors.ts";
 
-/** Every op the engine executes. Shape-only ops (Shape, Constant, Identity, ...) are folded at load. */
-export const ENGINE_OPS: ReadonlySet<string> = new Set([
-  // ResNet-50 and CLIP's modified ResNet
-  "Conv",
-  "BatchNormalization",
-  "Relu",
-  "MaxPool",
-  "AveragePool",
-  "GlobalAveragePool",
-  "Pad",
-  "Add",
-  "Sub",
-  "Mul",
-  "Div",
-  "Sigmoid",
-  "Gemm",
-  "MatMul",
-  "Flatten",
-  // CLIP's attention pooling and text tower
-  "Reshape",
-  "Transpose",
-  "Concat",
-  "Split",
-  "Slice",
-  "Softmax",
-  "LayerNormalization",
-  "ReduceMean",
-  "ReduceSum",
-  "Sqrt",
-  "Erf",
-  "Gather",
-  "GatherND",
-  "ArgMax",
-  "Cast",
-  "Unsqueeze",
-  // Folded at load: they compute shapes or constants, not activations.
-  "Shape",
-  "Constant",
-  "Identity",
-  "Range",
-]);
+/**
+ * Every op the engine executes: on the GPU or as a view (`GPU_OPS`), and at load when its inputs are constants
+ * (`FOLDABLE_OPS`: the shape arithmetic of exported graphs; `Shape` and `Size` are known from the input dims).
+ */
+export const ENGINE_OPS: ReadonlySet<string> = new Set([...GPU_OPS, ...SHAPE_OPS, ...FOLDABLE_OPS]);
 
 /**
  * The ops of a graph the engine does not execute.
