@@ -6,6 +6,7 @@
  *
  * @module
  */
+import type { Engine } from "./ort/session.ts";
 import { type DeviceChoice, type ResolvedDevice, resolveDevice } from "./device.ts";
 import { decodeImage, decodeImageFile, type RgbaImage } from "./image/decode.ts";
 import { type ResnetInput, ResnetModel } from "./models/resnet.ts";
@@ -47,6 +48,8 @@ export type ImageInput = string | URL | Uint8Array<ArrayBuffer> | Blob | RgbaIma
 export interface LoadOptions {
   /** `auto` (default), `webgpu` or `wasm`. */
   device?: DeviceChoice;
+  /** The engine that runs the models: `ort` (onnxruntime-web, the default) or `wgsl` (clipcmp's own, webgpu only). */
+  engine?: Engine;
   /** `fp32` (default) or `fp16`: converted once, cached, and used only after it passes a self-test against fp32. */
   dtype?: "fp32" | "fp16";
   /** The model cache (default as the CLI: `$CLIPCMP_CACHE_DIR`, `$XDG_CACHE_HOME/clipcmp`, `~/.cache/clipcmp`). */
@@ -113,7 +116,7 @@ async function onDevice<T>(
   options: LoadOptions,
   load: (device: ResolvedDevice) => Promise<T>,
 ): Promise<[T, ResolvedDevice]> {
-  const device = await resolveDevice(options.device ?? "auto");
+  const device = await resolveDevice(options.device ?? "auto", options.engine);
   try {
     return [await load(device), device];
   } catch (err) {

@@ -4,7 +4,7 @@
  * @module
  */
 import { describeAdapter, type GpuContext, requestGpu } from "./gpu/context.ts";
-import type { Ep } from "./ort/session.ts";
+import type { Engine, Ep } from "./ort/session.ts";
 import { ClipcmpError } from "./errors.ts";
 
 /** The `--device` choices. */
@@ -22,6 +22,8 @@ export interface ResolvedDevice {
   reason: string;
   /** The adapter line, when an adapter was seen. */
   adapter: string | null;
+  /** What runs the models: onnxruntime-web, or the WGSL engine (webgpu only). */
+  engine: Engine;
 }
 
 /**
@@ -34,21 +36,39 @@ export interface ResolvedDevice {
  * console.error(d.reason);
  * ```
  * @param choice The flag's value.
+ * @param engine `--engine`: `wgsl` needs webgpu, so `auto` takes any adapter, a fallback one too.
  * @returns The device.
  */
-export async function resolveDevice(choice: DeviceChoice): Promise<ResolvedDevice> {
+export async function resolveDevice(choice: DeviceChoice, engine: Engine = "ort"): Promise<ResolvedDevice> {
+  const d = await resolveEp(choice, engine);
+  return engine === "wgsl"
+    ? { ...d, engine, reason: `${d.reason}; engine: wgsl (clipcmp's WGSL kernels)` }
+    : { ...d, engine };
+}
+
+async function resolveEp(choice: DeviceChoice, engine: Engine): Promise<Omit<ResolvedDevice, "engine">> {
   if (choice === "wasm") {
+    if (engine === "wgsl") throw new ClipcmpError("--engine wgsl runs on webgpu; it cannot run with --device wasm");
     return { ep: "wasm", gpu: null, reason: "device: wasm (requested; kernels run on the CPU)", adapter: null };
   }
   const gpu = await requestGpu();
-  if (choice === "webgpu") {
+  if (choice === "webgpu" || engine === "wgsl") {
     if (!gpu) {
       throw new ClipcmpError(
-        "--device webgpu: no WebGPU adapter found (install mesa-vulkan-drivers for a software adapter, or use --device wasm)",
+        `${
+          choice === "webgpu" ? "--device webgpu" : "--engine wgsl"
+        }: no WebGPU adapter found (install mesa-vulkan-drivers for a software adapter, or use ${
+          choice === "webgpu" ? "--device wasm" : "--engine ort"
+        })`,
       );
     }
     const line = describeAdapter(gpu.summary);
-    return { ep: "webgpu", gpu, reason: `device: webgpu (requested) on ${line}`, adapter: line };
+    return {
+      ep: "webgpu",
+      gpu,
+      reason: `device: webgpu (${choice === "webgpu" ? "requested" : "needed by --engine wgsl"}) on ${line}`,
+      adapter: line,
+    };
   }
   if (!gpu) return { ep: "wasm", gpu: null, reason: "device: wasm (auto: no WebGPU adapter found)", adapter: null };
   const line = describeAdapter(gpu.summary);

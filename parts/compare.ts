@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { DEVICE_FLAG, deviceFlags, DTYPE_FLAG } from "../lib/cli/device_flags.ts";
+import { DEVICE_FLAG, deviceFlags, DTYPE_FLAG, ENGINE_FLAG } from "../lib/cli/device_flags.ts";
 import { info, oneOf, parseFlags, runTask } from "../lib/cli/run.ts";
 import { DECODE_FLAGS, decodeOptions } from "../lib/cli/decode_flags.ts";
 import { UsageError } from "../lib/errors.ts";
@@ -34,6 +34,7 @@ runTask("compare", async (args, signal) => {
       template: { type: "string" },
       templates: { type: "string" },
       ...DEVICE_FLAG,
+      ...ENGINE_FLAG,
       ...DTYPE_FLAG,
       ...DECODE_FLAGS,
       out: { type: "string" },
@@ -45,7 +46,7 @@ runTask("compare", async (args, signal) => {
     true,
     COMPARE_HELP,
   );
-  const { device: deviceChoice, dtype } = deviceFlags(v);
+  const { device: deviceChoice, engine, dtype } = deviceFlags(v);
   const decode = decodeOptions(v);
   const resnetInput = v["resnet-input"] === undefined
     ? undefined
@@ -91,6 +92,7 @@ runTask("compare", async (args, signal) => {
     domains,
     templates,
     device: deviceChoice,
+    engine,
     dtype,
     decode,
     reportDir,

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { DEVICE_FLAG, deviceFlags, DTYPE_FLAG } from "../lib/cli/device_flags.ts";
+import { DEVICE_FLAG, deviceFlags, DTYPE_FLAG, ENGINE_FLAG } from "../lib/cli/device_flags.ts";
 import { EXIT_INTERRUPTED, info, oneOf, parseFlags, positiveInt, runTask } from "../lib/cli/run.ts";
 import { ClipcmpError, UsageError } from "../lib/errors.ts";
 import { cacheDirFlag, chooseModelsFor, SEVERAL_MODEL_FLAGS } from "../lib/cli/models.ts";
@@ -32,6 +32,7 @@ runTask("eval", async (args, signal) => {
       template: { type: "string" },
       templates: { type: "string" },
       ...DEVICE_FLAG,
+      ...ENGINE_FLAG,
       ...DTYPE_FLAG,
       json: { type: "boolean", default: false },
       ...SEVERAL_MODEL_FLAGS,
@@ -39,7 +40,7 @@ runTask("eval", async (args, signal) => {
     true,
     EVAL_HELP,
   );
-  const { device: deviceChoice, dtype } = deviceFlags(v);
+  const { device: deviceChoice, engine, dtype } = deviceFlags(v);
   if (v.merge) {
     if (positionals.length === 0) throw new UsageError("--merge needs the shard directories to merge");
     if (v.out === undefined) throw new UsageError("--merge needs --out DIR for the merged results");
@@ -88,6 +89,7 @@ runTask("eval", async (args, signal) => {
     batch,
     shard,
     device: deviceChoice,
+    engine,
     dtype,
     reference: v.reference,
     cacheDir: cacheDirFlag(v),

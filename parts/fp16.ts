@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { DEVICE_FLAG, deviceFlags } from "../lib/cli/device_flags.ts";
+import { DEVICE_FLAG, deviceFlags, ENGINE_FLAG } from "../lib/cli/device_flags.ts";
 import { info, oneOf, parseFlags, runTask } from "../lib/cli/run.ts";
 import { ClipcmpError, UsageError } from "../lib/errors.ts";
 import { repoPath } from "../lib/data/paths.ts";
@@ -27,6 +27,7 @@ runTask("fp16", async (args) => {
       runs: { type: "string", default: "20" },
       warmup: { type: "string", default: "3" },
       ...DEVICE_FLAG,
+      ...ENGINE_FLAG,
       images: { type: "string" },
       ...MODEL_FLAGS,
       json: { type: "boolean", default: false },
@@ -48,7 +49,7 @@ runTask("fp16", async (args) => {
   if (!Number.isInteger(warmup) || warmup < 0) {
     throw new UsageError(`--warmup must be a non-negative integer, got "${v.warmup}"`);
   }
-  const deviceChoice = deviceFlags(v).device;
+  const { device: deviceChoice, engine } = deviceFlags(v);
   const chosen = await chooseModels(v, { clip: which !== "resnet", resnet: which !== "clip" });
   const imageDir = v.images ?? repoPath("data/samples/photo");
   const files = (await listImages([imageDir])).flatMap((path) => {
@@ -64,6 +65,7 @@ runTask("fp16", async (args) => {
     runs,
     warmup,
     device: deviceChoice,
+    engine,
     cacheDir: cacheDirFlag(v),
     log: info,
   });

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { DEVICE_FLAG, deviceFlags, DTYPE_FLAG } from "../lib/cli/device_flags.ts";
+import { DEVICE_FLAG, deviceFlags, DTYPE_FLAG, ENGINE_FLAG } from "../lib/cli/device_flags.ts";
 import { info, oneOf, parseFlags, positiveInt, runTask } from "../lib/cli/run.ts";
 import { ClipcmpError, UsageError } from "../lib/errors.ts";
 import { cacheDirFlag, chooseModelsFor, MODEL_FLAGS } from "../lib/cli/models.ts";
@@ -31,6 +31,7 @@ runTask("shift", async (args) => {
       templates: { type: "string" },
       model: { type: "string", default: "both" },
       ...DEVICE_FLAG,
+      ...ENGINE_FLAG,
       ...DTYPE_FLAG,
       json: { type: "boolean", default: false },
       ...MODEL_FLAGS,
@@ -46,7 +47,7 @@ runTask("shift", async (args) => {
     throw new UsageError(`--seed must be an integer in 0..4294967295, got "${v.seed}"`);
   }
   const precision = oneOf("--precision", v.precision, ["f32", "f16"] as const);
-  const { device: deviceChoice, dtype } = deviceFlags(v);
+  const { device: deviceChoice, engine, dtype } = deviceFlags(v);
   const which = oneOf("--model", v.model, ["clip", "resnet", "both"] as const);
   const batch = positiveInt("--batch", v.batch)!;
   const limit = positiveInt("--limit", v.limit);
@@ -77,6 +78,7 @@ runTask("shift", async (args) => {
     templates,
     batch,
     device: deviceChoice,
+    engine,
     dtype,
     out,
     cacheDir: cacheDirFlag(v),

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { DEVICE_FLAG, deviceFlags, DTYPE_FLAG } from "../lib/cli/device_flags.ts";
+import { DEVICE_FLAG, deviceFlags, DTYPE_FLAG, ENGINE_FLAG } from "../lib/cli/device_flags.ts";
 import { info, parseFlags, runTask } from "../lib/cli/run.ts";
 import { DECODE_FLAGS, decodeOptions } from "../lib/cli/decode_flags.ts";
 import { UsageError } from "../lib/errors.ts";
@@ -29,6 +29,7 @@ runTask("zeroshot", async (args) => {
       "no-logit-scale": { type: "boolean", default: false },
       ...CLIP_MODEL_FLAGS,
       ...DEVICE_FLAG,
+      ...ENGINE_FLAG,
       ...DTYPE_FLAG,
       ...DECODE_FLAGS,
       json: { type: "boolean", default: false },
@@ -36,7 +37,7 @@ runTask("zeroshot", async (args) => {
     true,
     ZEROSHOT_HELP,
   );
-  const { device: deviceChoice, dtype } = deviceFlags(v);
+  const { device: deviceChoice, engine, dtype } = deviceFlags(v);
   const decode = decodeOptions(v);
   const topK = checkedTopK("--top-k", v["top-k"]);
   if (positionals.length === 0) throw new UsageError("give at least one image or directory");
@@ -56,6 +57,7 @@ runTask("zeroshot", async (args) => {
     topK,
     scale,
     device: deviceChoice,
+    engine,
     dtype,
     decode,
     cacheDir: cacheDirFlag(v),

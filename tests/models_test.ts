@@ -16,8 +16,8 @@ const images: RgbaImage[] = await Promise.all(refs.images.map((p) => decodeImage
 const flat = (rows: number[][]) => Float32Array.from(rows.flat());
 
 async function device(ep: "wasm" | "webgpu"): Promise<ResolvedDevice> {
-  if (ep === "wasm") return { ep, gpu: null, reason: "test", adapter: null };
-  return { ep, gpu: await sharedGpu(), reason: "test", adapter: null };
+  if (ep === "wasm") return { ep, gpu: null, reason: "test", adapter: null, engine: "ort" };
+  return { ep, gpu: await sharedGpu(), reason: "test", adapter: null, engine: "ort" };
 }
 
 async function resnetLogits(ep: "wasm" | "webgpu", dir: string): Promise<Float32Array> {

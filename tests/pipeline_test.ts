@@ -68,8 +68,8 @@ async function run(
   opts: { batch: number; k: number; sequential?: boolean; extra?: string[] },
 ) {
   const d: ResolvedDevice = ep === "wasm"
-    ? { ep, gpu: null, reason: "test", adapter: null }
-    : { ep, gpu: await sharedGpu(), reason: "test", adapter: null };
+    ? { ep, gpu: null, reason: "test", adapter: null, engine: "ort" }
+    : { ep, gpu: await sharedGpu(), reason: "test", adapter: null, engine: "ort" };
   const models = await build(d);
   const items = [...photos, ...(opts.extra ?? [])].map((path, i) => ({ path, index: refs.labels[i % 10]!.index }));
   const got: Classified[] = [];

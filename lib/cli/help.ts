@@ -30,6 +30,7 @@ ${MODEL_HELP}
   --templates SET         clip80 (CLIP's 80 ImageNet templates), simple7, or a file with one per line;
                           the head averages them. Not together with --template
   --device auto|webgpu|wasm   where models and kernels run (default auto)
+  --engine ort|wgsl           what runs the models: onnxruntime-web (default) or clipcmp's WGSL engine (webgpu)
   --dtype fp32|fp16       precision; fp16 models are converted, cached, and used only after a self-test
                           against fp32 on the first images
   --alpha drop|white      drop alpha like PIL convert("RGB") (default), or composite onto white
@@ -58,6 +59,7 @@ Options:
   --runs N                    timed runs per batch size (default 20)
   --warmup N                  warm-up runs after the first (default 3)
   --device auto|webgpu|wasm   (default auto)
+  --engine ort|wgsl           what runs the models: onnxruntime-web (default) or clipcmp's WGSL engine (webgpu)
   --images DIR                sample images for agreement and the self-test (default data/samples/photo)
 ${MODEL_HELP}
   --json                      one JSON document on stdout (schema: docs/schemas/fp16.schema.json)
@@ -95,6 +97,7 @@ Options:
   --batch N                   images per step (default 32)
   --template TEXT | --templates clip80|simple7|FILE
   --device auto|webgpu|wasm
+  --engine ort|wgsl           what runs the models: onnxruntime-web (default) or clipcmp's WGSL engine (webgpu)
   --dtype fp32|fp16           precision; fp16 models are used only after a self-test against fp32 on the first
                               images (recorded in run.json: a resume with the other dtype is refused)
   --json                      print metrics.json's document on stdout instead of the table
@@ -129,6 +132,7 @@ Options:
                           comparison only; CLIP multiplies by its logit scale, 100
 ${CLIP_MODEL_HELP}
   --device auto|webgpu|wasm   (default auto)
+  --engine ort|wgsl           what runs the models: onnxruntime-web (default) or clipcmp's WGSL engine (webgpu)
   --dtype fp32|fp16       fp16 models are converted, cached, and used only after a self-test against fp32
   --alpha drop|white, --exif-orientation ignore|apply   as PIL by default
   --json                  one JSON document on stdout (schema: docs/schemas/zeroshot.schema.json)
@@ -156,6 +160,7 @@ Options:
   --template TEXT | --templates clip80|simple7|FILE
   --model clip|resnet|both   (default both)
   --device auto|webgpu|wasm  where the models run (the shifts always run on WebGPU)
+  --engine ort|wgsl          what runs the models: onnxruntime-web (default) or clipcmp's WGSL engine (webgpu)
   --dtype fp32|fp16          model precision; fp16 models are used only after a self-test against fp32
   --json                     print results.json's document on stdout
 ${MODEL_HELP}

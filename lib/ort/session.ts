@@ -13,9 +13,23 @@ import { loadOrt } from "./runtime.ts";
 import { sha256File } from "../fs.ts";
 import { readOnnx } from "../onnx/external.ts";
 import { onnxOpCounts } from "../onnx/proto.ts";
+import { WgslSession } from "../engine/session.ts";
+import { checkEngineOps } from "../engine/ops.ts";
 
 /** An onnxruntime execution provider we use. */
 export type Ep = "webgpu" | "wasm";
+
+/** What executes the graph: onnxruntime-web, or clipcmp's own WGSL engine (webgpu only). */
+export type Engine = "ort" | "wgsl";
+
+/** The engines, for flag validation. */
+export const ENGINES: readonly Engine[] = ["ort", "wgsl"];
+
+/** What a session runs on: an onnxruntime session or a WGSL engine session. */
+interface Runner {
+  run(feeds: Record<string, unknown>): Promise<Record<string, unknown>>;
+  release(): Promise<void>;
+}
 
 /** A graph input or output as the session reports it. */
 export interface TensorInfo {
@@ -43,6 +57,8 @@ export interface SessionOptions {
   ep: Ep;
   /** The shared GPU context; required for `webgpu`. */
   gpu?: GpuContext | null;
+  /** The engine (default `ort`); `wgsl` needs `webgpu`. */
+  engine?: Engine;
 }
 
 /** A loaded model. */
@@ -60,8 +76,10 @@ export class ModelSession {
     readonly outputs: TensorInfo[],
     /** Nodes by op type in the graph as loaded (empty when the file could not be walked). */
     readonly ops: Readonly<Record<string, number>>,
-    private readonly session: import("npm:onnxruntime-web@1.30.0/webgpu").InferenceSession,
+    private readonly session: Runner,
     private readonly gpu: GpuContext | null,
+    /** The engine that runs the graph. */
+    readonly engine: Engine = "ort",
   ) {}
 
   /**
@@ -97,10 +115,11 @@ export class ModelSession {
     bytes: Uint8Array,
     options: SessionOptions,
   ): Promise<ModelSession> {
-    const ort = await loadOrt();
     const gpu = options.ep === "webgpu" ? options.gpu ?? null : null;
     if (options.ep === "webgpu" && !gpu) throw new ClipcmpError(`Cannot load "${path}" on webgpu: no GPU adapter`);
     gpu?.assertAlive();
+    if (options.engine === "wgsl") return ModelSession.onEngine(path, sha256, bytes, gpu);
+    const ort = await loadOrt();
     let session;
     try {
       session = await ort.InferenceSession.create(bytes, {
@@ -130,8 +149,39 @@ export class ModelSession {
       info(session.inputMetadata),
       info(session.outputMetadata),
       ops,
-      session,
+      session as unknown as Runner,
       gpu,
+    );
+  }
+
+  /** Loads on the WGSL engine: refuses unsupported ops in one line, then plans once for batch 1 to refuse any
+   * unsupported attribute or shape before a run. */
+  private static onEngine(path: string, sha256: string, bytes: Uint8Array, gpu: GpuContext | null): ModelSession {
+    if (!gpu) throw new ClipcmpError(`--engine wgsl runs on webgpu only; "${path}" was to load on wasm`);
+    checkEngineOps(bytes, path);
+    const engine = new WgslSession(gpu.device, bytes, path);
+    try {
+      engine.check();
+    } catch (err) {
+      void engine.release();
+      throw err;
+    }
+    const info = (vs: typeof engine.inputs): TensorInfo[] =>
+      vs.map((v) => ({
+        name: v.name,
+        type: v.type,
+        shape: v.dims.map((d) => (typeof d === "number" && d < 0 ? -1 : d)),
+      }));
+    return new ModelSession(
+      path,
+      sha256,
+      "webgpu",
+      info(engine.inputs),
+      info(engine.outputs),
+      onnxOpCounts(bytes),
+      engine as unknown as Runner,
+      gpu,
+      "wgsl",
     );
   }
 
@@ -151,6 +201,15 @@ export class ModelSession {
     feeds: Record<string, HostTensor | { buffer: GPUBuffer; type: "float32" | "float16"; dims: number[] }>,
   ): Promise<Record<string, Tensor>> {
     this.gpu?.assertAlive();
+    if (this.engine === "wgsl") {
+      try {
+        return (await this.session.run(feeds)) as unknown as Record<string, Tensor>;
+      } catch (err) {
+        this.gpu?.assertAlive();
+        if (err instanceof ClipcmpError) throw err;
+        throw new ClipcmpError(`Cannot run model "${this.path}" on the WGSL engine: ${firstLine(err)}`);
+      }
+    }
     const ort = await loadOrt();
     const ortFeeds: Record<string, Tensor> = {};
     for (const [name, feed] of Object.entries(feeds)) {
@@ -161,7 +220,7 @@ export class ModelSession {
       }
     }
     try {
-      return await this.session.run(ortFeeds);
+      return (await this.session.run(ortFeeds)) as Record<string, Tensor>;
     } catch (err) {
       this.gpu?.assertAlive();
       throw new ClipcmpError(`Cannot run model "${this.path}": ${firstLine(err)}`);

@@ -6,6 +6,7 @@
  * @module
  */
 import { ClipcmpError } from "../errors.ts";
+import type { Engine } from "../ort/session.ts";
 import { type DeviceChoice, resolveDevice } from "../device.ts";
 import { ClipModel } from "../models/clip.ts";
 import { ResnetModel } from "../models/resnet.ts";
@@ -23,6 +24,8 @@ export interface CompareTaskOptions {
   domains: DomainInput[];
   templates: readonly string[];
   device: DeviceChoice;
+  /** The engine that runs the models (default `ort`). */
+  engine?: Engine;
   dtype: "fp32" | "fp16";
   decode?: DecodeOptions;
   /** The report directory (checked writable already), or null for no report. */
@@ -44,7 +47,7 @@ export interface CompareTaskOptions {
  */
 export async function runCompare(opts: CompareTaskOptions): Promise<CompareDocument> {
   const { models: chosen, domains, log, reportDir, dtype } = opts;
-  const device = await resolveDevice(opts.device);
+  const device = await resolveDevice(opts.device, opts.engine);
   log(device.reason);
   let clip: ClipModel | undefined;
   let resnet: ResnetModel | undefined;

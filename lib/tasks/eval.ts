@@ -6,6 +6,7 @@
  *
  * @module
  */
+import type { Engine } from "../ort/session.ts";
 import { type DeviceChoice, resolveDevice } from "../device.ts";
 import { ClipcmpError } from "../errors.ts";
 import { ClipModel } from "../models/clip.ts";
@@ -95,6 +96,8 @@ export interface EvalOptions {
   batch: number;
   shard?: [number, number];
   device: DeviceChoice;
+  /** The engine that runs the models (default `ort`). */
+  engine?: Engine;
   dtype: "fp32" | "fp16";
   /** The `*_diff` columns of metrics.csv are taken against this dataset. */
   reference?: string;
@@ -218,7 +221,7 @@ export async function runEval(
   } catch (err) {
     throw new ClipcmpError(writeFailure(out, err));
   }
-  const device = await resolveDevice(opts.device);
+  const device = await resolveDevice(opts.device, opts.engine);
   log(device.reason);
   let clip: ClipModel | undefined;
   let resnet: ResnetModel | undefined;

@@ -8,6 +8,7 @@
  */
 import { docHeader, type RunPlace, runPlace } from "../envelope.ts";
 import { ClipcmpError } from "../errors.ts";
+import type { Engine } from "../ort/session.ts";
 import { type DeviceChoice, type ResolvedDevice, resolveDevice } from "../device.ts";
 import { checkAgainstManifest, type ChosenModels } from "../models/resolve.ts";
 import { CLIP_LOGIT_SCALE, ClipModel } from "../models/clip.ts";
@@ -34,6 +35,8 @@ export interface Fp16Options {
   runs: number;
   warmup: number;
   device: DeviceChoice;
+  /** The engine that runs the models (default `ort`). */
+  engine?: Engine;
   cacheDir: string;
   log: (line: string) => void;
 }
@@ -107,7 +110,7 @@ export async function runFp16(opts: Fp16Options): Promise<Fp16Document> {
   if (opts.images.length < 2) throw new ClipcmpError("fp16 needs at least 2 sample images named by WordNet id");
   const images = opts.images.map((x) => x.image);
   const firstPath = opts.images[0]!.path;
-  const device = await resolveDevice(opts.device);
+  const device = await resolveDevice(opts.device, opts.engine);
   log(device.reason);
   if (device.gpu && !device.gpu.summary.f16) {
     device.gpu.destroy();

@@ -8,6 +8,7 @@
 import { docHeader, runPlace } from "../envelope.ts";
 import { csvRow } from "../report/escape.ts";
 import { ClipcmpError } from "../errors.ts";
+import type { Engine } from "../ort/session.ts";
 import { type DeviceChoice, resolveDevice } from "../device.ts";
 import { CLIP_LOGIT_SCALE, ClipModel } from "../models/clip.ts";
 import { ResnetModel } from "../models/resnet.ts";
@@ -42,6 +43,8 @@ export interface ShiftOptions {
   templates: readonly string[];
   batch: number;
   device: DeviceChoice;
+  /** The engine that runs the models (default `ort`). */
+  engine?: Engine;
   dtype: "fp32" | "fp16";
   /** The report directory (checked writable already). */
   out: string;
@@ -66,7 +69,7 @@ export async function runShift(opts: ShiftOptions): Promise<ShiftOutcome> {
   const chosen = opts.models;
   const labelled = opts.images;
   const table: string[] = [];
-  const device = await resolveDevice(opts.device);
+  const device = await resolveDevice(opts.device, opts.engine);
   log(device.reason);
   const shiftGpu = device.gpu ?? (await requestGpu());
   let renderer: GpuShift | undefined;

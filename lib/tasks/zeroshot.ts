@@ -4,6 +4,7 @@
  *
  * @module
  */
+import type { Engine } from "../ort/session.ts";
 import { type DeviceChoice, resolveDevice } from "../device.ts";
 import { ClipcmpError, firstLine } from "../errors.ts";
 import { activationNote, ClipModel } from "../models/clip.ts";
@@ -34,6 +35,8 @@ export interface ZeroshotOptions {
   /** The logit scale (100 for CLIP; 1 only to show the mistake of leaving it out). */
   scale: number;
   device: DeviceChoice;
+  /** The engine that runs the models (default `ort`). */
+  engine?: Engine;
   dtype: "fp32" | "fp16";
   decode: DecodeOptions;
   /** The model cache (zero-shot heads, fp16 models). */
@@ -116,7 +119,7 @@ export async function runZeroshot(opts: ZeroshotOptions): Promise<ZeroshotDocume
     throw new ClipcmpError(`Nothing to classify: ${skipped.length} input(s) skipped, none usable`);
   }
 
-  const device = await resolveDevice(opts.device);
+  const device = await resolveDevice(opts.device, opts.engine);
   log(device.reason);
   let clip: ClipModel | undefined;
   try {
