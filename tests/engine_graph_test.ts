@@ -10,7 +10,7 @@ import { readOnnx } from "../lib/onnx/external.ts";
 import { ModelSession } from "../lib/ort/session.ts";
 import { WgslSession } from "../lib/engine/session.ts";
 import { fp16SelfCheck } from "../lib/fp16.ts";
-import { softmaxCpu, topK } from "../lib/math/cpu.ts";
+import { softmaxCpu } from "../lib/math/cpu.ts";
 import { buildClipFromWeights, buildResnetFromWeights } from "../lib/models/canonical.ts";
 import { ClipcmpError } from "../lib/errors.ts";
 import { assertClose, assertSameTop5, bothEngines, type Feed, randomFeed } from "./_engine.ts";
@@ -362,6 +362,41 @@ gpuTest("fusion: BatchNorm, bias, residual and activations fold into the conv an
     assertEquals(labels.filter((l) => /^(add|relu)/.test(l)), []);
     assertEquals(labels.filter((l) => l.startsWith("conv")).length, 20);
   });
+});
+
+gpuTest("one engine session reused across batch sizes (a plan per set of dims) matches ORT wasm at each", async () => {
+  // The exported text tower pools at Range(batch) * 77 + argmax: a constant folded from the batch, which a
+  // plan for another batch must not reuse.
+  const gpu = (await sharedGpu())!;
+  for (const path of [`${FIX}/clip-tiny-dyn/textual/model.onnx`, `${FIX}/resnet-tiny-dyn/model.onnx`]) {
+    const ort = await ModelSession.load(path, { ep: "wasm" });
+    const eng = await ModelSession.load(path, { ep: "webgpu", gpu, engine: "wgsl" });
+    const input = ort.inputs[0]!;
+    for (const batch of [1, 4, 2, 1, 4]) {
+      let feed: Feed;
+      if (input.type === "float32") feed = randomFeed(rng(batch), [batch, 3, 224, 224]);
+      else {
+        const ids = new Int32Array(batch * 77);
+        for (let r = 0; r < batch; r++) {
+          ids[r * 77] = 49406;
+          for (let j = 1; j < 4 + r; j++) ids[r * 77 + j] = (r * 7919 + j * 104729) % 300;
+          ids[r * 77 + 4 + r] = 49407;
+        }
+        feed = { type: "int32", data: ids, dims: [batch, 77] };
+      }
+      const [a, b] = [await ort.run({ [input.name]: feed }), await eng.run({ [input.name]: feed })];
+      const out = ort.outputs[0]!.name;
+      const r = {
+        name: out,
+        ort: Float32Array.from((await a[out]!.getData()) as Float32Array),
+        wgsl: Float32Array.from((await b[out]!.getData()) as Float32Array),
+      };
+      for (const t of Object.values(b)) t.dispose();
+      assertClose(r, 1e-3, `${path} batch ${batch}`);
+    }
+    await ort.release();
+    await eng.release();
+  }
 });
 
 gpuTest("the arena reuses buffers by liveness: far less memory than one buffer per activation", async () => {

@@ -217,6 +217,17 @@ const nhwcStrides = (d: readonly number[]) => [d[1]! * d[2]! * d[3]!, 1, d[3]! *
 function stridesMatch(t: GpuTensor, want: readonly number[]): boolean {
   return t.offset === 0 && t.dims.every((d, i) => d === 1 || t.strides[i] === want[i]);
 }
+/** A content fingerprint (FNV-1a over the values and their count), for constants folded at load. */
+function fingerprint(values: ArrayLike<number>): string {
+  let h = 0x811c9dc5;
+  const f = new Float64Array(1), bytes = new Uint8Array(f.buffer);
+  for (let i = 0; i < values.length; i++) {
+    f[0] = values[i]!;
+    for (const b of bytes) h = Math.imul(h ^ b, 0x01000193);
+  }
+  return `${values.length}:${(h >>> 0).toString(16)}`;
+}
+
 /** How to read `t` as if broadcast to `dims` (ONNX broadcasting: leading and size-1 dims get stride 0). */
 function broadcastView(t: GpuTensor, dims: readonly number[]): StridedView {
   const lead = dims.length - t.dims.length;
@@ -418,15 +429,33 @@ class Planner {
     return { kind: "gpu", type, onnxType, dims, alloc, offset: 0, strides };
   }
 
-  private weight(key: string, label: string, data: ArrayLike<number>, type: GpuType): GPUBuffer {
-    const k = `${key}|${type}`;
+  /**
+   * A constant on the GPU, uploaded once per model: `data` is computed only when the cache does not hold it yet.
+   * The key names it by the inputs it derives from (`sources`); when any of them is not an initializer (a value
+   * folded at load, which may depend on the input dims, like `Range(batch) * 77`), the key also carries a
+   * fingerprint of the data, so that plans for other dims never share a stale buffer.
+   */
+  private weight(
+    key: string,
+    label: string,
+    type: GpuType,
+    data: () => ArrayLike<number>,
+    sources: readonly (string | undefined)[],
+  ): GPUBuffer {
+    let values: ArrayLike<number> | undefined;
+    let k = `${key}|${type}`;
+    if (sources.some((x) => x && !this.graph.inits.has(x))) {
+      values = data();
+      k += `|${fingerprint(values)}`;
+    }
     let buf = this.weights.get(k);
     if (!buf) {
+      values ??= data();
       const arr = type === "f16"
-        ? Float16Array.from(data)
+        ? Float16Array.from(values)
         : type === "i32"
-        ? Int32Array.from(data)
-        : Float32Array.from(data);
+        ? Int32Array.from(values)
+        : Float32Array.from(values);
       const bytes = Math.max(16, Math.ceil(arr.byteLength / 16) * 16);
       buf = this.k.device.createBuffer({ label, size: bytes, usage: GPUBufferUsage.STORAGE, mappedAtCreation: true });
       new Uint8Array(buf.getMappedRange()).set(new Uint8Array(arr.buffer, arr.byteOffset, arr.byteLength));
@@ -465,7 +494,7 @@ class Planner {
     if (v.kind === "gpu") return v;
     const type = like ?? GPU_TYPES[v.type];
     if (!type) this.fail(`cannot use the ${v.type} constant "${name}" on the GPU`);
-    const buf = this.weight(`const ${name}`, name, v.data, type);
+    const buf = this.weight(`const ${name}`, name, type, () => v.data, [name]);
     const alloc: Alloc = { id: this.nextId++, bytes: buf.size, label: name, buffer: buf, fixed: true };
     return {
       kind: "gpu",
@@ -739,7 +768,7 @@ class Planner {
     const t = shift!.data.map((b, i) => b - mean!.data[i]! * s[i]!);
     const per = [c, ...x.dims.slice(2).map(() => 1)];
     const up = (key: string, data: Float64Array): GpuTensor => {
-      const buf = this.weight(`${n.name} ${key}`, `${n.name} ${key}`, data, x.type);
+      const buf = this.weight(`${n.name} ${key}`, `${n.name} ${key}`, x.type, () => data, n.inputs.slice(1, 5));
       const alloc: Alloc = { id: this.nextId++, bytes: buf.size, label: key, buffer: buf, fixed: true };
       return {
         kind: "gpu",
@@ -789,8 +818,8 @@ class Planner {
     const outDims = [...x.dims.slice(0, -1), N];
     const m = size(x.dims) / K;
     const wkey = n.op === "Gemm" ? `${n.name} B` : `const ${n.inputs[1]}`;
-    const w = this.weight(wkey, `${n.name} weights`, wdata, type);
-    const biasBuf = bias && this.weight(`${n.name} bias`, `${n.name} bias`, bias, type);
+    const w = this.weight(wkey, `${n.name} weights`, type, () => wdata, [n.inputs[1]]);
+    const biasBuf = bias && this.weight(`${n.name} bias`, `${n.name} bias`, type, () => bias!, [f.bias ?? n.inputs[2]]);
     const residual = this.residualFor(f, outDims, "contiguous");
     const out = this.out(type, outDims);
     const gemm = this.k.gemm(type);
@@ -842,13 +871,16 @@ class Planner {
     }
     const shape = { n: N, h: H, w: W, cin: C, cout: co, kh, kw, sh: sh!, sw: sw!, ph: pads[0], pw: pads[1] };
     const conv = this.k.conv(type);
+    const sources = [n.inputs[1], n.inputs[2], ...(f.bn?.inputs.slice(1) ?? [])];
     const wbuf = this.weight(
       `${n.name} conv${f.bn ? ` + ${f.bn.name}` : ""}`,
       `${n.name} weights`,
-      repackConvWeights(wdata, co, ci, kh, kw),
       type,
+      () => repackConvWeights(wdata, co, ci, kh, kw),
+      sources,
     );
-    const bbuf = bias && this.weight(`${n.name} bias${f.bn ? ` + ${f.bn.name}` : ""}`, `${n.name} bias`, bias, type);
+    const bbuf = bias &&
+      this.weight(`${n.name} bias${f.bn ? ` + ${f.bn.name}` : ""}`, `${n.name} bias`, type, () => bias!, sources);
     const oh = Math.floor((H + 2 * pads[0] - kh) / sh!) + 1, ow = Math.floor((W + 2 * pads[1] - kw) / sw!) + 1;
     const outDims = [N, co, oh, ow];
     const x = this.layout(x0, "nhwc");
@@ -991,12 +1023,13 @@ class Planner {
       if (gamma.data.length !== d || beta.data.length !== d) {
         this.fail(`normalises ${d} values with a scale of ${gamma.data.length}`);
       }
-      const g = this.weight(`const ${n.inputs[1]}`, `${n.name} scale`, gamma.data, type);
+      const g = this.weight(`const ${n.inputs[1]}`, `${n.name} scale`, type, () => gamma.data, [n.inputs[1]]);
       const b = this.weight(
         n.inputs[2] ? `const ${n.inputs[2]}` : `${n.name} zero bias`,
         `${n.name} bias`,
-        beta.data,
         type,
+        () => beta.data,
+        [n.inputs[2]],
       );
       const eps = (n.attrs.epsilon as number | undefined) ?? 1e-5;
       this.step(rn.prepare({ rows: size(x0.dims) / d, d }, "layernorm", eps), [x.alloc, g, b, out.alloc]);

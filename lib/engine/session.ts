@@ -96,6 +96,11 @@ export class WgslSession {
     return this.planFor(this.dimsFor(symbols)).plan.steps.map((s) => s.call.label);
   }
 
+  /** Floating-point operations of one run at these dims: the GEMMs and convolutions (multiply-adds count two). */
+  flops(symbols: Readonly<Record<string, number>> = {}): number {
+    return this.planFor(this.dimsFor(symbols)).plan.steps.reduce((s, x) => s + (x.call.flops ?? 0), 0);
+  }
+
   private dimsFor(symbols: Readonly<Record<string, number>>): Record<string, number[]> {
     const dims: Record<string, number[]> = {};
     for (const i of this.graph.inputs) {

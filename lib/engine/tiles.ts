@@ -1,0 +1,30 @@
+/**
+ * Which GEMM tiles the engine uses on which adapter: the best set measured on each (by `bench/gemm_bench.ts` and
+ * the device script's tile sweep), matched on the adapter's name, and the kernel's safe default elsewhere.
+ *
+ * @example
+ * ```ts
+ * import { tilesForAdapter } from "./tiles.ts";
+ * if (tilesForAdapter("llvmpipe (LLVM 15.0.6, 256 bits)").m !== 64) throw new Error();
+ * if (tilesForAdapter("Some Future GPU").k !== 16) throw new Error();
+ * ```
+ *
+ * @module
+ */
+import { DEFAULT_GEMM_TILES, type GemmTiles } from "../../kernels/gemm.ts";
+
+/** Measured best tiles by adapter name, first match wins. Add a row only with a measurement behind it. */
+export const GEMM_TILE_TABLE: readonly { adapter: RegExp; tiles: GemmTiles; measured: string }[] = [
+  // docs/BENCHMARKS.md 2026-12-03: 64x64x16 beat 32x32x8 by 1.34-1.55x at three real layer shapes.
+  { adapter: /llvmpipe/i, tiles: { m: 64, n: 64, k: 16 }, measured: "2026-12-03, bench/gemm_bench.ts" },
+];
+
+/**
+ * The tiles for an adapter.
+ *
+ * @param name The adapter's name (`GpuContext.summary.name`).
+ * @returns The measured best set, or the default.
+ */
+export function tilesForAdapter(name: string): GemmTiles {
+  return GEMM_TILE_TABLE.find((r) => r.adapter.test(name))?.tiles ?? DEFAULT_GEMM_TILES;
+}
