@@ -7,7 +7,8 @@
  * - CLIPCMP_BENCH_MODELS: a folder written by `tools/export_fullsize.py` (its `dynamic/` models are used);
  *   default: the tiny fixtures, so the bench runs anywhere.
  * - CLIPCMP_BENCH_BATCHES (default "1,8"), CLIPCMP_BENCH_DTYPES ("fp32,fp16"), CLIPCMP_BENCH_MODELS_RUN
- *   ("resnet,clip"), CLIPCMP_BENCH_STEPS (batches per iteration, default 3), CLIPCMP_BENCH_N (iterations, 5).
+ *   ("resnet,clip"), CLIPCMP_BENCH_STEPS (batches per iteration, default 3), CLIPCMP_BENCH_N (iterations, 5),
+ *   CLIPCMP_BENCH_ENGINE ("ort" or "wgsl": which engine runs the models).
  *
  * A summary (images/s, end-to-end / model-only, the pipeline's main-thread breakdown) is printed at the end and
  * written to out/bench/e2e.json.
@@ -35,6 +36,7 @@ const WHICH = list("CLIPCMP_BENCH_MODELS_RUN", "resnet,clip");
 const STEPS = Number(env("CLIPCMP_BENCH_STEPS") ?? 3);
 const N = Number(env("CLIPCMP_BENCH_N") ?? 5);
 const FULL = env("CLIPCMP_BENCH_MODELS");
+const ENGINE = env("CLIPCMP_BENCH_ENGINE") === "wgsl" ? "wgsl" : "ort";
 const OUT = `${ROOT}/out/bench`;
 
 const gpu = await requestGpu();
@@ -94,7 +96,7 @@ if (gpu) {
         continue;
       }
       const file = dtype === "fp16" ? await fp16Model(spec.file, `${OUT}/cache`) : spec.file;
-      const session = await ModelSession.load(file, { ep: "webgpu", gpu });
+      const session = await ModelSession.load(file, { ep: "webgpu", gpu, engine: ENGINE });
       const graph: VisionGraph = validateVisionGraph(session, spec.recipe.crop);
       if (graph.batch !== null) throw new Error(`${file} has a fixed batch ${graph.batch}; the bench needs dynamic`);
       // A random unit-length zero-shot head of 1000 classes stands in for the text tower's output.
@@ -218,7 +220,7 @@ globalThis.addEventListener("unload", () => {
   const rows: Record<string, unknown>[] = [];
   const groups = [...new Set([...samples.values()].map((s) => s.group))];
   const lines = [
-    `adapter: ${gpu.summary.name}; decode workers: ${pool.size}; ${STEPS} batches per iteration, median of ${N}`,
+    `adapter: ${gpu.summary.name}; engine: ${ENGINE}; decode workers: ${pool.size}; ${STEPS} batches per iteration, median of ${N}`,
     "| group | case | images/s | vs model only | main thread: decode / upload / model / top-k / write (ms) |",
     "|---|---|---|---|---|",
   ];

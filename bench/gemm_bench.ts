@@ -18,7 +18,14 @@ const SHAPES: Record<string, { m: number; n: number; k: number }> = {
   "rn50-s4-1x1": { m: 8 * 49, n: 2048, k: 512 },
   "clip-mlp": { m: 50, n: 3072, k: 768 },
 };
-const TILES: Record<string, GemmTiles> = { default: DEFAULT_GEMM_TILES, "32x32x8": { m: 32, n: 32, k: 8 } };
+// CLIPCMP_BENCH_TILES: the sweep, as MxNxK sets (default: the default tiles and 32x32x8); sets beyond the device's
+// workgroup limits are skipped with a note.
+const TILES: Record<string, GemmTiles> = { default: DEFAULT_GEMM_TILES };
+for (const t of (Deno.env.get("CLIPCMP_BENCH_TILES") ?? "32x32x8").split(",").map((x) => x.trim()).filter(Boolean)) {
+  const [m, n, k] = t.split("x").map(Number);
+  if (!m || !n || !k) throw new Error(`CLIPCMP_BENCH_TILES: "${t}" is not MxNxK`);
+  if (t !== `${DEFAULT_GEMM_TILES.m}x${DEFAULT_GEMM_TILES.n}x${DEFAULT_GEMM_TILES.k}`) TILES[t] = { m, n, k };
+}
 
 if (gpu) {
   const { device } = gpu;
@@ -27,7 +34,13 @@ if (gpu) {
     const b = createBufferWith(device, "B", new Float32Array(shape.k * shape.n).fill(0.25), GPUBufferUsage.STORAGE);
     const gflop = (2 * shape.m * shape.n * shape.k) / 1e9;
     for (const [tileName, tiles] of Object.entries(TILES)) {
-      const gemm = new GpuGemm(device, "f32", tiles);
+      let gemm: GpuGemm;
+      try {
+        gemm = new GpuGemm(device, "f32", tiles);
+      } catch (err) {
+        console.warn(`SKIP tiles ${tileName}: ${(err as Error).message}`);
+        continue;
+      }
       Deno.bench({
         name: `gemm ${shapeName} tiles ${tileName} (${gflop.toFixed(2)} GFLOP per iteration)`,
         group: `gemm ${shapeName}`,

@@ -109,6 +109,8 @@ export interface KernelCall {
   params: Uint8Array<ArrayBuffer>;
   /** Workgroup counts. */
   groups: [number, number, number];
+  /** Floating-point operations it performs (multiply-adds count two), where the kernel does arithmetic worth counting. */
+  flops?: number;
 }
 
 /** Workgroup counts for `n` one-dimensional workgroups, split over x and y within the 65535 per-axis limit. */

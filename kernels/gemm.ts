@@ -126,6 +126,7 @@ export class GemmKernel {
       label: `${this.conv ? "conv" : "gemm"} ${m}x${n}x${k}${batch.count > 1 ? ` x${batch.count}` : ""}`,
       params: new Uint8Array(new Uint32Array([m, n, k, flags, ...g, batch.a, batch.b, batch.c, 0, 0, 0]).buffer),
       groups: [Math.ceil(n / this.tiles.n), Math.ceil(m / this.tiles.m), batch.count],
+      flops: 2 * m * n * k * batch.count,
     };
   }
 

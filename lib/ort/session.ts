@@ -15,6 +15,7 @@ import { readOnnx } from "../onnx/external.ts";
 import { onnxOpCounts } from "../onnx/proto.ts";
 import { WgslSession } from "../engine/session.ts";
 import { checkEngineOps } from "../engine/ops.ts";
+import { tilesForAdapter } from "../engine/tiles.ts";
 
 /** An onnxruntime execution provider we use. */
 export type Ep = "webgpu" | "wasm";
@@ -159,7 +160,7 @@ export class ModelSession {
   private static onEngine(path: string, sha256: string, bytes: Uint8Array, gpu: GpuContext | null): ModelSession {
     if (!gpu) throw new ClipcmpError(`--engine wgsl runs on webgpu only; "${path}" was to load on wasm`);
     checkEngineOps(bytes, path);
-    const engine = new WgslSession(gpu.device, bytes, path);
+    const engine = new WgslSession(gpu.device, bytes, path, tilesForAdapter(gpu.summary.name));
     try {
       engine.check();
     } catch (err) {
