@@ -100,7 +100,7 @@ export function broadcastShape(a: readonly number[], b: readonly number[]): numb
  * @example
  * ```ts
  * import { broadcastStrides } from "./elementwise.ts";
- * if (broadcastStrides([3, 1], [3, 1], [2, 3, 4]).join() !== "0,1,0") throw new Error();
+ * if (broadcastStrides([3, 1], [1, 1], [2, 3, 4]).join() !== "0,1,0") throw new Error();
  * ```
  */
 export function broadcastStrides(dims: readonly number[], strides: readonly number[], to: readonly number[]): number[] {

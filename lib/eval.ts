@@ -230,14 +230,18 @@ export interface RunHeader {
   shard: string | null;
   /** Class-name datasets: per dataset, class id to prompt name (present only when there are any). */
   classes?: Record<string, Record<string, string>>;
+  /** `wgsl` when clipcmp's WGSL engine ran the models; absent for onnxruntime-web (so earlier runs still match). */
+  engine?: "wgsl";
 }
 
 /** The first difference between two run headers, as `field: was A, now B`; null when they agree. */
 export function headerDifference(a: RunHeader, b: RunHeader, ignore: readonly (keyof RunHeader)[] = []): string | null {
-  for (const k of Object.keys(a) as (keyof RunHeader)[]) {
+  // Both headers' keys: a setting only one run has (an added model, the engine) is a difference too.
+  for (const k of [...new Set([...Object.keys(a), ...Object.keys(b)])] as (keyof RunHeader)[]) {
     if (ignore.includes(k)) continue;
-    const x = JSON.stringify(a[k]);
-    const y = JSON.stringify(b[k]);
+    // A setting one header lacks reads "(none)".
+    const x = JSON.stringify(a[k]) ?? "(none)";
+    const y = JSON.stringify(b[k]) ?? "(none)";
     if (x !== y) {
       const short = (s: string) => (s.length > 120 ? `${s.slice(0, 117)}...` : s);
       return `${k}: was ${short(x)}, now ${short(y)}`;

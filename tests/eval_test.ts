@@ -3,7 +3,7 @@ import { SUBSETS } from "../lib/eval.ts";
 import { classByWnid } from "../lib/data/imagenet.ts";
 
 const SUBSET_INDEX = (f: string) => classByWnid(f.split("/").pop()!.slice(0, 9))!.index;
-import { killTaskWhen, ROOT, runTaskCli, tempDir } from "./_helpers.ts";
+import { HAS_GPU, killTaskWhen, ROOT, runTaskCli, tempDir } from "./_helpers.ts";
 import { chromium, layout } from "./_browser.ts";
 
 // An ImageFolder by wnid: the 10 demo photos and 30 art renditions.
@@ -356,6 +356,49 @@ Deno.test("eval --dtype fp16 runs after the self-test, records fp16 in run.json 
   ]);
   assertEquals(again.code, 1, again.stderr);
   assert(/holds results of a different run \((models|dtype)/.test(again.stderr), again.stderr);
+});
+
+Deno.test({
+  name:
+    "eval --engine wgsl records the engine in run.json, gives the same top-5 as ORT, and a resume on the other engine is refused",
+  ignore: !HAS_GPU,
+  async fn() {
+    // The shared MODELS run on wasm; these on webgpu (llvmpipe in CI).
+    const gpuModels = MODELS.map((x) => (x === "wasm" ? "webgpu" : x));
+    const args = ["--subset", "none", "--limit", "6", "--batch", "8"];
+    const run = async (tag: string, extra: string[]) => {
+      const dir = outDir(tag);
+      made.push(dir);
+      const r = await runTaskCli("eval", ["--dataset", `mix=${DS}`, ...gpuModels, "--out", dir, ...args, ...extra]);
+      assertEquals(r.code, 0, r.stderr);
+      return dir;
+    };
+    const out = await run("wgsl", ["--engine", "wgsl"]);
+    assertEquals(JSON.parse(Deno.readTextFileSync(`${ROOT}/${out}/run.json`)).engine, "wgsl");
+    const ort = await run("ort", []);
+    assertEquals(JSON.parse(Deno.readTextFileSync(`${ROOT}/${ort}/run.json`)).engine, undefined);
+    const lines = (dir: string) =>
+      Deno.readTextFileSync(`${ROOT}/${dir}/results.jsonl`).trim().split("\n").map((l) => {
+        const x = JSON.parse(l);
+        return [x.path, x.top5];
+      }).sort();
+    assertEquals(lines(out), lines(ort));
+    // Either way round, a resume on the other engine would mix results of two runs.
+    for (const [dir, engine] of [[out, "ort"], [ort, "wgsl"]] as const) {
+      const again = await runTaskCli("eval", [
+        "--dataset",
+        `mix=${DS}`,
+        ...gpuModels,
+        "--out",
+        dir,
+        ...args,
+        "--engine",
+        engine,
+      ]);
+      assertEquals(again.code, 1, again.stderr);
+      assert(/holds results of a different run \(engine: /.test(again.stderr), again.stderr);
+    }
+  },
 });
 
 Deno.test("eval interrupted by Ctrl-C keeps its finished results, says how to continue, and a rerun gives the uninterrupted metrics", async () => {

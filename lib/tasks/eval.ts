@@ -260,6 +260,7 @@ export async function runEval(
           : {}),
       },
       dtype: opts.dtype,
+      ...(opts.engine === "wgsl" ? { engine: "wgsl" as const } : {}),
       templates: clip ? [...templates] : [],
       subset,
       recipes: { ...(clip ? { clip: "clip" } : {}), ...(resnet ? { resnet: resnet.source.recipe.name } : {}) },
