@@ -115,6 +115,38 @@ export function broadcastStrides(dims: readonly number[], strides: readonly numb
   });
 }
 
+/**
+ * The same iteration with fewer dims: size-1 dims dropped, and each dim merged into the next where every view
+ * steps over it as one run (stride[i] = stride[i + 1] * dims[i + 1] in all of them).
+ *
+ * @example
+ * ```ts
+ * import { coalesce } from "./elementwise.ts";
+ * // [64, 2, 77, 77] + a [77, 77] mask: two dims, [128, 5929].
+ * const c = coalesce([64, 2, 77, 77], [[11858, 5929, 77, 1], [0, 0, 77, 1], [11858, 5929, 77, 1]]);
+ * if (c.dims.join() !== "128,5929" || c.strides[1]!.join() !== "0,1") throw new Error(JSON.stringify(c));
+ * ```
+ */
+export function coalesce(
+  dims: readonly number[],
+  strides: readonly (readonly number[])[],
+): { dims: number[]; strides: number[][] } {
+  const keep = dims.map((_, i) => i).filter((i) => dims[i] !== 1);
+  const out = { dims: [] as number[], strides: strides.map(() => [] as number[]) };
+  for (const i of keep) {
+    const last = out.dims.length - 1;
+    if (last >= 0 && strides.every((s, v) => out.strides[v]![last] === s[i]! * dims[i]!)) {
+      out.dims[last]! *= dims[i]!;
+      strides.forEach((s, v) => (out.strides[v]![last] = s[i]!));
+    } else {
+      out.dims.push(dims[i]!);
+      strides.forEach((s, v) => out.strides[v]!.push(s[i]!));
+    }
+  }
+  if (out.dims.length === 0) return { dims: [1], strides: strides.map(() => [0]) };
+  return out;
+}
+
 /** Runs `elementwise.wgsl`, one pipeline per (input type, output type). */
 export class GpuElementwise {
   private readonly pipelines = new Map<string, GPUComputePipeline>();
@@ -197,19 +229,21 @@ export class GpuElementwise {
     }
     const total = dims.reduce((x, y) => x * y, 1);
     if (total >= 2 ** 32) throw new RangeError(`elementwise op over ${total} elements is beyond u32 indexing`);
+    const c = coalesce(dims, [views.a.strides, views.b.strides, views.out.strides]);
     const raw = new ArrayBuffer(32 + 4 * 32);
     const u = new Uint32Array(raw), f = new Float32Array(raw);
     u.set([total, code, views.a.offset, views.b.offset, views.out.offset]);
     f[5] = scalars.alpha ?? -Infinity;
     f[6] = scalars.beta ?? Infinity;
-    const pad = MAX_EW_RANK - dims.length;
+    u[7] = c.dims.length;
+    const pad = MAX_EW_RANK - c.dims.length;
     const put = (at: number, xs: readonly number[], fill: number) => {
       for (let i = 0; i < MAX_EW_RANK; i++) u[at + i] = i < pad ? fill : xs[i - pad]!;
     };
-    put(8, dims, 1);
-    put(16, views.a.strides, 0);
-    put(24, views.b.strides, 0);
-    put(32, views.out.strides, 0);
+    put(8, c.dims, 1);
+    put(16, c.strides[0]!, 0);
+    put(24, c.strides[1]!, 0);
+    put(32, c.strides[2]!, 0);
     return {
       pipeline: this.pipeline(types.ein, types.eout),
       label: `${op} [${dims}]`,

@@ -6,7 +6,8 @@
 // slice; an output offset and strides write into part of a larger tensor (Concat).
 //
 // Algorithm: one invocation per element of the iteration shape; its index is split into coordinates from the
-// innermost dim out, and each coordinate scaled by the three strides. Values are computed in f32 (ids below 2^24
+// innermost dim out, and each coordinate scaled by the three strides. The driver first drops size-1 dims and
+// merges neighbours that are contiguous in all three views, so most ops split their index once or twice. Values are computed in f32 (ids below 2^24
 // are exact), except a plain copy, which converts the element directly (exact for i32 too).
 // Op codes: 0 copy/cast; binary 1 add, 2 sub, 3 mul, 4 div, 5 pow, 6 min, 7 max; unary 16 ReLU, 17 sigmoid,
 // 18 sqrt, 19 erf, 20 neg, 21 reciprocal, 22 tanh, 23 exp, 24 abs, 25 QuickGELU, 26 GELU, 27 clip to
@@ -29,7 +30,7 @@ struct Params {
   o_off: u32,
   alpha: f32,
   beta: f32,
-  _pad: u32,
+  rank: u32, // dims used, at the end of the arrays (the driver merges dims that are contiguous in every view)
   dims: array<vec4<u32>, 2>,
   sa: array<vec4<u32>, 2>,
   sb: array<vec4<u32>, 2>,
@@ -94,7 +95,7 @@ fn main(
   var ia = p.a_off;
   var ib = p.b_off;
   var io = p.o_off;
-  for (var d = 7i; d >= 0; d--) {
+  for (var d = 7i; d >= 8i - i32(p.rank); d--) {
     let q = u32(d) / 4u;
     let r = u32(d) % 4u;
     let n = p.dims[q][r];

@@ -8,9 +8,27 @@ import shaderSrc from "./rownorm.wgsl" with { type: "text" };
 import { elemBytes, type ElemType } from "./_specialize.ts";
 import { createKernel, groups1d, type KernelCall, submitCall } from "./_dispatch.ts";
 
+/**
+ * Invocations per row for rows of `d` elements: the power of two nearest above d / 2 (each lane folds about two
+ * elements), at most the workgroup.
+ *
+ * @example
+ * ```ts
+ * import { lanesFor } from "./rownorm.ts";
+ * if (lanesFor(77, 256) !== 64 || lanesFor(16, 256) !== 8 || lanesFor(2048, 256) !== 256 || lanesFor(1, 256) !== 1) {
+ *   throw new Error();
+ * }
+ * ```
+ */
+export function lanesFor(d: number, wg: number): number {
+  let lanes = 1;
+  while (lanes < Math.ceil(d / 2) && lanes < wg) lanes *= 2;
+  return lanes;
+}
+
 /** Runs `rownorm.wgsl`. */
 export class GpuRowNorm {
-  private readonly pipeline: GPUComputePipeline;
+  private readonly pipelines = new Map<number, GPUComputePipeline>();
   private readonly dummy: GPUBuffer;
 
   /**
@@ -30,7 +48,7 @@ export class GpuRowNorm {
     ) {
       throw new RangeError(`row-norm workgroup size must be a power of two within the device limit, got ${wg}`);
     }
-    this.pipeline = createKernel(device, `rownorm (${elem})`, shaderSrc, "main", { wg }, elem);
+    this.pipelineFor(wg);
     this.dummy = device.createBuffer({ label: "rownorm unused operand", size: 16, usage: GPUBufferUsage.STORAGE });
   }
 
@@ -96,12 +114,29 @@ export class GpuRowNorm {
     const raw = new ArrayBuffer(16);
     new Uint32Array(raw, 0, 3).set([rows, d, mode === "softmax" ? 0 : 1]);
     new Float32Array(raw, 12, 1)[0] = eps;
+    const lanes = lanesFor(d, this.wg);
     return {
-      pipeline: this.pipeline,
+      pipeline: this.pipelineFor(lanes),
       label: `${mode} ${rows}x${d}`,
       params: new Uint8Array(raw),
-      groups: groups1d(rows),
+      groups: groups1d(Math.ceil(rows / (this.wg / lanes))),
     };
+  }
+
+  private pipelineFor(lanes: number): GPUComputePipeline {
+    let p = this.pipelines.get(lanes);
+    if (!p) {
+      p = createKernel(
+        this.device,
+        `rownorm ${lanes} lanes (${this.elem})`,
+        shaderSrc,
+        "main",
+        { wg: this.wg, lanes },
+        this.elem,
+      );
+      this.pipelines.set(lanes, p);
+    }
+    return p;
   }
 
   /** The buffer bound to softmax's unused gamma and beta. */

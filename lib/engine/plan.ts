@@ -39,6 +39,7 @@ import {
   unsqueezeDims,
 } from "./fold.ts";
 import type { ConstTensor, GraphNode, ParsedGraph } from "./graph.ts";
+import { fitTiles } from "./tiles.ts";
 
 /** ONNX element types as the engine stores them on the GPU (int64 ids and indices become i32). */
 const GPU_TYPES: Readonly<Record<string, GpuType>> = {
@@ -185,11 +186,15 @@ export class EngineKernels {
     if (!k) this.cache.set(key, k = make());
     return k as T;
   }
-  gemm(elem: GpuType): GpuGemm {
-    return this.get(`gemm ${elem}`, () => new GpuGemm(this.device, floatOnly(elem, "MatMul"), this.tiles));
+  /** The GEMM kernel for an m × n product: the adapter's tiles, shrunk to fit a small one (`fitTiles`). */
+  gemm(elem: GpuType, m: number, n: number): GpuGemm {
+    const t = fitTiles(this.tiles, m, n);
+    return this.get(`gemm ${elem} ${t.m}x${t.n}x${t.k}`, () => new GpuGemm(this.device, floatOnly(elem, "MatMul"), t));
   }
-  conv(elem: GpuType): GpuConv2d {
-    return this.get(`conv ${elem}`, () => new GpuConv2d(this.device, floatOnly(elem, "Conv"), this.tiles));
+  /** The convolution kernel for an m × n implicit GEMM (m = images × positions, n = output channels). */
+  conv(elem: GpuType, m: number, n: number): GpuConv2d {
+    const t = fitTiles(this.tiles, m, n);
+    return this.get(`conv ${elem} ${t.m}x${t.n}x${t.k}`, () => new GpuConv2d(this.device, floatOnly(elem, "Conv"), t));
   }
   pool(elem: GpuType): GpuPool {
     return this.get(`pool ${elem}`, () => new GpuPool(this.device, floatOnly(elem, "pooling")));
@@ -822,7 +827,7 @@ class Planner {
     const biasBuf = bias && this.weight(`${n.name} bias`, `${n.name} bias`, type, () => bias!, [f.bias ?? n.inputs[2]]);
     const residual = this.residualFor(f, outDims, "contiguous");
     const out = this.out(type, outDims);
-    const gemm = this.k.gemm(type);
+    const gemm = this.k.gemm(type, m, N);
     const call = gemm.prepare({ m, n: N, k: K }, [], {
       bias: !!biasBuf,
       residual: !!residual,
@@ -870,7 +875,8 @@ class Planner {
       }));
     }
     const shape = { n: N, h: H, w: W, cin: C, cout: co, kh, kw, sh: sh!, sw: sw!, ph: pads[0], pw: pads[1] };
-    const conv = this.k.conv(type);
+    const oh0 = Math.floor((H + 2 * pads[0] - kh) / sh!) + 1, ow0 = Math.floor((W + 2 * pads[1] - kw) / sw!) + 1;
+    const conv = this.k.conv(type, N * oh0 * ow0, co);
     const sources = [n.inputs[1], n.inputs[2], ...(f.bn?.inputs.slice(1) ?? [])];
     const wbuf = this.weight(
       `${n.name} conv${f.bn ? ` + ${f.bn.name}` : ""}`,
@@ -881,8 +887,7 @@ class Planner {
     );
     const bbuf = bias &&
       this.weight(`${n.name} bias${f.bn ? ` + ${f.bn.name}` : ""}`, `${n.name} bias`, type, () => bias!, sources);
-    const oh = Math.floor((H + 2 * pads[0] - kh) / sh!) + 1, ow = Math.floor((W + 2 * pads[1] - kw) / sw!) + 1;
-    const outDims = [N, co, oh, ow];
+    const outDims = [N, co, oh0, ow0];
     const x = this.layout(x0, "nhwc");
     const residual = this.residualFor(f, outDims, "nhwc");
     const out = this.out(type, outDims, true);
@@ -966,7 +971,7 @@ class Planner {
     const [a, sa] = prep(a0, ab, M, K);
     const [b, sb] = prep(b0, bb, K, N);
     const out = this.out(type, [...batch, M, N]);
-    const gemm = this.k.gemm(type);
+    const gemm = this.k.gemm(type, M, N);
     const call = gemm.prepare({ m: M, n: N, k: K }, [], {}, { count, a: sa, b: sb, c: M * N });
     this.step(call, [a.alloc, b.alloc, gemm.unused, gemm.unused, out.alloc]);
     this.set(n.outputs[0], out);

@@ -28,3 +28,25 @@ export const GEMM_TILE_TABLE: readonly { adapter: RegExp; tiles: GemmTiles; meas
 export function tilesForAdapter(name: string): GemmTiles {
   return GEMM_TILE_TABLE.find((r) => r.adapter.test(name))?.tiles ?? DEFAULT_GEMM_TILES;
 }
+
+/**
+ * The adapter's tiles shrunk to a small product: a tile edge never exceeds the next power of two (at least 4)
+ * above the matrix's own, so a 77 × 8 attention product or a batch-1 classifier row does not leave most of a
+ * 64 × 64 workgroup idle.
+ *
+ * @example
+ * ```ts
+ * import { fitTiles } from "./tiles.ts";
+ * const t = fitTiles({ m: 64, n: 64, k: 16 }, 77, 8);
+ * if (t.m !== 64 || t.n !== 8 || t.k !== 16) throw new Error(JSON.stringify(t));
+ * if (fitTiles({ m: 64, n: 64, k: 16 }, 1, 1000).m !== 4) throw new Error();
+ * ```
+ */
+export function fitTiles(base: GemmTiles, m: number, n: number): GemmTiles {
+  const edge = (size: number, max: number) => {
+    let e = 4;
+    while (e < size && e < max) e *= 2;
+    return Math.min(e, max);
+  };
+  return { m: edge(m, base.m), n: edge(n, base.n), k: base.k };
+}
