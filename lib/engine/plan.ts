@@ -891,8 +891,15 @@ class Planner {
     const x = this.layout(x0, "nhwc");
     const residual = this.residualFor(f, outDims, "nhwc");
     const out = this.out(type, outDims, true);
-    const call = conv.prepareConv(shape, { bias: !!bbuf, residual: !!residual, activation: f.activation });
-    this.step(call, [x.alloc, wbuf, bbuf ?? conv.unused, residual?.alloc ?? conv.unused, out.alloc]);
+    const epilogue = { bias: !!bbuf, residual: !!residual, activation: f.activation };
+    // A 1x1 stride-1 unpadded conv over NHWC is a plain GEMM: [N·H·W, C_in] × [C_in, C_out]. It takes the
+    // GEMM kernel, whose loads need no index arithmetic.
+    const pointwise = kh === 1 && kw === 1 && sh === 1 && sw === 1 && pads[0] === 0 && pads[1] === 0;
+    const kernel = pointwise ? this.k.gemm(type, N * H * W, co) : conv;
+    const call = pointwise
+      ? kernel.prepare({ m: N * H * W, n: co, k: C }, [], epilogue)
+      : conv.prepareConv(shape, epilogue);
+    this.step(call, [x.alloc, wbuf, bbuf ?? kernel.unused, residual?.alloc ?? kernel.unused, out.alloc]);
     this.set(f.output, out);
   }
 
