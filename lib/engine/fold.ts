@@ -18,21 +18,11 @@
  */
 import { broadcastShape, broadcastStrides, contiguousStrides } from "../../kernels/elementwise.ts";
 import { erf } from "../math/cpu.ts";
-import type { ConstTensor, GraphNode } from "./graph.ts";
-
-/** ONNX TensorProto type numbers to names, for Cast's `to`. */
-const CAST_TO: Readonly<Record<number, string>> = {
-  1: "float32",
-  6: "int32",
-  7: "int64",
-  9: "bool",
-  10: "float16",
-  11: "float64",
-};
+import { type ConstTensor, type GraphNode, ONNX_TYPES } from "./graph.ts";
 
 /** The name of ONNX type number `to`, for Cast. */
 export function castTarget(to: number): string | undefined {
-  return CAST_TO[to];
+  return ONNX_TYPES[to];
 }
 
 const size = (dims: readonly number[]) => dims.reduce((a, b) => a * b, 1);

@@ -25,7 +25,7 @@ import {
 } from "../../kernels/elementwise.ts";
 import { GpuReduce, type ReduceMode } from "../../kernels/reduce.ts";
 import { DEFAULT_GEMM_TILES, type GemmActivation, type GemmTiles, GpuGemm } from "../../kernels/gemm.ts";
-import { foldBatchNorm, GpuConv2d, repackConvWeights } from "../../kernels/conv2d.ts";
+import { convOutput, foldBatchNorm, GpuConv2d, repackConvWeights } from "../../kernels/conv2d.ts";
 import { GpuPool } from "../../kernels/pool.ts";
 import { GpuRowNorm } from "../../kernels/rownorm.ts";
 import {
@@ -525,16 +525,14 @@ class Planner {
     if (done) return done;
     const out = this.out(t.type, t.dims, want === "nhwc", t.onnxType);
     this.converted.set(key, out);
-    const call = this.k.ew.prepare(
-      "copy",
-      t.dims,
-      { offset: t.offset, strides: t.strides },
-      null,
-      { offset: 0, strides: out.strides },
-      { ein: t.type, eout: t.type },
-    );
-    this.step(call, [t.alloc, this.k.ew.unused, out.alloc]);
+    this.copy(t, t.dims, t, out, { offset: 0, strides: out.strides });
     return out;
+  }
+
+  /** Records a copy of `src` read through `from` over `dims`, into `dst` written through `to`. */
+  private copy(src: GpuTensor, dims: readonly number[], from: StridedView, dst: GpuTensor, to: StridedView): void {
+    const call = this.k.ew.prepare("copy", dims, from, null, to, { ein: src.type, eout: src.type });
+    this.step(call, [src.alloc, this.k.ew.unused, dst.alloc]);
   }
 
   // --- planning --------------------------------------------------------------------------------------------------
@@ -579,13 +577,7 @@ class Planner {
       if (t.alloc.fixed && !inputs.some((x) => x.alloc === t.alloc)) {
         // A constant output: copy it out of the shared weight buffer.
         const copy = this.out(t.type, t.dims, false, t.onnxType);
-        this.step(
-          this.k.ew.prepare("copy", t.dims, t, null, { offset: 0, strides: copy.strides }, {
-            ein: t.type,
-            eout: t.type,
-          }),
-          [t.alloc, this.k.ew.unused, copy.alloc],
-        );
+        this.copy(t, t.dims, t, copy, { offset: 0, strides: copy.strides });
         t = copy;
       }
       outputs.push({ name: o.name, tensor: t });
@@ -875,7 +867,7 @@ class Planner {
       }));
     }
     const shape = { n: N, h: H, w: W, cin: C, cout: co, kh, kw, sh: sh!, sw: sw!, ph: pads[0], pw: pads[1] };
-    const oh0 = Math.floor((H + 2 * pads[0] - kh) / sh!) + 1, ow0 = Math.floor((W + 2 * pads[1] - kw) / sw!) + 1;
+    const { oh: oh0, ow: ow0 } = convOutput({ h: H, w: W, kh, kw, sh: sh!, sw: sw!, ph: pads[0], pw: pads[1] });
     const conv = this.k.conv(type, N * oh0 * ow0, co);
     const sources = [n.inputs[1], n.inputs[2], ...(f.bn?.inputs.slice(1) ?? [])];
     const wbuf = this.weight(
@@ -936,7 +928,7 @@ class Planner {
     const [ph, pw] = this.pads(H, W, kh!, kw!, sh!, sw!);
     const s = { n: N, h: H, w: W, c: C, kh: kh!, kw: kw!, sh: sh!, sw: sw!, ph, pw };
     const call = this.k.pool(x0.type).prepare(s, n.op === "MaxPool" ? "max" : "average", a.count_include_pad === 1);
-    const oh = Math.floor((H + 2 * ph - kh!) / sh!) + 1, ow = Math.floor((W + 2 * pw - kw!) / sw!) + 1;
+    const { oh, ow } = convOutput(s);
     const x = this.layout(x0, "nhwc");
     const out = this.out(x0.type, [N, C, oh, ow], true);
     this.step(call, [x.alloc, out.alloc]);
@@ -965,14 +957,7 @@ class Planner {
       const dims = [...batch, rows, cols];
       const view = broadcastView(t, dims);
       const out = this.out(t.type, dims, false, t.onnxType);
-      this.step(
-        this.k.ew.prepare("copy", dims, view, null, { offset: 0, strides: out.strides }, { ein: t.type, eout: t.type }),
-        [
-          t.alloc,
-          this.k.ew.unused,
-          out.alloc,
-        ],
-      );
+      this.copy(t, dims, view, out, { offset: 0, strides: out.strides });
       return [out, rows * cols];
     };
     const [a, sa] = prep(a0, ab, M, K);
@@ -997,15 +982,7 @@ class Planner {
       if (t.dims.length !== dims.length || t.dims.some((d, i) => i !== axis && d !== dims[i])) {
         this.fail(`joins [${t.dims}] with [${first.dims}] on axis ${axis}`);
       }
-      const call = this.k.ew.prepare(
-        "copy",
-        t.dims,
-        { offset: t.offset, strides: t.strides },
-        null,
-        { offset: at * out.strides[axis]!, strides: out.strides },
-        { ein: t.type, eout: t.type },
-      );
-      this.step(call, [t.alloc, this.k.ew.unused, out.alloc]);
+      this.copy(t, t.dims, t, out, { offset: at * out.strides[axis]!, strides: out.strides });
       at += t.dims[axis]!;
     }
     this.set(n.outputs[0], out);
@@ -1179,13 +1156,7 @@ class Planner {
       ],
     );
     const at = before.reduce((s, p, i) => s + p * out.strides[i]!, 0);
-    this.step(
-      this.k.ew.prepare("copy", x.dims, { offset: x.offset, strides: x.strides }, null, {
-        offset: at,
-        strides: out.strides,
-      }, types),
-      [x.alloc, this.k.ew.unused, out.alloc],
-    );
+    this.copy(x, x.dims, x, out, { offset: at, strides: out.strides });
     this.set(n.outputs[0], out);
   }
 
