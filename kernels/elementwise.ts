@@ -7,8 +7,8 @@
  */
 import ewSrc from "./elementwise.wgsl" with { type: "text" };
 import mathSrc from "./_math.wgsl" with { type: "text" };
-import { elemBytes, type GpuType } from "./_specialize.ts";
-import { createKernel, groups1d, type KernelCall, submitCall } from "./_dispatch.ts";
+import type { GpuType } from "./_specialize.ts";
+import { createKernel, groups1d, type KernelCall } from "./_dispatch.ts";
 
 const shaderSrc = `${ewSrc}\n${mathSrc}`;
 
@@ -153,10 +153,11 @@ export class GpuElementwise {
   private readonly dummy: GPUBuffer;
 
   /**
-   * @example Broadcast add of a per-channel bias, then a transpose, on buffers already on the GPU
+   * @example The dispatch of a broadcast add of a per-channel bias [3, 1] to x [2, 3, 4], to bind and record
    * ```ts ignore
    * const ew = new GpuElementwise(device);
-   * const y = ew.binary("add", x, [2, 3, 4], bias, [3, 1], "f32");
+   * const call = ew.prepare("add", [2, 3, 4], { offset: 0, strides: [12, 4, 1] }, { offset: 0, strides: [0, 1, 0] },
+   *   { offset: 0, strides: [12, 4, 1] }, { ein: "f32", eout: "f32" });
    * ```
    * @param device The device.
    * @param wg Workgroup size (override constant).
@@ -250,61 +251,6 @@ export class GpuElementwise {
       params: new Uint8Array(raw),
       groups: groups1d(Math.ceil(total / this.wg)),
     };
-  }
-
-  /**
-   * A binary op on two contiguous tensors with broadcasting, into a new contiguous buffer; submitted at once.
-   *
-   * @returns The result and its shape.
-   */
-  binary(
-    op: EwOp,
-    a: GPUBuffer,
-    aDims: readonly number[],
-    b: GPUBuffer,
-    bDims: readonly number[],
-    elem: GpuType,
-  ): { buffer: GPUBuffer; dims: number[] } {
-    const dims = broadcastShape(aDims, bDims);
-    const call = this.prepare(
-      op,
-      dims,
-      { offset: 0, strides: broadcastStrides(aDims, contiguousStrides(aDims), dims) },
-      { offset: 0, strides: broadcastStrides(bDims, contiguousStrides(bDims), dims) },
-      { offset: 0, strides: contiguousStrides(dims) },
-      { ein: elem, eout: elem },
-    );
-    const buffer = this.output(call.label, dims, elem);
-    submitCall(this.device, call, [a, b, buffer]);
-    return { buffer, dims };
-  }
-
-  /**
-   * A unary op (or a copy/cast) reading `a` through a view, into a new contiguous buffer; submitted at once.
-   *
-   * @returns The result.
-   */
-  unary(
-    op: EwOp,
-    a: GPUBuffer,
-    dims: readonly number[],
-    view: StridedView,
-    types: { ein: GpuType; eout: GpuType },
-    scalars?: { alpha?: number; beta?: number },
-  ): GPUBuffer {
-    const call = this.prepare(op, dims, view, null, { offset: 0, strides: contiguousStrides(dims) }, types, scalars);
-    const buffer = this.output(call.label, dims, types.eout);
-    submitCall(this.device, call, [a, this.dummy, buffer]);
-    return buffer;
-  }
-
-  private output(label: string, dims: readonly number[], elem: GpuType): GPUBuffer {
-    const bytes = dims.reduce((x, y) => x * y, 1) * elemBytes(elem);
-    return this.device.createBuffer({
-      label,
-      size: Math.max(16, Math.ceil(bytes / 4) * 4),
-      usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC,
-    });
   }
 
   /** Frees the kernel's own buffer. */

@@ -6,8 +6,8 @@
  */
 import reduceSrc from "./reduce.wgsl" with { type: "text" };
 import gatherSrc from "./gather.wgsl" with { type: "text" };
-import { elemBytes, type GpuType } from "./_specialize.ts";
-import { createKernel, groups1d, type KernelCall, submitCall } from "./_dispatch.ts";
+import type { GpuType } from "./_specialize.ts";
+import { createKernel, groups1d, type KernelCall } from "./_dispatch.ts";
 
 /** Reduction modes of `reduce.wgsl`. */
 export const REDUCE_MODES = { sum: 0, mean: 1, max: 2, min: 3, sumsquare: 4, l2: 5, argmax: 6, argmin: 7 } as const;
@@ -33,11 +33,11 @@ export class GpuReduce {
   private readonly pipelines = new Map<string, GPUComputePipeline>();
 
   /**
-   * @example The mean over the tokens of [N, T, C], and the argmax of each row of ids
+   * @example The dispatches of the mean over the tokens of [N, T, C] and the argmax of each row of ids
    * ```ts ignore
    * const red = new GpuReduce(device);
-   * const mean = red.run(x, { outer: n, r: t, inner: c }, "mean", { ein: "f32", eout: "f32" });
-   * const eot = red.run(ids, { outer: n, r: 77, inner: 1 }, "argmax", { ein: "i32", eout: "i32" });
+   * const mean = red.prepare({ outer: n, r: t, inner: c }, "mean", { ein: "f32", eout: "f32" });
+   * const eot = red.prepare({ outer: n, r: 77, inner: 1 }, "argmax", { ein: "i32", eout: "i32" });
    * ```
    * @param device The device.
    * @param wg Workgroup size (override constant).
@@ -98,36 +98,5 @@ export class GpuReduce {
       params: new Uint8Array(new Uint32Array([s.groups, s.r, s.t, s.d]).buffer),
       groups: groups1d(Math.ceil((s.groups * s.r * s.d) / this.wg)),
     };
-  }
-
-  /** A reduction into a new buffer, submitted at once. */
-  run(x: GPUBuffer, s: ReduceShape, mode: ReduceMode, types: { ein: GpuType; eout: GpuType }): GPUBuffer {
-    const call = this.prepare(s, mode, types);
-    const need = s.outer * s.r * s.inner * elemBytes(types.ein);
-    if (x.size < need) throw new RangeError(`reduce input "${x.label}" holds ${x.size} bytes, needs ${need}`);
-    const out = this.output(call.label, s.outer * s.inner * elemBytes(types.eout));
-    submitCall(this.device, call, [x, out]);
-    return out;
-  }
-
-  /** A row gather into a new buffer, submitted at once. */
-  gather(
-    data: GPUBuffer,
-    idx: GPUBuffer,
-    s: { groups: number; r: number; t: number; d: number },
-    elem: GpuType,
-  ): GPUBuffer {
-    const call = this.prepareGather(s, elem);
-    const out = this.output(call.label, s.groups * s.r * s.d * elemBytes(elem));
-    submitCall(this.device, call, [data, idx, out]);
-    return out;
-  }
-
-  private output(label: string, bytes: number): GPUBuffer {
-    return this.device.createBuffer({
-      label,
-      size: Math.max(16, Math.ceil(bytes / 4) * 4),
-      usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC,
-    });
   }
 }
